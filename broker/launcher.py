@@ -1,0 +1,494 @@
+"""A local Apache Kafka cluster (KRaft, combined broker+controller nodes) run as child JVMs.
+
+:class:`LocalKafka` owns everything under its ``run_dir`` except the jars
+(those are :func:`orderflow.broker.runtime.ensure_jars`'s, in ``kafka/<version>/``)::
+
+    cluster.json              cluster id and node count, fixed when storage is first formatted
+    log4j2.properties         the packaged logging config, rewritten at every start
+    node-<id>/server.properties
+    node-<id>/data/           log.dirs (the metadata log lives here too)
+    node-<id>/server.log      the JVM's stdout+stderr, appended across restarts
+    node-<id>/kafka.pid       pid of the running JVM
+
+Storage is formatted only once, so ``stop()`` then ``start()`` keeps all data;
+``wipe()`` (or ``start(fresh=True)``) throws it away. A node is "up" when its own
+listener answers an AdminClient metadata request that lists every expected broker.
+Each JVM runs in its own process group; ``stop()`` (also registered with ``atexit``)
+terminates them, with SIGKILL as the fallback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from orderflow.broker.runtime import ensure_jars, java_executable, kafka_version, log4j_config
+
+__all__ = ["KafkaStartError", "LocalKafka"]
+
+log = logging.getLogger(__name__)
+# librdkafka complains loudly while a node is still booting; route it here, silent by default.
+_rdkafka_log = logging.getLogger(__name__ + ".rdkafka")
+_rdkafka_log.addHandler(logging.NullHandler())
+_rdkafka_log.propagate = False
+
+HOST = "127.0.0.1"
+_HEAP_RE = re.compile(r"^\d+[kKmMgG]?$")
+_PROBE_INTERVAL_S = 0.25
+_LOG_TAIL_LINES = 40
+
+
+class KafkaStartError(RuntimeError):
+    """A local Kafka node failed to start or did not become ready in time."""
+
+
+@dataclass
+class _Node:
+    """One combined broker+controller node and its files."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    home: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "server.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.home / "kafka.pid"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def formatted(self) -> bool:
+        return (self.data_dir / "meta.properties").is_file()
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(max(0, fh.seek(0, os.SEEK_END) - 64 * 1024))
+                text = fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class LocalKafka:
+    """A 1- or 3-node (any n >= 1) KRaft cluster on 127.0.0.1, data kept in ``run_dir``.
+
+    ``port=0`` picks free ports once, at construction, so restarts keep the same
+    ``bootstrap_servers``. With a fixed ``port``, node *i* (1-based) listens on
+    ``port + 2*(i-1)`` and its controller on the port after that.
+    ``lib_dir`` overrides the jar directory (default: ``ensure_jars(run_dir)``).
+    ``startup_seconds`` is the wall time of the last ``start()`` (formatting, launch,
+    readiness), excluding jar resolution.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        nodes: int = 1,
+        port: int = 0,
+        heap: str = "512m",
+        *,
+        lib_dir: Path | None = None,
+    ) -> None:
+        if nodes < 1:
+            raise ValueError(f"nodes must be >= 1, not {nodes}")
+        if not 0 <= port <= 65535 - 2 * nodes:
+            raise ValueError(f"port out of range: {port}")
+        if not _HEAP_RE.match(heap):
+            raise ValueError(f"heap must look like 512m or 1g, not {heap!r}")
+        self.run_dir = Path(run_dir).resolve()
+        self.heap = heap
+        self.startup_seconds: float | None = None
+        self._lib_dir = Path(lib_dir).resolve() if lib_dir is not None else None
+        ports = _free_ports(2 * nodes) if port == 0 else list(range(port, port + 2 * nodes))
+        self._nodes = {
+            i: _Node(i, ports[2 * i - 2], ports[2 * i - 1], self.run_dir / f"node-{i}")
+            for i in range(1, nodes + 1)
+        }
+        self._atexit_registered = False
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{HOST}:{n.port}" for n in self._nodes.values())
+
+    @property
+    def version(self) -> str:
+        return kafka_version()
+
+    @property
+    def node_ids(self) -> list[int]:
+        return list(self._nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        return min(3, len(self._nodes))
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return max(1, self.replication_factor - 1)
+
+    @property
+    def running(self) -> bool:
+        return any(n.running for n in self._nodes.values())
+
+    def node_running(self, node_id: int) -> bool:
+        return self._node(node_id).running
+
+    def log_path(self, node_id: int) -> Path:
+        return self._node(node_id).log_path
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 120.0, *, fresh: bool = False) -> LocalKafka:
+        """Format (first time only), launch every node, and wait until all are up."""
+        if self.running:
+            raise KafkaStartError(f"{self!r} is already running")
+        if fresh:
+            self.wipe()
+        lib = self._jars()
+        began = time.monotonic()
+        deadline = began + timeout
+        nodes = list(self._nodes.values())
+        try:
+            self._prepare(lib, nodes, deadline)
+            for node in nodes:
+                self._launch(node, lib)
+            self._await_up(nodes, set(self._nodes), deadline)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+        log.info("kafka %s up at %s in %.1fs", self.version, self.bootstrap_servers, self.startup_seconds)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM every node, wait up to ``timeout`` in total, SIGKILL what is left."""
+        nodes = [n for n in self._nodes.values() if n.process is not None]
+        for node in nodes:
+            _signal_group(node, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for node in nodes:
+            _wait_or_kill(node, max(0.0, deadline - time.monotonic()))
+
+    def kill(self, node_id: int) -> None:
+        """SIGKILL one node (a crash, no controlled shutdown)."""
+        node = self._node(node_id)
+        if node.process is not None:
+            _signal_group(node, signal.SIGKILL)
+            _wait_or_kill(node, 10.0)
+
+    def start_node(self, node_id: int, timeout: float = 120.0) -> None:
+        """Restart one stopped or killed node and wait until it is back in the metadata."""
+        node = self._node(node_id)
+        if node.running:
+            raise KafkaStartError(f"node {node_id} is already running")
+        lib = self._jars()
+        deadline = time.monotonic() + timeout
+        self._prepare(lib, [node], deadline)
+        self._launch(node, lib)
+        expected = {n.node_id for n in self._nodes.values() if n.running}
+        try:
+            self._await_up([node], expected, deadline)
+        except BaseException:
+            _signal_group(node, signal.SIGKILL)
+            _wait_or_kill(node, 10.0)
+            raise
+
+    def wipe(self) -> None:
+        """Delete all node data, logs and the cluster id (the jars are kept)."""
+        if self.running:
+            raise KafkaStartError("stop the cluster before wiping it")
+        for node in self._nodes.values():
+            _check_not_stale(node)
+            shutil.rmtree(node.home, ignore_errors=True)
+        (self.run_dir / "cluster.json").unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalKafka:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"LocalKafka(run_dir={str(self.run_dir)!r}, nodes={len(self._nodes)}, bootstrap={self.bootstrap_servers!r})"
+
+    # ------------------------------------------------------------------- internals
+
+    def _node(self, node_id: int) -> _Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise ValueError(f"no node {node_id}; nodes are {self.node_ids}") from None
+
+    def _jars(self) -> Path:
+        return self._lib_dir if self._lib_dir is not None else ensure_jars(self.run_dir)
+
+    def _log4j_path(self) -> Path:
+        return self.run_dir / "log4j2.properties"
+
+    def _prepare(self, lib: Path, nodes: list[_Node], deadline: float) -> None:
+        """Write configs and format whichever of ``nodes`` has no storage yet."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._log4j_path().write_text(log4j_config(), encoding="utf-8")
+        cluster_id = self._cluster_id()
+        for node in nodes:
+            if node.process is not None and not node.running:
+                _wait_or_kill(node, 0.0)  # reap a node that died on its own
+            _check_not_stale(node)
+            node.data_dir.mkdir(parents=True, exist_ok=True)
+            node.config_path.write_text(self._server_properties(node), encoding="utf-8")
+        _format_storage(self._java_cmd(lib), [n for n in nodes if not n.formatted], cluster_id, deadline)
+
+    def _cluster_id(self) -> str:
+        """The id stored in ``cluster.json``, created on first use."""
+        path = self.run_dir / "cluster.json"
+        if path.is_file():
+            state = json.loads(path.read_text(encoding="utf-8"))
+            if state["nodes"] != len(self._nodes):
+                raise KafkaStartError(
+                    f"{self.run_dir} holds a {state['nodes']}-node cluster, not {len(self._nodes)};"
+                    " wipe() it first"
+                )
+            return str(state["cluster_id"])
+        cluster_id = _new_cluster_id()
+        path.write_text(json.dumps({"cluster_id": cluster_id, "nodes": len(self._nodes)}) + "\n", encoding="utf-8")
+        return cluster_id
+
+    def _server_properties(self, node: _Node) -> str:
+        rf, min_isr = self.replication_factor, self.min_insync_replicas
+        voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self._nodes.values())
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": node.node_id,
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": node.data_dir,
+            "num.partitions": 1,
+            "default.replication.factor": rf,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": rf,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": rf,
+            "share.coordinator.state.topic.min.isr": min_isr,
+            "group.initial.rebalance.delay.ms": 0,
+            "auto.create.topics.enable": "false",
+        }
+        header = "# Generated by orderflow.broker.launcher at every start; edits are overwritten.\n"
+        return header + "".join(f"{key}={value}\n" for key, value in props.items())
+
+    def _java_cmd(self, lib: Path) -> list[str]:
+        """``java`` with heap, logging and class path, ready for a main class."""
+        return [
+            java_executable(),
+            f"-Xmx{self.heap}",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self._log4j_path()}",
+            "-cp",
+            str(lib / "*"),
+        ]
+
+    def _launch(self, node: _Node, lib: Path) -> None:
+        cmd = [*self._java_cmd(lib), f"-Dkafka.logs.dir={node.home}", "kafka.Kafka", str(node.config_path)]
+        self._register_atexit()
+        with node.log_path.open("ab") as out:
+            out.write(f"---- orderflow: starting node {node.node_id} at {time.ctime()} ----\n".encode())
+            out.flush()
+            node.process = subprocess.Popen(
+                cmd,
+                cwd=node.home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        node.pid_path.write_text(f"{node.process.pid}\n", encoding="utf-8")
+        log.debug("kafka node %d started as pid %d", node.node_id, node.process.pid)
+
+    def _await_up(self, nodes: Iterable[_Node], expected: set[int], deadline: float) -> None:
+        """Wait until each node answers metadata itself, listing every ``expected`` broker."""
+        pending = {n.node_id: n for n in nodes}
+        seen: dict[int, list[int]] = {}
+        while pending:
+            for node in list(pending.values()):
+                _check_alive(node)
+                brokers = _probe_brokers(node, max(0.2, min(2.0, deadline - time.monotonic())))
+                if brokers is not None:
+                    seen[node.node_id] = brokers
+                    if expected <= set(brokers):
+                        del pending[node.node_id]
+            if pending and time.monotonic() >= deadline:
+                first = next(iter(pending.values()))
+                raise KafkaStartError(
+                    f"kafka node(s) {sorted(pending)} not ready before the deadline "
+                    f"(expected brokers {sorted(expected)}, seen {seen}); "
+                    f"{first.log_path} ends with:\n{first.log_tail()}"
+                )
+            if pending:
+                time.sleep(_PROBE_INTERVAL_S)
+
+    def _register_atexit(self) -> None:
+        if not self._atexit_registered:
+            atexit.register(self._stop_at_exit)
+            self._atexit_registered = True
+
+    def _stop_at_exit(self) -> None:
+        try:
+            self.stop(timeout=15.0)
+        except Exception:  # noqa: BLE001 - last resort at interpreter exit
+            for node in self._nodes.values():
+                _signal_group(node, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct ports that were free a moment ago (held open together)."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((HOST, 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _new_cluster_id() -> str:
+    """A Kafka cluster id: url-safe base64 of a random UUID, not starting with '-'."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, deadline: float) -> None:
+    """Run ``kafka-storage format`` for every node in parallel."""
+    runs = [
+        subprocess.Popen(
+            [*java_cmd, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(n.config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for n in nodes
+    ]
+    failures = []
+    for node, run in zip(nodes, runs):
+        try:
+            out, _ = run.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            run.kill()
+            out, _ = run.communicate()
+        if run.returncode != 0:
+            failures.append(f"node {node.node_id} (exit {run.returncode}):\n{out.decode(errors='replace')[-4000:]}")
+    if failures:
+        raise KafkaStartError("formatting Kafka storage failed for " + "\n".join(failures))
+
+
+def _probe_brokers(node: _Node, timeout: float) -> list[int] | None:
+    """Broker ids in a metadata response from ``node``'s own listener, or None if it did not answer."""
+    admin = AdminClient({"bootstrap.servers": f"{HOST}:{node.port}", "logger": _rdkafka_log})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except KafkaException:
+        return None
+    return sorted(metadata.brokers)
+
+
+def _check_alive(node: _Node) -> None:
+    if node.process is None or node.process.poll() is not None:
+        code = None if node.process is None else node.process.returncode
+        raise KafkaStartError(
+            f"kafka node {node.node_id} exited (code {code}) while starting; "
+            f"{node.log_path} ends with:\n{node.log_tail()}"
+        )
+
+
+def _check_not_stale(node: _Node) -> None:
+    """Refuse to touch a node whose pid file names a live JVM we no longer control."""
+    if node.running or not node.pid_path.is_file():
+        return
+    try:
+        pid = int(node.pid_path.read_text(encoding="utf-8").strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        node.pid_path.unlink(missing_ok=True)
+        return
+    if str(node.config_path).encode() in cmdline:
+        raise KafkaStartError(
+            f"kafka node {node.node_id} of {node.home.parent} is still running as pid {pid}, "
+            f"left over from an earlier session; stop it first (kill {pid})"
+        )
+    node.pid_path.unlink(missing_ok=True)
+
+
+def _signal_group(node: _Node, sig: signal.Signals) -> None:
+    """Signal the node's process group (it leads its own session), if still running."""
+    if node.process is None or node.process.poll() is not None:
+        return
+    try:
+        os.killpg(node.process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_or_kill(node: _Node, timeout: float) -> None:
+    """Reap the node's JVM, SIGKILLing it after ``timeout`` seconds."""
+    assert node.process is not None
+    try:
+        node.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("kafka node %d ignored SIGTERM for %.0fs; killing it", node.node_id, timeout)
+        _signal_group(node, signal.SIGKILL)
+        node.process.wait()
+    node.process = None
+    node.pid_path.unlink(missing_ok=True)

@@ -1,0 +1,132 @@
+"""The ``orderflow`` command line (click, which Faust already depends on).
+
+``orderflow dev`` runs the whole local stack; ``broker``, ``topics``,
+``worker`` and ``gateway`` run one part each. Settings come from the
+environment (ORDERFLOW_*), read once here; options override single fields.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orderflow.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    base: Settings = ctx.obj
+    update = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=update) if update else base
+
+
+def wait_for_stop_signal(extra_check: Any = None) -> int:
+    """Block until SIGINT/SIGTERM (returns the signal) or ``extra_check()`` says stop."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def handler(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    while not stop.wait(0.5):
+        if extra_check is not None and extra_check():
+            return 0
+    return received[0]
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """orderflow: an order pipeline on Kafka. See README.md."""
+    ctx.obj = Settings()
+
+
+@main.command()
+@click.option("--nodes", type=int, default=1, show_default=True, help="1, or 3 for a replicated cluster.")
+@click.option("--port", type=int, default=None, help="First client port (default ORDERFLOW_BROKER_PORT).")
+@click.option("--fresh", is_flag=True, help="Wipe the broker's data first.")
+@click.pass_context
+def broker(ctx: click.Context, nodes: int, port: int | None, fresh: bool) -> None:
+    """Run a local Apache Kafka (KRaft) from Maven Central jars until Ctrl-C."""
+    from orderflow.broker import LocalKafka
+
+    settings: Settings = ctx.obj
+    kafka = LocalKafka(settings.run_dir / ("kafka" if nodes == 1 else f"kafka-{nodes}"), nodes=nodes,
+                       port=port or settings.broker_port, heap=settings.broker_heap)
+    click.echo(f"starting Kafka {kafka.version} ({nodes} node(s)) ...")
+    kafka.start(fresh=fresh)
+    click.echo(f"Kafka ready in {kafka.startup_seconds:.1f}s at {kafka.bootstrap_servers}; Ctrl-C stops it")
+    try:
+        wait_for_stop_signal()
+    finally:
+        kafka.stop()
+        click.echo("Kafka stopped")
+
+
+@main.command()
+@click.option("--list", "list_only", is_flag=True, help="Print the catalog without touching the broker.")
+@click.pass_context
+def topics(ctx: click.Context, list_only: bool) -> None:
+    """Create the catalog's topics (idempotent) and print them."""
+    from orderflow.schemas import catalog
+    from orderflow.topics import ensure_topics
+
+    settings: Settings = ctx.obj
+    for spec in catalog.all_topics(settings.app_id):
+        click.echo(f"{spec.name:40} key={spec.key:10} partitions={spec.partitions or settings.partitions:<3} "
+                   f"writer={spec.writer}")
+    if not list_only:
+        created = ensure_topics(settings)
+        click.echo(f"created {len(created)} topic(s) on {settings.kafka_servers}")
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Web port (ORDERFLOW_WORKER_PORT).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="RocksDB dir (ORDERFLOW_DATA_DIR).")
+@click.pass_context
+def worker(ctx: click.Context, port: int | None, data_dir: Path | None) -> None:
+    """Run one Faust worker (agents, tables, table reads) until SIGTERM."""
+    from orderflow.agents.worker import run_worker
+
+    run_worker(_settings(ctx, worker_port=port, data_dir=data_dir))
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="HTTP port (ORDERFLOW_GATEWAY_PORT).")
+@click.pass_context
+def gateway(ctx: click.Context, port: int | None) -> None:
+    """Run the HTTP ingress until SIGTERM."""
+    from orderflow.gateway.server import run_gateway
+
+    run_gateway(_settings(ctx, gateway_port=port))
+
+
+@main.command()
+@click.option("--fresh", is_flag=True, help="Wipe the local broker's and worker's data first.")
+@click.pass_context
+def dev(ctx: click.Context, fresh: bool) -> None:
+    """Run broker, topics, one worker and the gateway; Ctrl-C stops them all."""
+    from orderflow.stack import DevStack
+
+    stack = DevStack(ctx.obj, fresh=fresh, echo=click.echo)
+    try:
+        stack.start()
+        click.echo(stack.summary())
+        wait_for_stop_signal(extra_check=stack.crashed)
+    finally:
+        stack.stop()
+    if stack.crashed():
+        raise click.ClickException("a process of the stack exited; see the logs above")
+
+
+if __name__ == "__main__":
+    main(prog_name="orderflow")

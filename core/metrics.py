@@ -1,0 +1,38 @@
+"""Prometheus metrics shared by every orderflow process.
+
+Owns the metric objects (module-level, as prometheus-client expects: creating
+them opens nothing) and the text exposition used by each /metrics endpoint.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "HTTP_REQUESTS",
+    "MESSAGES_HANDLED",
+    "UNDECODABLE_MESSAGES",
+    "exposition",
+]
+
+MESSAGES_HANDLED = Counter(
+    "orderflow_messages_handled_total",
+    "Messages an agent handled, by agent and outcome (applied, unchanged).",
+    ["agent", "outcome"],
+)
+UNDECODABLE_MESSAGES = Counter(
+    "orderflow_undecodable_messages_total",
+    "Messages that could not be decoded, by source topic.",
+    ["topic"],
+)
+HTTP_REQUESTS = Histogram(
+    "orderflow_http_request_seconds",
+    "Gateway request latency, by route and status.",
+    ["route", "status"],
+)
+
+
+def exposition() -> bytes:
+    """The Prometheus text format of every metric of this process."""
+    return generate_latest()

@@ -1,0 +1,64 @@
+"""The one settings object, read from the environment (prefix ``ORDERFLOW_``).
+
+``Settings()`` is built once, in the command-line entry point or a test
+fixture, and handed down; no module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a process of orderflow may be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERFLOW_", frozen=True)
+
+    # Kafka. Empty means: the local launcher starts a broker in run_dir.
+    bootstrap_servers: str = ""
+    schema_registry_url: str = ""
+    partitions: int = Field(12, ge=1)
+    replication_factor: int = Field(1, ge=1)
+    min_insync_replicas: int = Field(1, ge=1)
+
+    # Local broker (used only when bootstrap_servers is empty).
+    run_dir: Path = Path("run")
+    broker_port: int = 19092
+    broker_heap: str = "512m"
+
+    # Faust worker.
+    app_id: str = "orderflow"
+    worker_host: str = "127.0.0.1"
+    worker_port: int = 6066
+    data_dir: Path = Path("run/worker-data")
+
+    # HTTP ingress.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    # Where the gateway sends tracking reads; any worker forwards to the owner.
+    worker_urls: str = "http://127.0.0.1:6066"
+    request_timeout_s: float = Field(5.0, gt=0)
+
+    log_level: str = "info"
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return not self.bootstrap_servers.strip()
+
+    @property
+    def kafka_servers(self) -> str:
+        """The bootstrap servers to connect to: the configured ones, or the local broker's."""
+        return self.bootstrap_servers.strip() or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def worker_url_list(self) -> list[str]:
+        return [u.strip().rstrip("/") for u in self.worker_urls.split(",") if u.strip()]
+
+    @property
+    def canonical_worker_url(self) -> str:
+        return f"http://{self.worker_host}:{self.worker_port}"

@@ -1,0 +1,108 @@
+"""The local stack: a broker (unless one is configured), the catalog's topics,
+N Faust workers and the gateway, as child processes with logs in the run
+directory. ``orderflow dev`` runs it with one worker; the end-to-end tests run
+it with several.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from orderflow.processes import Child, orderflow_command, wait_http_ok
+from orderflow.settings import Settings
+from orderflow.topics import ensure_topics
+
+__all__ = ["DevStack"]
+
+READY_TIMEOUT_S = 90.0
+
+
+class DevStack:
+    def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
+                 echo: Callable[[str], None] = print) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.fresh = fresh
+        self._echo = echo
+        self._kafka = None
+        self.children: list[Child] = []
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.run_dir / "logs"
+
+    def worker_url(self, index: int) -> str:
+        return f"http://{self.settings.worker_host}:{self.settings.worker_port + index}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
+
+    def start(self) -> None:
+        if self.settings.uses_local_broker:
+            self._start_broker()
+        created = ensure_topics(self.settings)
+        self._echo(f"topics ready ({len(created)} created) on {self.settings.kafka_servers}")
+        for i in range(self.workers):
+            self._start_worker(i)
+        self._start_gateway()
+
+    def _start_broker(self) -> None:
+        from orderflow.broker import LocalKafka
+
+        kafka = LocalKafka(self.settings.run_dir / "kafka", nodes=1, port=self.settings.broker_port,
+                           heap=self.settings.broker_heap)
+        self._echo(f"starting Kafka {kafka.version} (KRaft) ...")
+        kafka.start(fresh=self.fresh)
+        self._kafka = kafka
+        self._echo(f"Kafka ready in {kafka.startup_seconds:.1f}s at {kafka.bootstrap_servers}")
+        self.settings = self.settings.model_copy(update={"bootstrap_servers": kafka.bootstrap_servers})
+
+    def _env(self, **fields: object) -> dict[str, str]:
+        env = dict(os.environ)
+        env["ORDERFLOW_BOOTSTRAP_SERVERS"] = self.settings.kafka_servers
+        env["ORDERFLOW_WORKER_URLS"] = ",".join(self.worker_url(i) for i in range(self.workers))
+        env.update({f"ORDERFLOW_{k.upper()}": str(v) for k, v in fields.items()})
+        return env
+
+    def _start_worker(self, index: int) -> None:
+        data_dir = self.settings.run_dir / f"worker-{index}"
+        if self.fresh and data_dir.exists():
+            shutil.rmtree(data_dir)
+        child = Child(f"worker-{index}", orderflow_command("worker"),
+                      self._env(worker_port=self.settings.worker_port + index, data_dir=data_dir),
+                      self.log_dir / f"worker-{index}.log")
+        self.children.append(child)
+        wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
+        self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
+
+    def _start_gateway(self) -> None:
+        child = Child("gateway", orderflow_command("gateway"), self._env(),
+                      self.log_dir / "gateway.log")
+        self.children.append(child)
+        wait_http_ok(f"{self.gateway_url}/readyz", child, READY_TIMEOUT_S)
+        self._echo(f"gateway ready at {self.gateway_url} (log {child.log_path})")
+
+    def crashed(self) -> bool:
+        return any(not c.alive() for c in self.children)
+
+    def summary(self) -> str:
+        lines = ["orderflow is up:",
+                 f"  Kafka      {self.settings.kafka_servers}",
+                 f"  gateway    {self.gateway_url}   (POST /api/v1/orders, GET /api/v1/orders/{{id}})"]
+        lines += [f"  worker-{i}   {self.worker_url(i)}" for i in range(self.workers)]
+        lines += [f"  logs       {self.log_dir}", "Ctrl-C stops everything."]
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            code = child.stop()
+            self._echo(f"{child.name} stopped (exit {code})")
+        self.children.clear()
+        if self._kafka is not None:
+            self._kafka.stop()
+            self._echo("Kafka stopped")
+            self._kafka = None

@@ -1,0 +1,61 @@
+"""Creates the catalog's topics on the broker (confluent-kafka AdminClient).
+
+Consumes the catalog and the settings; owns nothing else. Existing topics are
+checked, not altered: a partition count that differs from the catalog's is an
+error, because co-partitioned topics and tables would silently split.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from orderflow.schemas import catalog
+from orderflow.settings import Settings
+
+__all__ = ["TopicMismatch", "ensure_topics"]
+
+
+class TopicMismatch(RuntimeError):
+    """An existing topic does not match the catalog. Operator: recreate it with
+    the catalog's partition count, or set ORDERFLOW_PARTITIONS to match."""
+
+
+def _wanted(settings: Settings) -> dict[str, NewTopic]:
+    wanted = {}
+    for spec in catalog.all_topics(settings.app_id):
+        config = {"min.insync.replicas": str(settings.min_insync_replicas)}
+        if spec.compacted:
+            config["cleanup.policy"] = "compact"
+        wanted[spec.name] = NewTopic(
+            spec.name,
+            num_partitions=spec.partitions or settings.partitions,
+            replication_factor=settings.replication_factor,
+            config=config,
+        )
+    return wanted
+
+
+def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create missing topics; return the names created."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_servers})
+    existing = admin.list_topics(timeout=timeout).topics
+    wanted = _wanted(settings)
+    for name, new in wanted.items():
+        have = existing.get(name)
+        if have is not None and len(have.partitions) != new.num_partitions:
+            raise TopicMismatch(
+                f"topic {name} has {len(have.partitions)} partitions, the catalog wants {new.num_partitions}"
+            )
+    missing = [new for name, new in wanted.items() if name not in existing]
+    if not missing:
+        return []
+    created = []
+    for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # a concurrent creator won
+                raise
+    return created

@@ -1,0 +1,82 @@
+"""The gateway's aiohttp application: the order routes, /healthz, /readyz and
+/metrics, request timing, JSON errors, and the lifecycle of its Kafka
+producer and worker client (opened on startup, never at import).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from confluent_kafka import KafkaException
+
+from orderflow.gateway import orders
+from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.errors import Handler, error_middleware
+from orderflow.gateway.producer import AsyncProducer
+from orderflow.gateway.tracking import TrackingClient, WorkersUnavailable
+from orderflow.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, exposition
+from orderflow.schemas.codec import Codec
+from orderflow.settings import Settings
+
+__all__ = ["create_gateway"]
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    route = request.match_info.route.resource
+    name = route.canonical if route is not None else "unmatched"
+    HTTP_REQUESTS.labels(name, str(response.status)).observe(time.perf_counter() - started)
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: the broker answers a metadata request and a worker is ready."""
+    ctx: GatewayContext = request.app["ctx"]
+    try:
+        await ctx.producer.ping()
+    except KafkaException as exc:
+        return web.json_response({"ready": False, "status": f"broker unreachable: {exc}"}, status=503)
+    try:
+        answer = await ctx.tracking.get("/readyz")
+    except WorkersUnavailable as exc:
+        return web.json_response({"ready": False, "status": f"no worker: {exc}"}, status=503)
+    if answer.status != 200:
+        return web.json_response({"ready": False, "status": "no worker ready"}, status=503)
+    return web.json_response({"ready": True, "status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Application:
+    app = web.Application(middlewares=[timing_middleware, error_middleware],
+                          client_max_size=256 * 1024)
+    ctx = GatewayContext(
+        settings=settings,
+        codec=codec or Codec(),
+        producer=AsyncProducer(settings.kafka_servers),
+        tracking=TrackingClient(settings.worker_url_list, settings.request_timeout_s),
+    )
+    app["ctx"] = ctx
+    app.cleanup_ctx.append(_lifecycle)
+    app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz),
+                    web.get("/metrics", metrics), *orders.routes()])
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    ctx: GatewayContext = app["ctx"]
+    ctx.producer.start()
+    await ctx.tracking.start()
+    yield
+    await ctx.tracking.close()
+    ctx.producer.stop()

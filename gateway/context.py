@@ -1,0 +1,20 @@
+"""What the gateway's handlers share: settings, codec, producer, tracking client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orderflow.gateway.producer import AsyncProducer
+from orderflow.gateway.tracking import TrackingClient
+from orderflow.schemas.codec import Codec
+from orderflow.settings import Settings
+
+__all__ = ["GatewayContext"]
+
+
+@dataclass(frozen=True)
+class GatewayContext:
+    settings: Settings
+    codec: Codec
+    producer: AsyncProducer
+    tracking: TrackingClient

@@ -1,0 +1,91 @@
+"""An asyncio face on confluent-kafka's Producer, for the gateway's writes.
+
+Owns one librdkafka producer (idempotent, acks=all, Java-compatible murmur2
+partitioning) and a thread that serves its delivery callbacks. ``send``
+resolves when the broker has acknowledged the record, so a 2xx answer means
+the command is durable in Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from orderflow.partitioning import CONFLUENT_PARTITIONER
+
+__all__ = ["AsyncProducer", "producer_config"]
+
+
+def producer_config(bootstrap_servers: str) -> dict[str, object]:
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "partitioner": CONFLUENT_PARTITIONER,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 2,
+    }
+
+
+class AsyncProducer:
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._config = producer_config(bootstrap_servers)
+        self._producer: Producer | None = None
+        self._stopping = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._producer = Producer(self._config)
+        self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        assert self._producer is not None
+        while not self._stopping.is_set():
+            self._producer.poll(0.05)
+
+    async def send(self, topic: str, key: bytes, value: bytes,
+                   headers: Mapping[str, bytes] | None = None) -> Message:
+        if self._producer is None:
+            raise RuntimeError("producer not started")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Message] = loop.create_future()
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                loop.call_soon_threadsafe(_fail, done, KafkaException(err))
+            else:
+                loop.call_soon_threadsafe(_succeed, done, msg)
+
+        self._producer.produce(topic, value=value, key=key,
+                               headers=dict(headers or {}), on_delivery=on_delivery)
+        return await done
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        """Raise KafkaException unless the broker answers a metadata request."""
+        if self._producer is None:
+            raise RuntimeError("producer not started")
+        producer = self._producer
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: producer.list_topics(timeout=timeout))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._producer is None:
+            return
+        self._producer.flush(timeout)
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.join(timeout)
+        self._producer = None
+
+
+def _succeed(future: asyncio.Future[Message], msg: Message) -> None:
+    if not future.done():
+        future.set_result(msg)
+
+
+def _fail(future: asyncio.Future[Message], exc: Exception) -> None:
+    if not future.done():
+        future.set_exception(exc)

@@ -1,0 +1,76 @@
+"""Request bodies of the HTTP API, as pydantic models (kept apart from the
+Avro records they become), and their conversion into commands.
+
+Owns: what a well-formed request is, and the error body that names each bad
+field. Money arrives as a decimal number with at most 2 places and leaves as
+integer cents.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+__all__ = ["PlaceOrderRequest", "ValidationError", "field_errors", "to_place_order"]
+
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrderLineRequest(_Strict):
+    productId: Ident
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    price: Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2)] | None = None
+
+
+class AddressRequest(_Strict):
+    street: Text = ""
+    city: Text = ""
+    state: Text = ""
+    zipCode: Annotated[str, Field(max_length=20)] = ""
+    country: Text = ""
+
+
+class PlaceOrderRequest(_Strict):
+    customerId: Ident
+    items: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=100)]
+    shippingAddress: AddressRequest | None = None
+    paymentMethodId: Ident
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """One entry per bad field: its dotted path and what is wrong with it."""
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def to_cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+def to_place_order(req: PlaceOrderRequest, order_id: str, now_ms: int,
+                   idempotency_key: str | None) -> dict[str, Any]:
+    """The PlaceOrder command (Avro shape) for a validated request."""
+    return {
+        "orderId": order_id,
+        "customerId": req.customerId,
+        "items": [
+            {"productId": line.productId, "quantity": line.quantity,
+             "priceCents": None if line.price is None else to_cents(line.price)}
+            for line in req.items
+        ],
+        "shippingAddress": None if req.shippingAddress is None else req.shippingAddress.model_dump(),
+        "paymentMethodId": req.paymentMethodId,
+        "currency": req.currency,
+        "placedAt": now_ms,
+        "idempotencyKey": idempotency_key,
+    }

@@ -1,0 +1,57 @@
+"""Tracking reads for the gateway: forwards GETs to the workers, which own the
+state tables and route each read to the worker that owns the key.
+
+Consumes nothing from Kafka; owns only an aiohttp client session. Tries each
+configured worker in turn, so one worker down does not fail reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+__all__ = ["TrackingClient", "WorkerAnswer", "WorkersUnavailable"]
+
+
+class WorkersUnavailable(RuntimeError):
+    """No worker answered; the gateway returns 503."""
+
+
+@dataclass(frozen=True)
+class WorkerAnswer:
+    status: int
+    body: bytes
+    content_type: str
+
+
+class TrackingClient:
+    def __init__(self, worker_urls: list[str], timeout_s: float) -> None:
+        self._urls = worker_urls
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._next = 0
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def get(self, path_qs: str) -> WorkerAnswer:
+        """GET ``path_qs`` from the first worker that answers (round robin start)."""
+        assert self._session is not None, "start() first"
+        errors = []
+        start, self._next = self._next, (self._next + 1) % len(self._urls)
+        for i in range(len(self._urls)):
+            base = self._urls[(start + i) % len(self._urls)]
+            try:
+                async with self._session.get(base + path_qs) as resp:
+                    if resp.status == 503 and i + 1 < len(self._urls):
+                        errors.append(f"{base}: 503")
+                        continue
+                    return WorkerAnswer(resp.status, await resp.read(), resp.content_type)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                errors.append(f"{base}: {type(exc).__name__}")
+        raise WorkersUnavailable("; ".join(errors))

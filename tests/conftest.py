@@ -1,0 +1,34 @@
+"""Shared fixtures.
+
+``bootstrap_servers`` is lazy: only tests that request it get a broker, so unit
+tests run without Java. ``ORDERFLOW_BOOTSTRAP_SERVERS`` points the suite at an
+existing cluster instead of starting a local one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEST_BROKER_DIR = REPO_ROOT / "run" / "test-broker"
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers() -> Iterator[str]:
+    """Bootstrap servers of the Kafka the tests run against."""
+    external = os.environ.get("ORDERFLOW_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        yield external
+        return
+    from orderflow.broker import LocalKafka
+
+    kafka = LocalKafka(run_dir=TEST_BROKER_DIR, nodes=1, port=0)
+    kafka.start(fresh=True)
+    try:
+        yield kafka.bootstrap_servers
+    finally:
+        kafka.stop()
