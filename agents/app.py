@@ -63,9 +63,9 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_max_poll_records=500,
-        web_host=settings.worker_host,
+        web_host=settings.advertised_worker_host,
         web_port=settings.worker_port,
-        web_bind=settings.worker_host,
+        web_bind=settings.worker_bind or settings.advertised_worker_host,
         canonical_url=settings.canonical_worker_url,
         web_in_thread=False,
     )

@@ -12,7 +12,8 @@
 
 Storage is formatted only once, so ``stop()`` then ``start()`` keeps all data;
 ``wipe()`` (or ``start(fresh=True)``) throws it away. A node is "up" when its own
-listener answers an AdminClient metadata request that lists every expected broker.
+listener answers an AdminClient metadata request that lists every expected broker
+(and, for ``start()``, a live leader for every partition it knows).
 Each JVM runs in its own process group; ``stop()`` (also registered with ``atexit``)
 terminates them, with SIGKILL as the fallback.
 """
@@ -37,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from orderflow.broker.runtime import ensure_jars, java_executable, kafka_version, log4j_config
 
@@ -188,7 +189,7 @@ class LocalKafka:
             self._prepare(lib, nodes, deadline)
             for node in nodes:
                 self._launch(node, lib)
-            self._await_up(nodes, set(self._nodes), deadline)
+            self._await_up(nodes, set(self._nodes), deadline, all_led=True)
         except BaseException:
             self.stop()
             raise
@@ -349,23 +350,32 @@ class LocalKafka:
         node.pid_path.write_text(f"{node.process.pid}\n", encoding="utf-8")
         log.debug("kafka node %d started as pid %d", node.node_id, node.process.pid)
 
-    def _await_up(self, nodes: Iterable[_Node], expected: set[int], deadline: float) -> None:
-        """Wait until each node answers metadata itself, listing every ``expected`` broker."""
+    def _await_up(
+        self, nodes: Iterable[_Node], expected: set[int], deadline: float, *, all_led: bool = False
+    ) -> None:
+        """Wait until each node answers metadata itself, listing every ``expected`` broker.
+
+        With ``all_led``, every partition it reports must also have a live leader
+        (after a restart, existing topics are not usable before that).
+        """
         pending = {n.node_id: n for n in nodes}
-        seen: dict[int, list[int]] = {}
+        seen: dict[int, str] = {}
         while pending:
             for node in list(pending.values()):
                 _check_alive(node)
-                brokers = _probe_brokers(node, max(0.2, min(2.0, deadline - time.monotonic())))
-                if brokers is not None:
-                    seen[node.node_id] = brokers
-                    if expected <= set(brokers):
-                        del pending[node.node_id]
+                metadata = _probe(node, max(0.2, min(2.0, deadline - time.monotonic())))
+                if metadata is None:
+                    continue
+                brokers = set(metadata.brokers)
+                leaderless = _leaderless(metadata) if all_led else []
+                seen[node.node_id] = f"brokers {sorted(brokers)}, leaderless {leaderless[:5]}"
+                if expected <= brokers and not leaderless:
+                    del pending[node.node_id]
             if pending and time.monotonic() >= deadline:
                 first = next(iter(pending.values()))
                 raise KafkaStartError(
                     f"kafka node(s) {sorted(pending)} not ready before the deadline "
-                    f"(expected brokers {sorted(expected)}, seen {seen}); "
+                    f"(expected brokers {sorted(expected)}; seen {seen}); "
                     f"{first.log_path} ends with:\n{first.log_tail()}"
                 )
             if pending:
@@ -434,14 +444,23 @@ def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, de
         raise KafkaStartError("formatting Kafka storage failed for " + "\n".join(failures))
 
 
-def _probe_brokers(node: _Node, timeout: float) -> list[int] | None:
-    """Broker ids in a metadata response from ``node``'s own listener, or None if it did not answer."""
+def _probe(node: _Node, timeout: float) -> ClusterMetadata | None:
+    """A metadata response from ``node``'s own listener, or None if it did not answer."""
     admin = AdminClient({"bootstrap.servers": f"{HOST}:{node.port}", "logger": _rdkafka_log})
     try:
-        metadata = admin.list_topics(timeout=timeout)
+        return admin.list_topics(timeout=timeout)
     except KafkaException:
         return None
-    return sorted(metadata.brokers)
+
+
+def _leaderless(metadata: ClusterMetadata) -> list[str]:
+    """``topic-partition`` names whose leader is not a live broker."""
+    return [
+        f"{topic.topic}-{partition.id}"
+        for topic in metadata.topics.values()
+        for partition in topic.partitions.values()
+        if partition.leader not in metadata.brokers
+    ]
 
 
 def _check_alive(node: _Node) -> None:

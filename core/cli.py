@@ -57,11 +57,12 @@ def main(ctx: click.Context) -> None:
 @click.pass_context
 def broker(ctx: click.Context, nodes: int, port: int | None, fresh: bool) -> None:
     """Run a local Apache Kafka (KRaft) from Maven Central jars until Ctrl-C."""
-    from orderflow.broker import LocalKafka
+    from orderflow.broker import LocalKafka, ensure_jars
 
     settings: Settings = ctx.obj
     kafka = LocalKafka(settings.run_dir / ("kafka" if nodes == 1 else f"kafka-{nodes}"), nodes=nodes,
-                       port=port or settings.broker_port, heap=settings.broker_heap)
+                       port=port or settings.broker_port, heap=settings.broker_heap,
+                       lib_dir=ensure_jars(settings.jar_cache))
     click.echo(f"starting Kafka {kafka.version} ({nodes} node(s)) ...")
     kafka.start(fresh=fresh)
     click.echo(f"Kafka ready in {kafka.startup_seconds:.1f}s at {kafka.bootstrap_servers}; Ctrl-C stops it")
@@ -77,13 +78,10 @@ def broker(ctx: click.Context, nodes: int, port: int | None, fresh: bool) -> Non
 @click.pass_context
 def topics(ctx: click.Context, list_only: bool) -> None:
     """Create the catalog's topics (idempotent) and print them."""
-    from orderflow.schemas import catalog
-    from orderflow.topics import ensure_topics
+    from orderflow.topics import catalog_markdown, ensure_topics
 
     settings: Settings = ctx.obj
-    for spec in catalog.all_topics(settings.app_id):
-        click.echo(f"{spec.name:40} key={spec.key:10} partitions={spec.partitions or settings.partitions:<3} "
-                   f"writer={spec.writer}")
+    click.echo(catalog_markdown(settings))
     if not list_only:
         created = ensure_topics(settings)
         click.echo(f"created {len(created)} topic(s) on {settings.kafka_servers}")

@@ -6,6 +6,7 @@ fixture, and handed down; no module reads the environment on its own.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -28,12 +29,17 @@ class Settings(BaseSettings):
 
     # Local broker (used only when bootstrap_servers is empty).
     run_dir: Path = Path("run")
+    # Where the broker's jars are cached (resolved once by Maven, shared by run dirs).
+    jar_cache: Path = Path("run")
     broker_port: int = 19092
     broker_heap: str = "512m"
 
     # Faust worker.
     app_id: str = "orderflow"
+    # The host other workers and the gateway reach this worker at; empty means
+    # this machine's hostname (containers). worker_bind is the listen address.
     worker_host: str = "127.0.0.1"
+    worker_bind: str = ""
     worker_port: int = 6066
     data_dir: Path = Path("run/worker-data")
 
@@ -60,5 +66,9 @@ class Settings(BaseSettings):
         return [u.strip().rstrip("/") for u in self.worker_urls.split(",") if u.strip()]
 
     @property
+    def advertised_worker_host(self) -> str:
+        return self.worker_host or socket.gethostname()
+
+    @property
     def canonical_worker_url(self) -> str:
-        return f"http://{self.worker_host}:{self.worker_port}"
+        return f"http://{self.advertised_worker_host}:{self.worker_port}"

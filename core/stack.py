@@ -51,10 +51,10 @@ class DevStack:
         self._start_gateway()
 
     def _start_broker(self) -> None:
-        from orderflow.broker import LocalKafka
+        from orderflow.broker import LocalKafka, ensure_jars
 
         kafka = LocalKafka(self.settings.run_dir / "kafka", nodes=1, port=self.settings.broker_port,
-                           heap=self.settings.broker_heap)
+                           heap=self.settings.broker_heap, lib_dir=ensure_jars(self.settings.jar_cache))
         self._echo(f"starting Kafka {kafka.version} (KRaft) ...")
         kafka.start(fresh=self.fresh)
         self._kafka = kafka
@@ -62,10 +62,13 @@ class DevStack:
         self.settings = self.settings.model_copy(update={"bootstrap_servers": kafka.bootstrap_servers})
 
     def _env(self, **fields: object) -> dict[str, str]:
+        """The children's environment: this stack's settings, field by field."""
+        values = self.settings.model_dump()
+        values["bootstrap_servers"] = self.settings.kafka_servers
+        values["worker_urls"] = ",".join(self.worker_url(i) for i in range(self.workers))
+        values.update(fields)
         env = dict(os.environ)
-        env["ORDERFLOW_BOOTSTRAP_SERVERS"] = self.settings.kafka_servers
-        env["ORDERFLOW_WORKER_URLS"] = ",".join(self.worker_url(i) for i in range(self.workers))
-        env.update({f"ORDERFLOW_{k.upper()}": str(v) for k, v in fields.items()})
+        env.update({f"ORDERFLOW_{k.upper()}": str(v) for k, v in values.items()})
         return env
 
     def _start_worker(self, index: int) -> None:

@@ -59,3 +59,13 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # a concurrent creator won
                 raise
     return created
+
+
+def catalog_markdown(settings: Settings) -> str:
+    """The catalog as the markdown table the README shows."""
+    rows = ["| topic | key | value schemas | partitions | writer |", "|---|---|---|---|---|"]
+    for spec in catalog.all_topics(settings.app_id):
+        schemas = ", ".join(s.rsplit(".", 1)[-1] for s in spec.value_schemas) or "(none)"
+        partitions = spec.partitions or f"{settings.partitions} (default)"
+        rows.append(f"| `{spec.name}` | {spec.key} | {schemas} | {partitions} | {spec.writer} |")
+    return "\n".join(rows)

@@ -32,3 +32,4 @@ def bootstrap_servers() -> Iterator[str]:
         yield kafka.bootstrap_servers
     finally:
         kafka.stop()
+pytest_plugins = ["support.fixtures"]

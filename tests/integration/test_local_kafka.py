@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from orderflow.broker import KafkaStartError, LocalKafka, ensure_jars
@@ -93,8 +93,8 @@ def topic_names(bootstrap: str) -> set[str]:
     return set(admin_for(bootstrap).list_topics(timeout=30).topics)
 
 
-def message_count(bootstrap: str, topic: str) -> int:
-    """Sum of (high - low) watermarks over the topic's partitions."""
+def message_count(bootstrap: str, topic: str) -> int | None:
+    """Sum of (high - low) watermarks over the topic's partitions; None while a leader is unavailable."""
     metadata = admin_for(bootstrap).list_topics(topic=topic, timeout=30)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("watermarks")})
     try:
@@ -103,6 +103,10 @@ def message_count(bootstrap: str, topic: str) -> int:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
             total += high - low
         return total
+    except KafkaException as exc:
+        if exc.args[0].retriable() or exc.args[0].code() == KafkaError.NOT_LEADER_FOR_PARTITION:
+            return None
+        raise
     finally:
         consumer.close()
 
@@ -222,7 +226,7 @@ def test_three_node_cluster_survives_a_broker_loss(cluster: LocalKafka) -> None:
         lambda s: all(isr == [1, 2, 3] for _, isr in s.values()),
     )
     assert sorted(admin_for(bootstrap).list_topics(timeout=30).brokers) == [1, 2, 3]
-    assert message_count(bootstrap, topic) == 18
+    wait_for("all 18 messages readable", lambda: message_count(bootstrap, topic), lambda n: n == 18, timeout=30)
 
 
 def test_single_node_keeps_data_across_restarts(tmp_path: Path, kafka_lib: Path) -> None:
@@ -243,7 +247,12 @@ def test_single_node_keeps_data_across_restarts(tmp_path: Path, kafka_lib: Path)
 
     again = LocalKafka(run_dir, nodes=1, port=0, lib_dir=kafka_lib)  # new object, new ports
     with again:
-        assert message_count(again.bootstrap_servers, topic) == len(sent)
+        wait_for(
+            f"{len(sent)} messages kept",
+            lambda: message_count(again.bootstrap_servers, topic),
+            lambda n: n == len(sent),
+            timeout=30,
+        )
 
     again.start(fresh=True)
     try:

@@ -1,0 +1,113 @@
+"""The thin slice through HTTP: POST an order to the gateway, the worker stores
+it in the orders table, GET returns it, through the gateway or any worker."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from support.http import get, post_json, request
+from support.waiting import eventually
+
+from orderflow.schemas import catalog
+from orderflow.stack import DevStack
+
+pytestmark = pytest.mark.e2e
+
+ORDER = {
+    "customerId": "cust_e2e",
+    "items": [{"productId": "prod_a", "quantity": 2}, {"productId": "prod_b", "quantity": 1, "price": 12.5}],
+    "shippingAddress": {"street": "1 Main St", "city": "Springfield", "zipCode": "12345"},
+    "paymentMethodId": "pm_visa",
+}
+
+
+def place(stack: DevStack, body: dict = ORDER) -> str:
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders", body)
+    assert reply.status == 202, reply.body
+    order_id = reply.json()["orderId"]
+    assert reply.json()["status"] == "pending"
+    assert reply.headers["Location"] == f"/api/v1/orders/{order_id}"
+    return order_id
+
+
+def await_order(base_url: str, order_id: str) -> dict:
+    def found() -> dict | None:
+        reply = get(f"{base_url}/api/v1/orders/{order_id}")
+        return reply.json() if reply.status == 200 else None
+
+    return eventually(found, timeout=30, what=f"order {order_id} readable")
+
+
+def ingress_end_offsets(bootstrap: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "offsets-probe"})
+    try:
+        meta = consumer.list_topics(catalog.ORDER_COMMANDS.name, timeout=10)
+        parts = meta.topics[catalog.ORDER_COMMANDS.name].partitions
+        return sum(consumer.get_watermark_offsets(TopicPartition(catalog.ORDER_COMMANDS.name, p),
+                                                  timeout=10)[1] for p in parts)
+    finally:
+        consumer.close()
+
+
+def test_posted_order_is_stored_and_read_back(stack: DevStack) -> None:
+    order_id = place(stack)
+    order = await_order(stack.gateway_url, order_id)
+    assert order["orderId"] == order_id
+    assert order["customerId"] == "cust_e2e"
+    assert order["status"] == "pending"
+    assert [(i["productId"], i["quantity"]) for i in order["items"]] == [("prod_a", 2), ("prod_b", 1)]
+    assert order["items"][1]["requestedPriceCents"] == 1250
+    assert order["shippingAddress"]["city"] == "Springfield"
+
+
+def test_every_worker_answers_for_every_order(stack: DevStack) -> None:
+    order_ids = [place(stack) for _ in range(12)]
+    for order_id in order_ids:
+        await_order(stack.gateway_url, order_id)
+    for index in range(stack.workers):
+        for order_id in order_ids:
+            reply = get(f"{stack.worker_url(index)}/orders/{order_id}")
+            assert reply.status == 200, (index, order_id, reply.body)
+            assert reply.json()["orderId"] == order_id
+
+
+def test_unknown_order_is_404_with_json_error(stack: DevStack) -> None:
+    reply = get(f"{stack.gateway_url}/api/v1/orders/ord_does_not_exist")
+    assert reply.status == 404
+    assert reply.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**ORDER, "items": []}, "items"),
+        ({**ORDER, "items": [{"productId": "p", "quantity": 0}]}, "items.0.quantity"),
+        ({k: v for k, v in ORDER.items() if k != "customerId"}, "customerId"),
+        ({**ORDER, "items": [{"productId": "p", "quantity": 1, "price": 1.001}]}, "items.0.price"),
+    ],
+)
+def test_malformed_order_gets_400_naming_the_field_and_produces_nothing(
+    stack: DevStack, body: dict, field: str
+) -> None:
+    before = ingress_end_offsets(stack.settings.kafka_servers)
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders", body)
+    assert reply.status == 400
+    assert field in [f["field"] for f in reply.json()["fields"]]
+    assert ingress_end_offsets(stack.settings.kafka_servers) == before
+
+
+def test_body_that_is_not_json_gets_400_json_error(stack: DevStack) -> None:
+    reply = request("POST", f"{stack.gateway_url}/api/v1/orders", b"{nope",
+                    {"Content-Type": "application/json"})
+    assert reply.status == 400
+    assert "not valid JSON" in reply.json()["message"]
+
+
+def test_each_process_serves_health_readiness_and_metrics(stack: DevStack) -> None:
+    for base in [stack.gateway_url, *(stack.worker_url(i) for i in range(stack.workers))]:
+        assert get(f"{base}/healthz").status == 200
+        ready = get(f"{base}/readyz")
+        assert ready.status == 200 and ready.json()["ready"] is True
+        metrics = get(f"{base}/metrics")
+        assert metrics.status == 200
+        assert b"orderflow_" in metrics.body

@@ -1,0 +1,43 @@
+"""Session fixtures shared by the integration and end-to-end tests: the running
+stack (two Faust workers and the gateway as real processes on the session's
+Kafka broker), and a producer that writes to it like any external client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from support.ports import free_port, free_port_run
+
+from orderflow.gateway.producer import producer_config
+from orderflow.settings import Settings
+from orderflow.stack import DevStack
+
+
+@pytest.fixture(scope="session")
+def stack(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    run_dir: Path = tmp_path_factory.mktemp("stack")
+    settings = Settings(
+        bootstrap_servers=bootstrap_servers,
+        app_id=f"orderflow-e2e-{uuid.uuid4().hex[:8]}",
+        run_dir=run_dir,
+        worker_port=free_port_run(2),
+        gateway_port=free_port(),
+    )
+    dev = DevStack(settings, workers=2, echo=lambda _line: None)
+    try:
+        dev.start()
+        yield dev
+    finally:
+        dev.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_producer(bootstrap_servers: str) -> Iterator[Producer]:
+    """A plain confluent-kafka producer, as an external client would use."""
+    producer = Producer(producer_config(bootstrap_servers))
+    yield producer
+    producer.flush(10)
