@@ -9,6 +9,7 @@ COPY gateway gateway
 COPY schemas schemas
 COPY tables tables
 COPY broker broker
+COPY simulator simulator
 RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home orderflow
 USER orderflow
 WORKDIR /home/orderflow

@@ -22,6 +22,7 @@ from orderflow.agents import orders, web
 from orderflow.agents.routing import TableRouter
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
+from orderflow.schemas.registry import codec_for
 from orderflow.settings import Settings
 
 __all__ = ["Pipeline", "create_app"]
@@ -47,7 +48,7 @@ def faust_broker_url(bootstrap_servers: str) -> str:
 
 
 def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
-    codec = codec or Codec()
+    codec = codec or codec_for(settings)
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.kafka_servers),

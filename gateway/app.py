@@ -18,6 +18,7 @@ from orderflow.gateway.producer import AsyncProducer
 from orderflow.gateway.tracking import TrackingClient, WorkersUnavailable
 from orderflow.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, exposition
 from orderflow.schemas.codec import Codec
+from orderflow.schemas.registry import codec_for
 from orderflow.settings import Settings
 
 __all__ = ["create_gateway"]
@@ -62,7 +63,7 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
                           client_max_size=256 * 1024)
     ctx = GatewayContext(
         settings=settings,
-        codec=codec or Codec(),
+        codec=codec or codec_for(settings),
         producer=AsyncProducer(settings.kafka_servers),
         tracking=TrackingClient(settings.worker_url_list, settings.request_timeout_s),
     )

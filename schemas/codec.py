@@ -27,15 +27,19 @@ from orderflow.schemas.catalog import SCHEMA_IDS, SHARED_SCHEMAS, TopicSpec
 __all__ = ["Codec", "DecodeError", "Decoded", "EncodeError", "load_schemas"]
 
 MAGIC = 0
-HEADER = struct.Struct(">bI")
+HEADER = struct.Struct(">BI")
 JSON_CONTENT_TYPE = b"application/json"
 Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None
+
+
+MAX_REASON = 300
 
 
 class DecodeError(ValueError):
     """A value could not be read; ``reason`` is short and fit for a header."""
 
     def __init__(self, reason: str) -> None:
+        reason = reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
         super().__init__(reason)
         self.reason = reason
 
@@ -72,8 +76,12 @@ def _headers_get(headers: Headers, name: str) -> bytes | None:
     items = headers.items() if isinstance(headers, Mapping) else headers
     for key, value in items:
         if key.lower() == name:
-            return value
+            return value.encode() if isinstance(value, str) else value
     return None
+
+
+def _is_json(content_type: bytes) -> bool:
+    return content_type.split(b";")[0].strip().lower() == JSON_CONTENT_TYPE
 
 
 class Codec:
@@ -106,7 +114,7 @@ class Codec:
         out.write(self._headers[name])
         try:
             fastavro.schemaless_writer(out, schema, record)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
             raise EncodeError(f"{name}: {exc}") from exc
         return out.getvalue()
 
@@ -148,7 +156,7 @@ class Codec:
     def decode_value(self, data: bytes | None, headers: Headers, spec: TopicSpec) -> Decoded:
         """Decode a value from topic ``spec``: Avro, or JSON where the topic allows it."""
         content_type = _headers_get(headers, "content-type")
-        if content_type is not None and content_type.split(b";")[0].strip() == JSON_CONTENT_TYPE:
+        if content_type is not None and _is_json(content_type):
             if not spec.json_ingress:
                 raise DecodeError(f"topic {spec.name} does not accept JSON values")
             decoded = self._decode_json(data, headers, spec)
@@ -161,7 +169,7 @@ class Codec:
     def _decode_json(self, data: bytes | None, headers: Headers, spec: TopicSpec) -> Decoded:
         try:
             obj = json.loads(data or b"")
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise DecodeError(f"malformed JSON: {exc}") from exc
         wanted = _headers_get(headers, "schema")
         name = spec.default_schema if wanted is None else wanted.decode(errors="replace")
