@@ -1,6 +1,6 @@
-"""Builds the Faust app of orderflow from the settings: topics, tables, agents
-and the worker's web views. Nothing here runs at import; ``create_app`` is
-called once by the worker entry point (or a test).
+"""Builds the Faust app of orderflow from the settings: topics, tables, agents,
+the payment-timeout timer and the worker's web views. Nothing here runs at
+import; ``create_app`` is called once by the worker entry point (or a test).
 
 Choices made on purpose (see the Faust field notes):
 - processing_guarantee at_least_once: exactly_once is unsafe in faust 0.15.x;
@@ -14,12 +14,14 @@ Choices made on purpose (see the Faust field notes):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faust
 
-from orderflow.agents import orders, web
+from orderflow.agents import customers, orders, payments, stock, timeouts, web
+from orderflow.agents.handling import Outbox
 from orderflow.agents.routing import TableRouter
+from orderflow.agents.watchers import Watchers
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.schemas.registry import codec_for
@@ -28,28 +30,36 @@ from orderflow.settings import Settings
 __all__ = ["Pipeline", "create_app"]
 
 # Each table partition opens its own RocksDB; the Faust default cache of 2 GiB
-# per partition would not fit 12 partitions on a small machine.
-ROCKSDB_OPTIONS = {"block_cache_size": 16 << 20, "write_buffer_size": 8 << 20,
+# per partition would not fit 6 tables x 12 partitions on a small machine.
+ROCKSDB_OPTIONS = {"block_cache_size": 8 << 20, "write_buffer_size": 4 << 20,
                    "max_write_buffer_number": 2}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Pipeline:
-    """The app with the handles tests and views need."""
+    """The app and what its agents, timer and views share."""
 
     app: faust.App
+    settings: Settings
     codec: Codec
-    orders: faust.Table
-    orders_router: TableRouter
+    outbox: Outbox
+    tables: dict[str, faust.Table] = field(default_factory=dict)
+    routers: dict[str, TableRouter] = field(default_factory=dict)
+    watchers: Watchers = field(default_factory=Watchers)
+
+    def source_topic(self, *specs: catalog.TopicSpec) -> faust.TopicT:
+        """One Faust topic of raw bytes over co-partitioned catalog topics."""
+        return self.app.topic(*(s.name for s in specs), key_type=bytes, value_type=bytes,
+                              key_serializer="raw", value_serializer="raw",
+                              partitions=self.settings.partitions)
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in bootstrap_servers.split(",") if s.strip())
 
 
-def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
-    codec = codec or codec_for(settings)
-    app = faust.App(
+def _faust_app(settings: Settings) -> faust.App:
+    return faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.kafka_servers),
         store="rocksdb://",
@@ -70,31 +80,23 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
         canonical_url=settings.canonical_worker_url,
         web_in_thread=False,
     )
-    orders_table = app.Table(
-        catalog.ORDERS_TABLE.name,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.partitions,
-        options=ROCKSDB_OPTIONS,
-    )
-    pipeline = Pipeline(
-        app=app,
-        codec=codec,
-        orders=orders_table,
-        orders_router=TableRouter(app, orders_table, settings.partitions, settings.request_timeout_s),
-    )
-    orders.register(pipeline, source_topic(app, catalog.ORDER_COMMANDS, settings))
+
+
+def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
+    app = _faust_app(settings)
+    codec = codec or codec_for(settings)
+    pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec))
+    for spec in catalog.TABLES:
+        table = app.Table(spec.name, key_type=bytes, value_type=bytes,
+                          partitions=settings.partitions, options=ROCKSDB_OPTIONS)
+        pipeline.tables[spec.name] = table
+        # a forwarded long-poll may wait up to long_poll_max_s on the owner
+        pipeline.routers[spec.name] = TableRouter(app, table, settings.partitions,
+                                                  settings.request_timeout_s + settings.long_poll_max_s)
+    saga = orders.register(pipeline)
+    timeouts.register(pipeline, saga)
+    stock.register(pipeline)
+    payments.register(pipeline)
+    customers.register(pipeline)
     web.register(pipeline)
     return pipeline
-
-
-def source_topic(app: faust.App, spec: catalog.TopicSpec, settings: Settings) -> faust.TopicT:
-    """A Faust topic of raw bytes for a catalog topic."""
-    return app.topic(
-        spec.name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=spec.partitions or settings.partitions,
-    )

@@ -1,58 +1,130 @@
-"""Agent ``track_orders``: consumes orders.commands (PlaceOrder), owns the
-orders table (the only writer of its rows). Produces nothing yet.
+"""Agent ``process_orders``: the order saga's orchestrator.
 
-A thin adapter: decode, read the row, ask ``tables.orders`` what to store,
-write the row.
+Consumes, all keyed by orderId and co-partitioned: orders.commands
+(PlaceOrder, CancelOrder), orders.timeouts (ExpireOrder), stock.results
+(LineResult), payments.events and shipments.events.
+Owns the tables ``orders`` and ``pending-payments`` (their only writer).
+Produces orders.events, stock.requests (re-keyed by productId),
+payments.requests and orders.by-customer.
+
+A thin adapter around ``tables.orders``: read the row, decide, write the row,
+send what the change calls for. A message already applied (its offset is in
+the row's ``appliedOffsets``) is a replay after a crash: nothing changes, but
+what it produced is sent again, in case the crash lost it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from orderflow.metrics import MESSAGES_HANDLED, UNDECODABLE_MESSAGES
+from orderflow.agents.handling import Inbound, Outbox, run_agent
+from orderflow.agents.rows import Rows
+from orderflow.metrics import ILLEGAL_TRANSITIONS
 from orderflow.schemas import catalog
-from orderflow.schemas.codec import DecodeError
-from orderflow.tables.orders import accept_place_order
+from orderflow.tables import orders as saga
 
 if TYPE_CHECKING:
-    import faust
-
     from orderflow.agents.app import Pipeline
 
-__all__ = ["register"]
+__all__ = ["SOURCES", "OrderSaga", "register"]
 
 log = logging.getLogger(__name__)
-AGENT = "track_orders"
+AGENT = "process_orders"
+SOURCES = (catalog.ORDER_COMMANDS, catalog.ORDER_TIMEOUTS, catalog.STOCK_RESULTS,
+           catalog.PAYMENT_EVENTS, catalog.SHIPMENT_EVENTS)
 
 
-def register(pipeline: Pipeline, commands: faust.TopicT) -> None:
-    codec, orders = pipeline.codec, pipeline.orders
-    spec = catalog.ORDER_COMMANDS
-    state_schema = catalog.ORDERS_TABLE.value_schema
+class OrderSaga:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.orders = Rows(pipeline.tables["orders"], pipeline.codec, catalog.ORDERS_TABLE.value_schema)
+        self.pending = Rows(pipeline.tables["pending-payments"], pipeline.codec,
+                            catalog.PENDING_PAYMENTS_TABLE.value_schema)
+        self.outbox: Outbox = pipeline.outbox
+        self.watchers = pipeline.watchers
+        self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
 
-    @pipeline.app.agent(commands, name=AGENT)
-    async def track_orders(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                command = codec.decode_value(event.value, event.headers, spec).record
-                if event.key != command["orderId"].encode():
-                    raise DecodeError("message key does not match orderId")
-            except DecodeError as exc:
-                UNDECODABLE_MESSAGES.labels(spec.name).inc()
-                log.warning("undecodable message %s[%d]@%d: %s", message.topic,
-                            message.partition, message.offset, exc.reason)
-                continue
-            existing = orders.get(event.key)
-            row = accept_place_order(
-                None if existing is None else codec.decode(existing).record,
-                command,
-                now_ms=int(time.time() * 1000),
-            )
-            if row is None:
-                MESSAGES_HANDLED.labels(AGENT, "unchanged").inc()
-                continue
-            orders[event.key] = codec.encode(state_schema, row)
-            MESSAGES_HANDLED.labels(AGENT, "applied").inc()
+    async def handle(self, msg: Inbound) -> str:
+        old = self.orders.get(msg.key)
+        if old is not None and old["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
+            await self._send(old, saga.events_caused_by(old, msg.cause), sorted(saga.effects(old)),
+                             summary=True, now_ms=_now())
+            return "replayed"
+        ctx = saga.Context(now_ms=_now(), cause=msg.cause, payment_timeout_ms=self.timeout_ms)
+        decision = saga.decide(old, msg.kind, msg.record, ctx)
+        if decision.ignored is not None:
+            ILLEGAL_TRANSITIONS.labels(AGENT).inc()
+            log.info("ignored %s %s: %s", msg.kind, msg.cause, decision.ignored)
+            return "ignored"
+        new = decision.row
+        if new is None:
+            return "unchanged"
+        new["appliedOffsets"] = {**new["appliedOffsets"], msg.topic: msg.offset}
+        self.orders.put(msg.key, new)
+        self._index_payment_deadline(msg.key, new)
+        events = saga.new_events(old, new)
+        await self._send(new, events, saga.new_effects(old, new), summary=bool(events), now_ms=ctx.now_ms)
+        self.watchers.notify(msg.key)
+        return "applied"
+
+    def _index_payment_deadline(self, key: bytes, row: dict[str, Any]) -> None:
+        deadline = saga.payment_deadline(row, self.timeout_ms)
+        if deadline is None:
+            self.pending.delete(key)
+        elif self.pending.get(key) is None:
+            self.pending.put(key, {"orderId": row["orderId"], "deadline": deadline})
+
+    async def _send(self, row: dict[str, Any], events: list[saga.Event], effects: list[saga.Effect],
+                    summary: bool, now_ms: int) -> None:
+        order_id = row["orderId"]
+        for kind, record in events:
+            await self.outbox.send(catalog.ORDER_EVENTS, order_id, kind, record)
+        for effect in effects:
+            spec, key, kind, record = command_for(row, effect, now_ms)
+            await self.outbox.send(spec, key, kind, record)
+        if summary:
+            await self.outbox.send(catalog.ORDERS_BY_CUSTOMER, row["customerId"], "OrderSummary",
+                                   saga.summary(row))
+
+
+def command_for(row: dict[str, Any], effect: saga.Effect, now_ms: int
+                ) -> tuple[catalog.TopicSpec, str, str, dict[str, Any]]:
+    """The Kafka command that carries out one effect of the saga."""
+    kind, index = effect
+    order_id = row["orderId"]
+    if kind in ("reserve", "release", "sell"):
+        line = row["items"][index]
+        record: dict[str, Any] = {"orderId": order_id, "line": index, "productId": line["productId"]}
+        if kind == "reserve":
+            record.update(quantity=line["quantity"], requestedPriceCents=line["requestedPriceCents"])
+        name = {"reserve": "ReserveLine", "release": "ReleaseLine", "sell": "SellLine"}[kind]
+        return catalog.STOCK_REQUESTS, line["productId"], name, record
+    if kind == "request_payment":
+        return catalog.PAYMENT_REQUESTS, order_id, "RequestPayment", {
+            "orderId": order_id, "customerId": row["customerId"], "amountCents": row["totalCents"] or 0,
+            "currency": row["currency"], "paymentMethodId": row["paymentMethodId"],
+            # when the order began to wait for payment: the same on every re-send
+            "requestedAt": row["history"][-1]["at"]}
+    if kind == "refund":
+        return catalog.PAYMENT_REQUESTS, order_id, "RefundPayment", {
+            "orderId": order_id, "amountCents": row["totalCents"] or 0, "currency": row["currency"],
+            "reason": "order_cancelled", "requestedAt": now_ms}
+    raise ValueError(f"unknown effect {effect}")
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def register(pipeline: Pipeline) -> OrderSaga:
+    saga_agent = OrderSaga(pipeline)
+    specs = {spec.name: spec for spec in SOURCES}
+    topic = pipeline.source_topic(*SOURCES)
+
+    @pipeline.app.agent(topic, name=AGENT)
+    async def process_orders(stream: Any) -> None:
+        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
+                        pipeline.outbox, saga_agent.handle)
+
+    return saga_agent

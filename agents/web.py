@@ -1,17 +1,29 @@
 """The worker's HTTP views (Faust's aiohttp web server): /healthz, /readyz,
-/metrics, and the table reads the gateway forwards, GET /orders/{order_id}.
+/metrics, and the table reads the gateway forwards:
 
-Reads only; table reads are routed by Faust to the worker that owns the key's
-partition, so any worker answers for any order.
+- GET /orders/{orderId}[?waitWhileStatus=S][&afterRevision=N][&timeout=T]
+  (long-poll: answer once the order exists and has left status S or passed
+  revision N, or when T seconds are up)
+- GET /inventory/{productId}
+- GET /customers/{customerId}/orders?page=P&limit=L
+
+Reads only; each is routed to the worker that owns the key's partition, so
+any worker answers for any key.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
+from orderflow.agents.rows import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
+from orderflow.schemas import catalog
+from orderflow.tables import customer_orders
+from orderflow.tables.stock import available
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -29,8 +41,39 @@ def worker_ready(pipeline: Pipeline) -> tuple[bool, str]:
     return True, "ready"
 
 
+def _error(view: View, status: int, error: str, message: str) -> Response:
+    return view.json({"error": error, "message": message}, status=status)
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    value = int(raw)  # ValueError is answered with 400 by the caller
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _must_wait(row: dict[str, Any] | None, wait_while: str | None, after_revision: int | None) -> bool:
+    if wait_while is None and after_revision is None:
+        return False
+    if row is None:
+        return True
+    if wait_while is not None and row["status"] == wait_while:
+        return True
+    return after_revision is not None and row["revision"] <= after_revision
+
+
 def register(pipeline: Pipeline) -> None:
-    app, codec, orders = pipeline.app, pipeline.codec, pipeline.orders
+    app, codec, settings = pipeline.app, pipeline.codec, pipeline.settings
+    orders = Rows(pipeline.tables["orders"], codec, catalog.ORDERS_TABLE.value_schema)
+    stock = Rows(pipeline.tables["stock"], codec, catalog.STOCK_TABLE.value_schema)
+    lists = Rows(pipeline.tables["customer-orders"], codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
+
+    async def routed(view: View, request: Request, table: str, key: bytes,
+                     local: Callable[[], Awaitable[Response]]) -> Response:
+        return await pipeline.routers[table].route(view, request, key, local)
 
     @app.page("/healthz")
     async def healthz(self: View, request: Request) -> Response:
@@ -50,13 +93,50 @@ def register(pipeline: Pipeline) -> None:
         key = order_id.encode()
 
         async def local() -> Response:
-            raw = orders.get(key)
-            if raw is None:
-                return not_found(self, "order", order_id)
-            return self.json(codec.decode(raw).record)
+            try:
+                timeout = min(float(request.query.get("timeout", settings.long_poll_max_s)),
+                              settings.long_poll_max_s)
+                after = request.query.get("afterRevision")
+                after_revision = None if after is None else int(after)
+            except ValueError as exc:
+                return _error(self, 400, "invalid_request", f"bad query parameter: {exc}")
+            wait_while = request.query.get("waitWhileStatus")
+            deadline = time.monotonic() + max(timeout, 0.0)
+            row = orders.get(key)
+            while _must_wait(row, wait_while, after_revision) and time.monotonic() < deadline:
+                await pipeline.watchers.wait(key, deadline - time.monotonic())
+                row = orders.get(key)
+            if row is None:
+                return _error(self, 404, "not_found", f"no order {order_id!r}")
+            return self.json(row)
 
-        return await pipeline.orders_router.route(self, request, key, local)
+        return await routed(self, request, "orders", key, local)
 
+    @app.page("/inventory/{product_id}")
+    async def get_inventory(self: View, request: Request, product_id: str) -> Response:
+        key = product_id.encode()
 
-def not_found(view: View, kind: str, ident: str) -> Any:
-    return view.json({"error": "not_found", "message": f"no {kind} {ident!r}"}, status=404)
+        async def local() -> Response:
+            row = stock.get(key)
+            if row is None:
+                return _error(self, 404, "not_found", f"no product {product_id!r}")
+            return self.json({"productId": product_id, "onHand": row["onHand"], "reserved": row["reserved"],
+                              "available": available(row), "priceCents": row["priceCents"],
+                              "currency": row["currency"]})
+
+        return await routed(self, request, "stock", key, local)
+
+    @app.page("/customers/{customer_id}/orders")
+    async def list_orders(self: View, request: Request, customer_id: str) -> Response:
+        key = customer_id.encode()
+
+        async def local() -> Response:
+            try:
+                page = _int_param(request, "page", 1, 1, 1_000_000)
+                limit = _int_param(request, "limit", 20, 1, 100)
+            except ValueError as exc:
+                return _error(self, 400, "invalid_request", str(exc))
+            found, total = customer_orders.page(lists.get(key), page, limit)
+            return self.json({"orders": found, "pagination": {"page": page, "limit": limit, "total": total}})
+
+        return await routed(self, request, "customer-orders", key, local)

@@ -108,11 +108,22 @@ def gateway(ctx: click.Context, port: int | None) -> None:
     run_gateway(_settings(ctx, gateway_port=port))
 
 
+@main.command("payment-sim")
+@click.option("--port", type=int, default=None, help="HTTP port (ORDERFLOW_PAYMENT_SIM_PORT).")
+@click.pass_context
+def payment_sim(ctx: click.Context, port: int | None) -> None:
+    """Run the payment provider simulator (scriptable declines, latency, errors, outage)."""
+    from orderflow.simulator.payment_provider import run_payment_provider
+
+    settings: Settings = ctx.obj
+    run_payment_provider(settings.payment_sim_host, port or settings.payment_sim_port)
+
+
 @main.command()
 @click.option("--fresh", is_flag=True, help="Wipe the local broker's and worker's data first.")
 @click.pass_context
 def dev(ctx: click.Context, fresh: bool) -> None:
-    """Run broker, topics, one worker and the gateway; Ctrl-C stops them all."""
+    """Run broker, topics, payment simulator, a worker and the gateway; Ctrl-C stops all."""
     from orderflow.stack import DevStack
 
     stack = DevStack(ctx.obj, fresh=fresh, echo=click.echo)

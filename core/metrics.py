@@ -10,6 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
+    "DEAD_LETTERS",
+    "ILLEGAL_TRANSITIONS",
     "HTTP_REQUESTS",
     "MESSAGES_HANDLED",
     "UNDECODABLE_MESSAGES",
@@ -18,13 +20,23 @@ __all__ = [
 
 MESSAGES_HANDLED = Counter(
     "orderflow_messages_handled_total",
-    "Messages an agent handled, by agent and outcome (applied, unchanged).",
+    "Messages an agent handled, by agent and outcome (applied, unchanged, replayed, ignored, failed).",
     ["agent", "outcome"],
 )
 UNDECODABLE_MESSAGES = Counter(
     "orderflow_undecodable_messages_total",
     "Messages that could not be decoded, by source topic.",
     ["topic"],
+)
+DEAD_LETTERS = Counter(
+    "orderflow_dead_letters_total",
+    "Messages sent to the dead-letter topic, by source topic.",
+    ["topic"],
+)
+ILLEGAL_TRANSITIONS = Counter(
+    "orderflow_illegal_transitions_total",
+    "Messages ignored because they would make an illegal transition, by agent.",
+    ["agent"],
 )
 HTTP_REQUESTS = Histogram(
     "orderflow_http_request_seconds",

@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     worker_urls: str = "http://127.0.0.1:6066"
     request_timeout_s: float = Field(5.0, gt=0)
 
+    # The order saga.
+    default_price_cents: int = Field(1000, ge=0, description="price of a product with no price yet")
+    payment_timeout_s: float = Field(300.0, gt=0, description="pending_payment longer than this is cancelled")
+    payment_scan_interval_s: float = Field(1.0, gt=0)
+    long_poll_max_s: float = Field(30.0, gt=0)
+
+    # The payment provider (the simulator when run locally).
+    payment_provider_url: str = "http://127.0.0.1:8090"
+    payment_sim_host: str = "127.0.0.1"
+    payment_sim_port: int = 8090
+    payment_http_timeout_s: float = Field(2.0, gt=0)
+    payment_attempts: int = Field(3, ge=1)
+    payment_backoff_initial_s: float = Field(0.1, gt=0)
+    payment_backoff_max_s: float = Field(2.0, gt=0)
+    payment_breaker_failures: int = Field(5, ge=1)
+    payment_breaker_recovery_s: float = Field(5.0, gt=0)
+
     log_level: str = "info"
 
     @property

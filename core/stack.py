@@ -22,9 +22,10 @@ READY_TIMEOUT_S = 90.0
 
 class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
-                 echo: Callable[[str], None] = print) -> None:
+                 payment_simulator: bool = True, echo: Callable[[str], None] = print) -> None:
         self.settings = settings
         self.workers = workers
+        self.payment_simulator = payment_simulator
         self.fresh = fresh
         self._echo = echo
         self._kafka = None
@@ -46,6 +47,8 @@ class DevStack:
             self._start_broker()
         created = ensure_topics(self.settings)
         self._echo(f"topics ready ({len(created)} created) on {self.settings.kafka_servers}")
+        if self.payment_simulator:
+            self._start_payment_simulator()
         for i in range(self.workers):
             self._start_worker(i)
         self._start_gateway()
@@ -82,6 +85,18 @@ class DevStack:
         wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
         self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
 
+    @property
+    def payment_simulator_url(self) -> str:
+        return f"http://{self.settings.payment_sim_host}:{self.settings.payment_sim_port}"
+
+    def _start_payment_simulator(self) -> None:
+        child = Child("payment-sim", orderflow_command("payment-sim"), self._env(),
+                      self.log_dir / "payment-sim.log")
+        self.children.append(child)
+        wait_http_ok(f"{self.payment_simulator_url}/healthz", child, READY_TIMEOUT_S)
+        self.settings = self.settings.model_copy(update={"payment_provider_url": self.payment_simulator_url})
+        self._echo(f"payment simulator ready at {self.payment_simulator_url}")
+
     def _start_gateway(self) -> None:
         child = Child("gateway", orderflow_command("gateway"), self._env(),
                       self.log_dir / "gateway.log")
@@ -97,6 +112,8 @@ class DevStack:
                  f"  Kafka      {self.settings.kafka_servers}",
                  f"  gateway    {self.gateway_url}   (POST /api/v1/orders, GET /api/v1/orders/{{id}})"]
         lines += [f"  worker-{i}   {self.worker_url(i)}" for i in range(self.workers)]
+        if self.payment_simulator:
+            lines.append(f"  payments   {self.payment_simulator_url}   (simulator; PUT /_sim/behaviour scripts it)")
         lines += [f"  logs       {self.log_dir}", "Ctrl-C stops everything."]
         return "\n".join(lines)
 

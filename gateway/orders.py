@@ -1,76 +1,205 @@
-"""Order routes of the gateway: POST /api/v1/orders (validate, produce a
-PlaceOrder keyed by orderId to orders.commands, answer 202) and
-GET /api/v1/orders/{orderId} (the orders table, through a worker).
+"""Order routes of the gateway.
 
-No business rules here: the agents decide, the gateway only checks the shape.
+- POST /api/v1/orders: validate, produce PlaceOrder (keyed by orderId) to
+  orders.commands, answer 202. With an Idempotency-Key header the orderId is
+  derived from the customer and the key, so a retried POST answers the same
+  orderId and its duplicate command changes nothing.
+- GET /api/v1/orders/{orderId}[?waitWhileStatus=S&timeout=T]: the order from
+  the orders table, through a worker (long-poll when asked).
+- POST /api/v1/orders/{orderId}/cancel: produce CancelOrder unless the order
+  has shipped (409), then wait briefly for the outcome.
+- GET /api/v1/orders/{orderId}/events: Server-Sent Events of status changes.
+- GET /api/v1/customers/{customerId}/orders?page=&limit=: the customer's orders.
+
+No business rules here: the agents decide, the gateway checks shapes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from confluent_kafka import KafkaException
 
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.requests import PlaceOrderRequest, ValidationError, field_errors, to_place_order
+from orderflow.gateway.presenters import iso, present_order, present_summary
+from orderflow.gateway.requests import (
+    CancelOrderRequest,
+    PlaceOrderRequest,
+    ValidationError,
+    field_errors,
+    to_place_order,
+)
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
 
 __all__ = ["routes"]
 
-PLACE_ORDER = catalog.ORDER_COMMANDS.default_schema
+ENDED = frozenset({"delivered", "rejected", "payment_failed", "cancelled"})
+NOT_CANCELLABLE = frozenset({"shipped", "delivered", "rejected", "payment_failed"})
+CANCEL_WAIT_S = 5.0
+SSE_POLL_S = 15.0
 
 
-def new_order_id() -> str:
-    return f"ord_{uuid.uuid4().hex}"
+def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return f"ord_{uuid.uuid4().hex}"
+    digest = hashlib.sha256(f"{customer_id}\0{idempotency_key}".encode()).hexdigest()
+    return f"ord_{digest[:32]}"
 
 
-async def read_json(request: web.Request) -> object:
+async def read_json(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
     try:
         return json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise web.HTTPBadRequest(text=f"body is not valid JSON: {exc}") from exc
+
+
+async def produce(ctx: GatewayContext, spec: catalog.TopicSpec, key: str, kind: str,
+                  record: dict[str, Any]) -> web.Response | None:
+    """Write one record; None when the broker acknowledged it, else a 503."""
+    try:
+        await ctx.producer.send(spec.name, key.encode(), ctx.codec.encode(f"{catalog.NAMESPACE}.{kind}", record))
+    except (KafkaException, BufferError) as exc:
+        return json_error(503, "unavailable", f"could not write to Kafka: {exc}")
+    return None
+
+
+async def fetch_order(ctx: GatewayContext, order_id: str, wait_while: str | None = None,
+                      timeout: float = 0.0) -> tuple[int, Any]:
+    query = {"waitWhileStatus": wait_while, "timeout": timeout} if wait_while else {}
+    suffix = f"?{urlencode(query)}" if query else ""
+    return await ctx.tracking.get_json(f"/orders/{quote(order_id, safe='')}{suffix}", wait_s=timeout)
 
 
 async def place_order(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
-    body = await read_json(request)
     try:
-        order = PlaceOrderRequest.model_validate(body)
+        order = PlaceOrderRequest.model_validate(await read_json(request))
     except ValidationError as exc:
-        return json_error(400, "invalid_request", "the order has invalid fields",
-                          fields=field_errors(exc))
-    order_id = new_order_id()
-    command = to_place_order(order, order_id, int(time.time() * 1000),
-                             request.headers.get("Idempotency-Key"))
-    try:
-        await ctx.producer.send(catalog.ORDER_COMMANDS.name, order_id.encode(),
-                                ctx.codec.encode(PLACE_ORDER, command))
-    except (KafkaException, BufferError) as exc:
-        return json_error(503, "unavailable", f"could not write the order to Kafka: {exc}")
-    location = f"/api/v1/orders/{order_id}"
+        return json_error(400, "invalid_request", "the order has invalid fields", fields=field_errors(exc))
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 200:
+        return json_error(400, "invalid_request", "Idempotency-Key must be 1 to 200 characters")
+    order_id = order_id_for(order.customerId, key)
+    command = to_place_order(order, order_id, int(time.time() * 1000), key)
+    failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "PlaceOrder", command)
+    if failed is not None:
+        return failed
     return web.json_response({"orderId": order_id, "status": "pending"}, status=202,
-                             headers={"Location": location})
+                             headers={"Location": f"/api/v1/orders/{order_id}"})
 
 
 async def get_order(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
     order_id = request.match_info["order_id"]
+    wait_while = request.query.get("waitWhileStatus")
     try:
-        answer = await ctx.tracking.get(f"/orders/{order_id}")
+        timeout = min(max(float(request.query.get("timeout", 0)), 0.0), ctx.settings.long_poll_max_s)
+    except ValueError:
+        return json_error(400, "invalid_request", "timeout must be a number of seconds")
+    try:
+        status, body = await fetch_order(ctx, order_id, wait_while, timeout if wait_while else 0.0)
     except WorkersUnavailable as exc:
         return json_error(503, "unavailable", f"no worker answered: {exc}")
-    return web.Response(body=answer.body, status=answer.status, content_type=answer.content_type)
+    if status != 200:
+        return web.json_response(body, status=status)
+    return web.json_response(present_order(body))
+
+
+async def cancel_order(request: web.Request) -> web.Response:
+    ctx: GatewayContext = request.app["ctx"]
+    order_id = request.match_info["order_id"]
+    body = await read_json(request) if request.can_read_body else {}
+    try:
+        cancel = CancelOrderRequest.model_validate(body or {})
+    except ValidationError as exc:
+        return json_error(400, "invalid_request", "the cancellation has invalid fields", fields=field_errors(exc))
+    try:
+        status, row = await fetch_order(ctx, order_id)
+        if status != 200:
+            return web.json_response(row, status=status)
+        if row["status"] == "cancelled":
+            return web.json_response({"orderId": order_id, "status": "cancelled"})
+        if row["status"] in NOT_CANCELLABLE:
+            return json_error(409, "conflict", f"order {order_id} is {row['status']} and cannot be cancelled")
+        failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "CancelOrder",
+                               {"orderId": order_id, "reason": cancel.reason,
+                                "requestedAt": int(time.time() * 1000)})
+        if failed is not None:
+            return failed
+        status, row = await fetch_order(ctx, order_id, row["status"], CANCEL_WAIT_S)
+    except WorkersUnavailable as exc:
+        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    if row["status"] == "cancelled":
+        return web.json_response({"orderId": order_id, "status": "cancelled"})
+    if row["status"] in NOT_CANCELLABLE:
+        return json_error(409, "conflict", f"order {order_id} became {row['status']} first")
+    return web.json_response({"orderId": order_id, "status": "cancelling"}, status=202)
+
+
+async def order_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: every status change of the order, until it ends."""
+    ctx: GatewayContext = request.app["ctx"]
+    order_id = request.match_info["order_id"]
+    try:
+        status, row = await ctx.tracking.get_json(
+            f"/orders/{quote(order_id, safe='')}?afterRevision=0&timeout=5", wait_s=5)
+    except WorkersUnavailable as exc:
+        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    if status != 200:
+        return web.json_response(row, status=status)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    sent = 0
+    while True:
+        for index, change in enumerate(row["history"][sent:], start=sent):
+            data = json.dumps({"orderId": order_id, "status": change["status"], "reason": change["reason"],
+                               "at": iso(change["at"])})
+            await response.write(f"id: evt_{order_id}_{index}\nevent: status\ndata: {data}\n\n".encode())
+        sent = len(row["history"])
+        if row["status"] in ENDED:
+            break
+        try:
+            status, newer = await ctx.tracking.get_json(
+                f"/orders/{quote(order_id, safe='')}?afterRevision={row['revision']}&timeout={SSE_POLL_S}",
+                wait_s=SSE_POLL_S)
+        except WorkersUnavailable:
+            newer, status = row, 503
+        if status == 200:
+            row = newer
+        await response.write(b": keep-alive\n\n")
+    await response.write_eof()
+    return response
+
+
+async def customer_orders(request: web.Request) -> web.Response:
+    ctx: GatewayContext = request.app["ctx"]
+    customer_id = request.match_info["customer_id"]
+    query = urlencode({k: v for k, v in request.query.items() if k in ("page", "limit")})
+    try:
+        status, body = await ctx.tracking.get_json(f"/customers/{quote(customer_id, safe='')}/orders?{query}")
+    except WorkersUnavailable as exc:
+        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    if status != 200:
+        return web.json_response(body, status=status)
+    return web.json_response({"orders": [present_summary(o) for o in body["orders"]],
+                              "pagination": body["pagination"]})
 
 
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/v1/orders", place_order),
         web.get("/api/v1/orders/{order_id}", get_order),
+        web.post("/api/v1/orders/{order_id}/cancel", cancel_order),
+        web.get("/api/v1/orders/{order_id}/events", order_events),
+        web.get("/api/v1/customers/{customer_id}/orders", customer_orders),
     ]

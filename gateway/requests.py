@@ -9,11 +9,20 @@ integer cents.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
-__all__ = ["PlaceOrderRequest", "ValidationError", "field_errors", "to_place_order"]
+__all__ = [
+    "CancelOrderRequest",
+    "InventoryAdjustmentRequest",
+    "PlaceOrderRequest",
+    "PriceRequest",
+    "ValidationError",
+    "field_errors",
+    "to_adjustment",
+    "to_place_order",
+]
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, Field(max_length=200)]
@@ -74,3 +83,46 @@ def to_place_order(req: PlaceOrderRequest, order_id: str, now_ms: int,
         "placedAt": now_ms,
         "idempotencyKey": idempotency_key,
     }
+
+
+class CancelOrderRequest(_Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class InventoryAdjustmentRequest(_Strict):
+    """restock adds ``quantity``; adjust adds a signed ``quantity`` (a correction,
+    with a reason); set makes ``quantity`` the on-hand count after a stock take."""
+
+    type: Literal["restock", "adjust", "set"]
+    quantity: Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
+    reason: Annotated[str, Field(min_length=1, max_length=100)] = "unspecified"
+    adjustmentId: Ident | None = None
+
+    @model_validator(mode="after")
+    def _sign_fits_type(self) -> InventoryAdjustmentRequest:
+        if self.type != "adjust" and self.quantity < 0:
+            raise ValueError(f"quantity of a {self.type} cannot be negative")
+        return self
+
+
+class PriceRequest(_Strict):
+    price: Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    effectiveAt: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+ADJUSTMENT_KINDS = {"restock": "Restocked", "adjust": "Adjusted", "set": "StockSet"}
+
+
+def to_adjustment(req: InventoryAdjustmentRequest, product_id: str, adjustment_id: str,
+                  now_ms: int) -> tuple[str, dict[str, Any]]:
+    """The inventory message (schema short name, record) for an admin request."""
+    kind = ADJUSTMENT_KINDS[req.type]
+    record: dict[str, Any] = {"adjustmentId": adjustment_id, "productId": product_id, "at": now_ms}
+    if kind == "Restocked":
+        record["quantity"] = req.quantity
+    elif kind == "Adjusted":
+        record.update(delta=req.quantity, reason=req.reason)
+    else:
+        record["onHand"] = req.quantity
+    return kind, record

@@ -7,7 +7,9 @@ configured worker in turn, so one worker down does not fail reads.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -39,15 +41,23 @@ class TrackingClient:
         if self._session is not None:
             await self._session.close()
 
-    async def get(self, path_qs: str) -> WorkerAnswer:
-        """GET ``path_qs`` from the first worker that answers (round robin start)."""
+    async def get_json(self, path_qs: str, wait_s: float = 0.0) -> tuple[int, Any]:
+        answer = await self.get(path_qs, wait_s)
+        return answer.status, json.loads(answer.body)
+
+    async def get(self, path_qs: str, wait_s: float = 0.0) -> WorkerAnswer:
+        """GET ``path_qs`` from the first worker that answers (round robin start).
+
+        ``wait_s`` is how long the worker may hold the request (a long-poll).
+        """
         assert self._session is not None, "start() first"
+        timeout = aiohttp.ClientTimeout(total=self._timeout.total + wait_s if self._timeout.total else None)
         errors = []
         start, self._next = self._next, (self._next + 1) % len(self._urls)
         for i in range(len(self._urls)):
             base = self._urls[(start + i) % len(self._urls)]
             try:
-                async with self._session.get(base + path_qs) as resp:
+                async with self._session.get(base + path_qs, timeout=timeout) as resp:
                     if resp.status == 503 and i + 1 < len(self._urls):
                         errors.append(f"{base}: 503")
                         continue

@@ -12,8 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CUSTOMER_ORDERS_TABLE",
+    "DEAD_LETTERS",
+    "INVENTORY_ADJUSTMENTS",
+    "ORDERS_BY_CUSTOMER",
     "ORDERS_TABLE",
     "ORDER_COMMANDS",
+    "ORDER_EVENTS",
+    "ORDER_TIMEOUTS",
+    "PAYMENTS_TABLE",
+    "PAYMENT_EVENTS",
+    "PAYMENT_REQUESTS",
+    "PENDING_PAYMENTS_TABLE",
+    "PRICES",
+    "RESERVATIONS_TABLE",
+    "SHIPMENT_EVENTS",
+    "STOCK_REQUESTS",
+    "STOCK_RESULTS",
+    "STOCK_TABLE",
     "SCHEMA_IDS",
     "TABLES",
     "TOPICS",
@@ -30,13 +46,28 @@ NAMESPACE = "orderflow.v1"
 # Schema ids used in the wire framing when no Schema Registry is configured.
 # An id is never reused for a different schema; append, never renumber.
 SCHEMA_IDS: dict[str, int] = {
-    f"{NAMESPACE}.Address": 1,
-    f"{NAMESPACE}.PlaceOrder": 2,
-    f"{NAMESPACE}.OrderState": 3,
+    f"{NAMESPACE}.{name}": schema_id
+    for schema_id, name in enumerate(
+        (
+            "Address", "PlaceOrder", "OrderState",  # 1-3
+            "CancelOrder", "ExpireOrder", "ReserveLine", "ReleaseLine", "SellLine", "LineResult",  # 4-9
+            "Restocked", "Adjusted", "StockSet", "PriceUpdated",  # 10-13
+            "RequestPayment", "RefundPayment",  # 14-15
+            "PaymentAuthorized", "PaymentCompleted", "PaymentFailed", "PaymentRefunded",  # 16-19
+            "Shipped", "Delivered",  # 20-21
+            "OrderCreated", "OrderStatusChanged", "OrderCancelled", "OrderSummary",  # 22-25
+            "CustomerOrders", "StockLevel", "Reservation", "PaymentState", "PendingPayment",  # 26-30
+        ),
+        start=1,
+    )
 }
 
-# Schemas other schemas refer to by name; parsed first, never sent on their own.
-SHARED_SCHEMAS: tuple[str, ...] = (f"{NAMESPACE}.Address",)
+# Schemas other schemas refer to by name: parsed before the rest.
+SHARED_SCHEMAS: tuple[str, ...] = (f"{NAMESPACE}.Address", f"{NAMESPACE}.OrderSummary")
+
+
+def _schemas(*names: str) -> tuple[str, ...]:
+    return tuple(f"{NAMESPACE}.{n}" for n in names)
 
 
 @dataclass(frozen=True)
@@ -76,24 +107,151 @@ class TableSpec:
 ORDER_COMMANDS = TopicSpec(
     name="orders.commands",
     key="orderId",
-    value_schemas=(f"{NAMESPACE}.PlaceOrder",),
+    value_schemas=_schemas("PlaceOrder", "CancelOrder"),
     writer="gateway (and any external producer)",
     json_ingress=True,
-    doc="Ingress: commands for an order, keyed by orderId.",
+    doc="Ingress: commands for an order.",
+)
+ORDER_TIMEOUTS = TopicSpec(
+    name="orders.timeouts",
+    key="orderId",
+    value_schemas=_schemas("ExpireOrder"),
+    writer="agents.orders (payment-timeout timer)",
+    doc="The timer's requests to expire orders still awaiting payment.",
+)
+STOCK_REQUESTS = TopicSpec(
+    name="stock.requests",
+    key="productId",
+    value_schemas=_schemas("ReserveLine", "ReleaseLine", "SellLine"),
+    writer="agents.orders",
+    doc="Order lines re-keyed to the partition that owns the product's stock.",
+)
+STOCK_RESULTS = TopicSpec(
+    name="stock.results",
+    key="orderId",
+    value_schemas=_schemas("LineResult"),
+    writer="agents.stock",
+    doc="What the stock agent did with each line, back to the order's partition.",
+)
+INVENTORY_ADJUSTMENTS = TopicSpec(
+    name="inventory.adjustments",
+    key="productId",
+    value_schemas=_schemas("Restocked", "Adjusted", "StockSet"),
+    writer="warehouses (and the gateway's admin routes)",
+    json_ingress=True,
+    doc="Ingress: stock changes from warehouses.",
+)
+PRICES = TopicSpec(
+    name="prices",
+    key="productId",
+    value_schemas=_schemas("PriceUpdated"),
+    writer="pricing service (and the gateway's admin routes)",
+    json_ingress=True,
+    doc="Ingress: price changes.",
+)
+PAYMENT_REQUESTS = TopicSpec(
+    name="payments.requests",
+    key="orderId",
+    value_schemas=_schemas("RequestPayment", "RefundPayment"),
+    writer="agents.orders",
+    doc="What the order saga asks of the payment agent.",
+)
+PAYMENT_EVENTS = TopicSpec(
+    name="payments.events",
+    key="orderId",
+    value_schemas=_schemas("PaymentAuthorized", "PaymentCompleted", "PaymentFailed", "PaymentRefunded"),
+    writer="agents.payments (and any external payment service)",
+    json_ingress=True,
+    doc="Payment lifecycle events.",
+)
+SHIPMENT_EVENTS = TopicSpec(
+    name="shipments.events",
+    key="orderId",
+    value_schemas=_schemas("Shipped", "Delivered"),
+    writer="delivery service",
+    json_ingress=True,
+    doc="Ingress: delivery lifecycle events.",
+)
+ORDER_EVENTS = TopicSpec(
+    name="orders.events",
+    key="orderId",
+    value_schemas=_schemas("OrderCreated", "OrderStatusChanged", "OrderCancelled"),
+    writer="agents.orders",
+    doc="Every order status change, in order per order.",
+)
+ORDERS_BY_CUSTOMER = TopicSpec(
+    name="orders.by-customer",
+    key="customerId",
+    value_schemas=_schemas("OrderSummary"),
+    writer="agents.orders",
+    doc="Order summaries re-keyed by customer, for the customer's order list.",
+)
+DEAD_LETTERS = TopicSpec(
+    name="deadletters",
+    key="the original key",
+    value_schemas=(),
+    writer="every agent",
+    doc="Messages no agent could handle: original bytes, the reason and source in headers.",
 )
 
-TOPICS: tuple[TopicSpec, ...] = (ORDER_COMMANDS,)
+TOPICS: tuple[TopicSpec, ...] = (
+    ORDER_COMMANDS, ORDER_TIMEOUTS, STOCK_REQUESTS, STOCK_RESULTS, INVENTORY_ADJUSTMENTS, PRICES,
+    PAYMENT_REQUESTS, PAYMENT_EVENTS, SHIPMENT_EVENTS, ORDER_EVENTS, ORDERS_BY_CUSTOMER, DEAD_LETTERS,
+)
 
 ORDERS_TABLE = TableSpec(
     name="orders",
     key="orderId",
     value_schema=f"{NAMESPACE}.OrderState",
-    writer="agents.orders.track_orders",
+    writer="agents.orders",
     source_topic=ORDER_COMMANDS.name,
     doc="Every order as tracking reads show it.",
 )
+PENDING_PAYMENTS_TABLE = TableSpec(
+    name="pending-payments",
+    key="orderId",
+    value_schema=f"{NAMESPACE}.PendingPayment",
+    writer="agents.orders",
+    source_topic=ORDER_COMMANDS.name,
+    doc="Orders awaiting payment and their deadline; the timeout timer scans it.",
+)
+STOCK_TABLE = TableSpec(
+    name="stock",
+    key="productId",
+    value_schema=f"{NAMESPACE}.StockLevel",
+    writer="agents.stock",
+    source_topic=STOCK_REQUESTS.name,
+    doc="On hand, reserved and current price per product.",
+)
+RESERVATIONS_TABLE = TableSpec(
+    name="reservations",
+    key="productId/orderId/line",
+    value_schema=f"{NAMESPACE}.Reservation",
+    writer="agents.stock",
+    source_topic=STOCK_REQUESTS.name,
+    doc="Each order line's reservation at its product; makes reserve, release and sell idempotent.",
+)
+PAYMENTS_TABLE = TableSpec(
+    name="payments",
+    key="orderId",
+    value_schema=f"{NAMESPACE}.PaymentState",
+    writer="agents.payments",
+    source_topic=PAYMENT_REQUESTS.name,
+    doc="Each order's payment at the provider; makes charge and refund idempotent.",
+)
+CUSTOMER_ORDERS_TABLE = TableSpec(
+    name="customer-orders",
+    key="customerId",
+    value_schema=f"{NAMESPACE}.CustomerOrders",
+    writer="agents.customers",
+    source_topic=ORDERS_BY_CUSTOMER.name,
+    doc="Each customer's orders, for the paginated order list.",
+)
 
-TABLES: tuple[TableSpec, ...] = (ORDERS_TABLE,)
+TABLES: tuple[TableSpec, ...] = (
+    ORDERS_TABLE, PENDING_PAYMENTS_TABLE, STOCK_TABLE, RESERVATIONS_TABLE, PAYMENTS_TABLE,
+    CUSTOMER_ORDERS_TABLE,
+)
 
 
 def changelog_topic(app_id: str, table_name: str) -> str:

@@ -1,57 +1,301 @@
-"""Pure order-state logic: turning commands into rows of the orders table.
+"""Pure order-saga logic: what each message does to an order row, which
+commands the row's state calls for, and the events its history tells.
 
-Consumes and returns plain dicts in the shape of ``orderflow.v1.OrderState``;
-imports nothing from Kafka, Faust or aiohttp, so it is unit-tested in
-milliseconds. The agents call it; it decides, they do the I/O.
+Consumes and returns plain dicts in the shape of ``orderflow.v1.OrderState``
+and the message schemas; imports nothing from Kafka, Faust or aiohttp. The
+order agent calls ``decide`` for every message, stores the row it returns,
+and sends ``new_effects`` and ``new_events``; on a replayed message it sends
+``effects`` and ``events_caused_by`` again, so outputs lost in a crash are
+restored (consumers recognise re-sent events by their eventId).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["PENDING", "accept_place_order", "new_order_state"]
+from orderflow.tables import order_status as st
 
-PENDING = "pending"
+__all__ = [
+    "Context",
+    "Decision",
+    "Effect",
+    "decide",
+    "effects",
+    "events_caused_by",
+    "new_effects",
+    "new_events",
+    "new_order_state",
+    "payment_deadline",
+    "summary",
+]
+
 Row = dict[str, Any]
+Record = Mapping[str, Any]
+Effect = tuple[str, int]  # (kind, line index; -1 for order-level effects)
+Event = tuple[str, dict[str, Any]]  # (schema short name, record)
 
 
-def new_order_state(command: Mapping[str, Any], now_ms: int) -> Row:
+@dataclass(frozen=True)
+class Context:
+    now_ms: int
+    cause: str  # topic/partition/offset of the message being handled
+    payment_timeout_ms: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The new row (None: nothing changes) and, when ignored, why."""
+
+    row: Row | None = None
+    ignored: str | None = None
+
+
+UNCHANGED = Decision()
+
+
+def new_order_state(command: Record, ctx: Context) -> Row:
     """The first row of an order, from its PlaceOrder command."""
-    created = command.get("placedAt") or now_ms
+    created = command.get("placedAt") or ctx.now_ms
     return {
         "orderId": command["orderId"],
         "customerId": command["customerId"],
-        "status": PENDING,
+        "status": st.PENDING,
         "items": [
-            {
-                "productId": line["productId"],
-                "quantity": line["quantity"],
-                "requestedPriceCents": line.get("priceCents"),
-                "unitPriceCents": None,
-                "status": "pending",
-                "reason": None,
-            }
+            {"productId": line["productId"], "quantity": line["quantity"],
+             "requestedPriceCents": line.get("priceCents"), "unitPriceCents": None,
+             "status": "pending", "reason": None}
             for line in command["items"]
         ],
         "totalCents": None,
         "currency": command.get("currency", "USD"),
         "paymentMethodId": command["paymentMethodId"],
-        "shippingAddress": command.get("shippingAddress"),
+        "shippingAddress": copy.deepcopy(command.get("shippingAddress")),
         "paymentStatus": "none",
+        "paymentId": None,
+        "paymentError": None,
         "shippingStatus": "none",
-        "history": [{"status": PENDING, "at": created, "reason": None}],
+        "history": [{"status": st.PENDING, "at": created, "reason": None, "cause": ctx.cause}],
         "createdAt": created,
         "updatedAt": created,
+        "revision": 1,
+        "appliedOffsets": {},
     }
 
 
-def accept_place_order(existing: Row | None, command: Mapping[str, Any], now_ms: int) -> Row | None:
-    """The row to store for a PlaceOrder, or None when nothing changes.
+# --- decisions, one per message type -------------------------------------------------
 
-    A replayed or duplicated command finds its order already there and
-    changes nothing: the first command for an orderId wins.
-    """
-    if existing is not None:
+def _place_order(row: Row | None, msg: Record, ctx: Context) -> Decision:
+    if row is not None:
+        return UNCHANGED  # a duplicated or replayed PlaceOrder: the first one wins
+    return Decision(new_order_state(msg, ctx))
+
+
+def _cancel_order(row: Row, msg: Record, ctx: Context) -> Decision:
+    return _move(row, st.CANCELLED, msg.get("reason") or "customer_request", ctx)
+
+
+def _expire_order(row: Row, msg: Record, ctx: Context) -> Decision:
+    deadline = payment_deadline(row, ctx.payment_timeout_ms)
+    if deadline is None or ctx.now_ms < deadline:
+        return UNCHANGED  # paid, failed or cancelled meanwhile, or not yet due
+    return _move(row, st.CANCELLED, "payment_timeout", ctx)
+
+
+def _line_result(row: Row, msg: Record, ctx: Context) -> Decision:
+    index = msg["line"]
+    if not 0 <= index < len(row["items"]) or row["items"][index]["productId"] != msg["productId"]:
+        return Decision(ignored=f"line {index} of {msg['productId']} is not in the order")
+    line = row["items"][index]
+    target = msg["outcome"]
+    if line["status"] == target:
+        return UNCHANGED
+    if not st.is_legal(st.LINE_TRANSITIONS, line["status"], target):
+        return Decision(ignored=f"line {index}: {line['status']} -> {target}")
+    new = _changed(row, ctx)
+    new_line = new["items"][index]
+    new_line["status"] = target
+    if target == "reserved":
+        new_line["unitPriceCents"] = msg.get("unitPriceCents")
+    elif target == "rejected":
+        new_line["reason"] = msg.get("reason")
+    if new["status"] == st.PENDING and all(i["status"] != "pending" for i in new["items"]):
+        _conclude_reservation(new, ctx)
+    return Decision(new)
+
+
+def _conclude_reservation(row: Row, ctx: Context) -> None:
+    """Every line is in: all reserved means payment next, any rejection rejects."""
+    rejected = [line for line in row["items"] if line["status"] != "reserved"]
+    if rejected:
+        _append_status(row, st.REJECTED, rejected[0].get("reason") or "rejected", ctx)
+        return
+    row["totalCents"] = order_total(row["items"])
+    row["paymentStatus"] = "pending"
+    _append_status(row, st.PENDING_PAYMENT, "stock_reserved", ctx)
+
+
+def order_total(items: list[Row]) -> int:
+    return sum(line["quantity"] * (line["unitPriceCents"] or 0) for line in items)
+
+
+def _payment(target: str, status_target: str | None, reason_of: Callable[[Record], str]
+             ) -> Callable[[Row, Record, Context], Decision]:
+    """A decision for a payment event: move paymentStatus, and the order if it waits for it."""
+
+    def decide_payment(row: Row, msg: Record, ctx: Context) -> Decision:
+        current = row["paymentStatus"]
+        if current == target:
+            return UNCHANGED
+        if not st.is_legal(st.PAYMENT_TRANSITIONS, current, target):
+            return Decision(ignored=f"payment {current} -> {target}")
+        new = _changed(row, ctx)
+        new["paymentStatus"] = target
+        data = msg["data"]
+        new["paymentId"] = data.get("paymentId") or new["paymentId"]
+        if target == "failed":
+            new["paymentError"] = data.get("errorCode")
+        if status_target is not None and new["status"] == st.PENDING_PAYMENT:
+            _append_status(new, status_target, reason_of(data), ctx)
+        return Decision(new)
+
+    return decide_payment
+
+
+def _shipment(target: str) -> Callable[[Row, Record, Context], Decision]:
+    def decide_shipment(row: Row, msg: Record, ctx: Context) -> Decision:
+        decision = _move(row, target, None, ctx)
+        if decision.row is not None:
+            decision.row["shippingStatus"] = target
+        return decision
+
+    return decide_shipment
+
+
+DECISIONS: Mapping[str, Callable[[Row, Record, Context], Decision]] = {
+    "CancelOrder": _cancel_order,
+    "ExpireOrder": _expire_order,
+    "LineResult": _line_result,
+    "PaymentAuthorized": _payment("authorized", None, lambda d: ""),
+    "PaymentCompleted": _payment("captured", st.CONFIRMED, lambda d: "payment_successful"),
+    "PaymentFailed": _payment("failed", st.PAYMENT_FAILED, lambda d: d.get("errorCode") or "payment_failed"),
+    "PaymentRefunded": _payment("refunded", None, lambda d: ""),
+    "Shipped": _shipment(st.SHIPPED),
+    "Delivered": _shipment(st.DELIVERED),
+}
+
+
+def decide(row: Row | None, kind: str, msg: Record, ctx: Context) -> Decision:
+    """What message ``msg`` of schema ``kind`` (short name) does to ``row``."""
+    if kind == "PlaceOrder":
+        return _place_order(row, msg, ctx)
+    if row is None:
+        return Decision(ignored=f"{kind} for an unknown order")
+    return DECISIONS[kind](row, msg, ctx)
+
+
+# --- helpers that change a copy --------------------------------------------------------
+
+def _changed(row: Row, ctx: Context) -> Row:
+    new = copy.deepcopy(row)
+    new["revision"] = row["revision"] + 1
+    new["updatedAt"] = ctx.now_ms
+    return new
+
+
+def _append_status(row: Row, status: str, reason: str | None, ctx: Context) -> None:
+    row["status"] = status
+    row["history"].append({"status": status, "at": ctx.now_ms, "reason": reason, "cause": ctx.cause})
+
+
+def _move(row: Row, target: str, reason: str | None, ctx: Context) -> Decision:
+    if row["status"] == target:
+        return UNCHANGED
+    if not st.is_legal(st.ORDER_TRANSITIONS, row["status"], target):
+        return Decision(ignored=f"order {row['status']} -> {target}")
+    new = _changed(row, ctx)
+    _append_status(new, target, reason, ctx)
+    return Decision(new)
+
+
+# --- what the state calls for ---------------------------------------------------------
+
+def effects(row: Row) -> frozenset[Effect]:
+    """The commands an order in this state needs sent (idempotent downstream)."""
+    status, items = row["status"], row["items"]
+    out: set[Effect] = set()
+    if status == st.PENDING:
+        out |= {("reserve", i) for i, line in enumerate(items) if line["status"] == "pending"}
+    elif status == st.PENDING_PAYMENT and row["paymentStatus"] in ("pending", "authorized"):
+        out.add(("request_payment", -1))
+    if status in st.PAID:
+        out |= {("sell", i) for i, line in enumerate(items) if line["status"] == "reserved"}
+    if status in st.UNDONE:
+        out |= {("release", i) for i, line in enumerate(items) if line["status"] == "reserved"}
+        if row["paymentStatus"] == "captured":
+            out.add(("refund", -1))
+    return frozenset(out)
+
+
+def new_effects(old: Row | None, new: Row) -> list[Effect]:
+    before = effects(old) if old is not None else frozenset()
+    return sorted(effects(new) - before)
+
+
+def payment_deadline(row: Row, timeout_ms: int) -> int | None:
+    """When an order awaiting payment times out; None if it is not awaiting payment."""
+    if row["status"] != st.PENDING_PAYMENT:
         return None
-    return new_order_state(command, now_ms)
+    return int(row["history"][-1]["at"]) + timeout_ms
+
+
+# --- events ---------------------------------------------------------------------------
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _envelope(kind: str, event_id: str, at: int, data: dict[str, Any]) -> Event:
+    return kind, {"eventId": event_id, "eventType": kind, "timestamp": _iso(at), "version": "1.0", "data": data}
+
+
+def events_at(row: Row, index: int) -> list[Event]:
+    """The events that history entry ``index`` of ``row`` publishes."""
+    entry, order_id = row["history"][index], row["orderId"]
+    event_id = f"evt_{order_id}_{index}"
+    if index == 0:
+        items = [{"productId": i["productId"], "quantity": i["quantity"],
+                  "priceCents": i["unitPriceCents"] if i["unitPriceCents"] is not None else i["requestedPriceCents"]}
+                 for i in row["items"]]
+        return [_envelope("OrderCreated", event_id, entry["at"], {
+            "orderId": order_id, "customerId": row["customerId"], "items": items,
+            "totalCents": row["totalCents"], "currency": row["currency"], "status": entry["status"]})]
+    out = [_envelope("OrderStatusChanged", event_id, entry["at"], {
+        "orderId": order_id, "previousStatus": row["history"][index - 1]["status"],
+        "newStatus": entry["status"], "reason": entry["reason"]})]
+    if entry["status"] == st.CANCELLED:
+        refund = (row["totalCents"] or 0) if row["paymentStatus"] in ("captured", "refunded") else 0
+        out.append(_envelope("OrderCancelled", f"{event_id}_cancelled", entry["at"], {
+            "orderId": order_id, "customerId": row["customerId"], "reason": entry["reason"],
+            "refundAmountCents": refund}))
+    return out
+
+
+def new_events(old: Row | None, new: Row) -> list[Event]:
+    start = len(old["history"]) if old is not None else 0
+    return [event for i in range(start, len(new["history"])) for event in events_at(new, i)]
+
+
+def events_caused_by(row: Row, cause: str) -> list[Event]:
+    """The events a (replayed) message made, to send again with the same ids."""
+    return [event for i, entry in enumerate(row["history"]) if entry.get("cause") == cause
+            for event in events_at(row, i)]
+
+
+def summary(row: Row) -> dict[str, Any]:
+    """The OrderSummary of a row, for the customer's order list."""
+    return {key: row[key] for key in
+            ("orderId", "customerId", "status", "totalCents", "currency", "createdAt", "updatedAt", "revision")}

@@ -26,6 +26,16 @@ def stack(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
         run_dir=run_dir,
         worker_port=free_port_run(2),
         gateway_port=free_port(),
+        payment_sim_port=free_port(),
+        # short enough to test the timeout, long enough for an outage test to recover
+        payment_timeout_s=10.0,
+        payment_scan_interval_s=0.5,
+        payment_http_timeout_s=1.0,
+        payment_attempts=2,
+        payment_backoff_initial_s=0.05,
+        payment_backoff_max_s=0.2,
+        payment_breaker_failures=3,
+        payment_breaker_recovery_s=1.0,
     )
     dev = DevStack(settings, workers=2, echo=lambda _line: None)
     try:

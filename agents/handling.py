@@ -1,0 +1,124 @@
+"""What every agent does around its decision: decode the Kafka message into an
+``Inbound``, guard the partition, dead-letter what cannot be handled, count.
+
+Consumes raw Faust events; produces to the dead-letter topic. A message that
+cannot be decoded, or whose handler raises, goes to ``deadletters`` with its
+original key and bytes and the reason, source topic, partition and offset in
+headers; the agent then goes on with the next message, never skipping one
+silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
+from orderflow.partitioning import partition_for_key
+from orderflow.schemas import catalog
+from orderflow.schemas.codec import Codec, DecodeError
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = ["Inbound", "Outbox", "run_agent"]
+
+log = logging.getLogger(__name__)
+Handler = Callable[["Inbound"], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One decoded message and where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    kind: str  # the schema's short name, e.g. "PlaceOrder"
+    record: dict[str, Any]
+
+    @property
+    def cause(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+class Outbox:
+    """Sends records to catalog topics through the Faust producer."""
+
+    def __init__(self, app: faust.App, codec: Codec) -> None:
+        self._app = app
+        self._codec = codec
+        self._topics: dict[str, faust.TopicT] = {}
+
+    def _topic(self, name: str) -> faust.TopicT:
+        if name not in self._topics:
+            self._topics[name] = self._app.topic(name, key_type=bytes, value_type=bytes,
+                                                 key_serializer="raw", value_serializer="raw")
+        return self._topics[name]
+
+    async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: Mapping[str, Any]) -> None:
+        schema = f"{catalog.NAMESPACE}.{kind}"
+        if schema not in spec.value_schemas:
+            raise ValueError(f"{kind} may not be written to {spec.name}")
+        await self._topic(spec.name).send(key=key.encode(), value=self._codec.encode(schema, record))
+
+    async def send_raw(self, spec: catalog.TopicSpec, key: bytes | None, value: bytes | None,
+                       headers: Mapping[str, bytes]) -> None:
+        await self._topic(spec.name).send(key=key, value=value, headers=dict(headers))
+
+
+def decode(event: Any, specs: Mapping[str, catalog.TopicSpec], codec: Codec, partitions: int) -> Inbound:
+    message = event.message
+    spec = specs[message.topic]
+    key = event.key
+    if not isinstance(key, bytes) or not key:
+        raise DecodeError("message has no key")
+    expected = partition_for_key(key, spec.partitions or partitions)
+    if message.partition != expected:
+        # Keyed state lives on the key's murmur2 partition; a producer with
+        # another partitioner would split an aggregate over two workers.
+        raise DecodeError(f"key belongs to partition {expected}, not {message.partition} "
+                          "(produce with Kafka's default murmur2 partitioner)")
+    decoded = codec.decode_value(event.value, event.headers, spec)
+    return Inbound(message.topic, message.partition, message.offset, key,
+                   decoded.schema.rsplit(".", 1)[-1], decoded.record)
+
+
+async def dead_letter(outbox: Outbox, event: Any, reason: str) -> None:
+    message = event.message
+    headers = {
+        "x-orderflow-reason": reason.encode(errors="replace")[:1000],
+        "x-orderflow-source-topic": message.topic.encode(),
+        "x-orderflow-source-partition": str(message.partition).encode(),
+        "x-orderflow-source-offset": str(message.offset).encode(),
+    }
+    for name, value in (event.headers or {}).items():
+        headers.setdefault(name, value)
+    await outbox.send_raw(catalog.DEAD_LETTERS, event.key, event.value, headers)
+    DEAD_LETTERS.labels(message.topic).inc()
+
+
+async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalog.TopicSpec],
+                    codec: Codec, partitions: int, outbox: Outbox, handler: Handler) -> None:
+    """The loop of every agent: decode, handle, count; dead-letter failures."""
+    async for event in stream.events():
+        message = event.message
+        try:
+            inbound = decode(event, specs, codec, partitions)
+        except DecodeError as exc:
+            UNDECODABLE_MESSAGES.labels(message.topic).inc()
+            log.warning("%s: undecodable %s[%d]@%d: %s", name, message.topic, message.partition,
+                        message.offset, exc.reason)
+            await dead_letter(outbox, event, f"undecodable: {exc.reason}")
+            continue
+        try:
+            outcome = await handler(inbound)
+        except Exception as exc:  # a poison message must not stop the agent
+            log.exception("%s: handler failed on %s", name, inbound.cause)
+            MESSAGES_HANDLED.labels(name, "failed").inc()
+            await dead_letter(outbox, event, f"handler failed: {type(exc).__name__}: {exc}")
+            continue
+        MESSAGES_HANDLED.labels(name, outcome).inc()

@@ -1,0 +1,121 @@
+"""Agent ``process_payments``: turns payment requests into calls to the
+payment provider and publishes what happened.
+
+Consumes payments.requests (RequestPayment, RefundPayment; keyed by orderId).
+Owns the table ``payments`` (one row per order's payment). Produces
+payments.events (PaymentAuthorized, PaymentCompleted, PaymentFailed,
+PaymentRefunded). Calls the provider's authorize, capture and refund over
+HTTP through ``PaymentProviderClient`` (timeouts, retries, circuit breaker,
+an idempotency key per order and step).
+
+While the provider is unavailable the agent waits and tries again: the
+request is never skipped, so orders wait for payment; the order saga's
+payment timeout cancels those that wait too long, and a request older than
+that timeout is failed without charging anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.payment_client import PaymentProviderClient, ProviderRejected, ProviderUnavailable
+from orderflow.agents.rows import Rows
+from orderflow.schemas import catalog
+from orderflow.tables import payments as logic
+
+if TYPE_CHECKING:
+    from orderflow.agents.app import Pipeline
+
+__all__ = ["PaymentDesk", "register"]
+
+log = logging.getLogger(__name__)
+AGENT = "process_payments"
+
+
+class PaymentDesk:
+    def __init__(self, pipeline: Pipeline, client: PaymentProviderClient) -> None:
+        self.payments = Rows(pipeline.tables["payments"], pipeline.codec, catalog.PAYMENTS_TABLE.value_schema)
+        self.outbox = pipeline.outbox
+        self.client = client
+        self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
+        self.retry_wait_s = pipeline.settings.payment_breaker_recovery_s
+
+    async def handle(self, msg: Inbound) -> str:
+        state = self.payments.get(msg.key) or logic.new_payment(msg.record)
+        step = logic.next_step(state, msg.kind, msg.record, _now(), self.timeout_ms)
+        while step in (logic.AUTHORIZE, logic.CAPTURE, logic.REFUND):
+            state = await self._until_available(step, state, msg.record)
+            self.payments.put(msg.key, state)
+            await self._announce(state)
+            if state["status"] != "authorized":
+                return "applied"
+            step = logic.next_step(state, msg.kind, msg.record, _now(), self.timeout_ms)
+        if step == logic.EXPIRE:
+            state = logic.after_failure(state, "payment_expired", "the order's payment window had passed")
+            self.payments.put(msg.key, state)
+            await self._announce(state)
+            return "applied"
+        if step == logic.RESEND:
+            await self._announce(state)
+            return "replayed"
+        return "unchanged"
+
+    async def _until_available(self, step: str, state: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
+        """Run one provider step, waiting out outages (the breaker paces the attempts)."""
+        while True:
+            try:
+                return await self._call(step, state, cmd)
+            except ProviderUnavailable as exc:
+                log.warning("payment provider unavailable for %s of %s: %s; retrying in %.1fs",
+                            step, state["orderId"], exc, self.retry_wait_s)
+                await asyncio.sleep(self.retry_wait_s)
+
+    async def _call(self, step: str, state: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
+        order_id = state["orderId"]
+        if step == logic.AUTHORIZE:
+            try:
+                auth = await self.client.authorize(order_id, cmd["customerId"], cmd["amountCents"],
+                                                   cmd["currency"], cmd["paymentMethodId"])
+            except ProviderRejected as exc:
+                return logic.after_failure(state, "provider_rejected", exc.message)
+            if not auth.approved or auth.payment_id is None:
+                return logic.after_failure(state, auth.error_code or "declined", auth.error_message or "")
+            return logic.after_authorize(state, auth.payment_id)
+        if step == logic.CAPTURE:
+            await self.client.capture(order_id, state["paymentId"], state["amountCents"])
+            return logic.after_capture(state)
+        refund = await self.client.refund(order_id, state["paymentId"], state["amountCents"], "order_cancelled")
+        return logic.after_refund(state, refund.refund_id)
+
+    async def _announce(self, state: dict[str, Any]) -> None:
+        kind, event = logic.event_for(state, _now())
+        await self.outbox.send(catalog.PAYMENT_EVENTS, state["orderId"], kind, event)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def register(pipeline: Pipeline) -> PaymentDesk:
+    s = pipeline.settings
+    client = PaymentProviderClient(
+        s.payment_provider_url, timeout_s=s.payment_http_timeout_s, attempts=s.payment_attempts,
+        backoff_initial_s=s.payment_backoff_initial_s, backoff_max_s=s.payment_backoff_max_s,
+        breaker_failures=s.payment_breaker_failures, breaker_recovery_s=s.payment_breaker_recovery_s)
+    desk = PaymentDesk(pipeline, client)
+    specs = {catalog.PAYMENT_REQUESTS.name: catalog.PAYMENT_REQUESTS}
+    app = pipeline.app
+
+    @app.agent(pipeline.source_topic(catalog.PAYMENT_REQUESTS), name=AGENT)
+    async def process_payments(stream: Any) -> None:
+        await client.start()
+        try:
+            await run_agent(AGENT, stream, specs, pipeline.codec, s.partitions, pipeline.outbox, desk.handle)
+        finally:
+            await client.close()
+
+    return desk

@@ -1,0 +1,92 @@
+"""Agent ``manage_stock``: the single writer of every product's stock.
+
+Consumes, all keyed by productId and co-partitioned: stock.requests
+(ReserveLine, ReleaseLine, SellLine from the order saga),
+inventory.adjustments (Restocked, Adjusted, StockSet) and prices
+(PriceUpdated). Owns the tables ``stock`` and ``reservations``.
+Produces stock.results (keyed by orderId).
+
+A thin adapter around ``tables.stock``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.rows import Rows
+from orderflow.schemas import catalog
+from orderflow.tables import stock as logic
+
+if TYPE_CHECKING:
+    from orderflow.agents.app import Pipeline
+
+__all__ = ["SOURCES", "StockKeeper", "register"]
+
+AGENT = "manage_stock"
+SOURCES = (catalog.STOCK_REQUESTS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES)
+
+
+def reservation_key(cmd: dict[str, Any]) -> bytes:
+    # Starts with the productId: always written from the product's partition.
+    return f"{cmd['productId']}/{cmd['orderId']}/{cmd['line']}".encode()
+
+
+class StockKeeper:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.stock = Rows(pipeline.tables["stock"], pipeline.codec, catalog.STOCK_TABLE.value_schema)
+        self.reservations = Rows(pipeline.tables["reservations"], pipeline.codec,
+                                 catalog.RESERVATIONS_TABLE.value_schema)
+        self.outbox = pipeline.outbox
+        self.watchers = pipeline.watchers
+        self.default_price = pipeline.settings.default_price_cents
+
+    async def handle(self, msg: Inbound) -> str:
+        if msg.topic == catalog.STOCK_REQUESTS.name:
+            return await self._line(msg)
+        old = self.stock.get(msg.key)
+        if old is not None and old["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
+            return "replayed"
+        if msg.kind == "PriceUpdated":
+            new = logic.update_price(old, msg.record)
+        else:
+            new = logic.adjust(old, msg.kind, msg.record)
+        if new is None:
+            return "unchanged"
+        new["appliedOffsets"] = {**new["appliedOffsets"], msg.topic: msg.offset}
+        self.stock.put(msg.key, new)
+        self.watchers.notify(msg.key)
+        return "applied"
+
+    async def _line(self, msg: Inbound) -> str:
+        cmd = msg.record
+        res_key = reservation_key(cmd)
+        stock, reservation = self.stock.get(msg.key), self.reservations.get(res_key)
+        if msg.kind == "ReserveLine":
+            decision = logic.reserve(stock, reservation, cmd, self.default_price)
+        elif msg.kind == "ReleaseLine":
+            decision = logic.release(stock, reservation, cmd)
+        else:
+            found = logic.sell(stock, reservation, cmd)
+            if found is None:
+                return "ignored"
+            decision = found
+        if decision.stock is not None:
+            self.stock.put(msg.key, decision.stock)
+            self.watchers.notify(msg.key)
+        if decision.reservation is not None:
+            self.reservations.put(res_key, decision.reservation)
+        await self.outbox.send(catalog.STOCK_RESULTS, cmd["orderId"], "LineResult", decision.result)
+        return "applied" if decision.reservation is not None else "unchanged"
+
+
+def register(pipeline: Pipeline) -> StockKeeper:
+    keeper = StockKeeper(pipeline)
+    specs = {spec.name: spec for spec in SOURCES}
+
+    @pipeline.app.agent(pipeline.source_topic(*SOURCES), name=AGENT)
+    async def manage_stock(stream: Any) -> None:
+        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
+                        pipeline.outbox, keeper.handle)
+
+    return keeper

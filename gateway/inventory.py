@@ -1,0 +1,87 @@
+"""Inventory and price routes of the gateway, for operators without a Kafka
+client (authentication comes later):
+
+- GET  /api/v1/inventory/{productId}: on hand, reserved, available, price.
+- POST /api/v1/inventory/{productId}/adjustments {type, quantity, reason?,
+  adjustmentId?}: produce Restocked, Adjusted or StockSet to
+  inventory.adjustments, the same messages warehouses send.
+- POST /api/v1/products/{productId}/price {price, currency?, effectiveAt?}:
+  produce PriceUpdated to prices.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from urllib.parse import quote
+
+from aiohttp import web
+
+from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.errors import json_error
+from orderflow.gateway.orders import produce, read_json
+from orderflow.gateway.presenters import present_inventory
+from orderflow.gateway.requests import (
+    InventoryAdjustmentRequest,
+    PriceRequest,
+    ValidationError,
+    field_errors,
+    to_adjustment,
+    to_cents,
+)
+from orderflow.gateway.tracking import WorkersUnavailable
+from orderflow.schemas import catalog
+
+__all__ = ["routes"]
+
+
+def _product_id(request: web.Request) -> str:
+    product_id = request.match_info["product_id"]
+    if not 1 <= len(product_id) <= 64:
+        raise web.HTTPBadRequest(text="productId must be 1 to 64 characters")
+    return product_id
+
+
+async def get_inventory(request: web.Request) -> web.Response:
+    ctx: GatewayContext = request.app["ctx"]
+    try:
+        status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
+    except WorkersUnavailable as exc:
+        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    return web.json_response(present_inventory(body) if status == 200 else body, status=status)
+
+
+async def adjust_inventory(request: web.Request) -> web.Response:
+    ctx: GatewayContext = request.app["ctx"]
+    product_id = _product_id(request)
+    try:
+        req = InventoryAdjustmentRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        return json_error(400, "invalid_request", "the adjustment has invalid fields", fields=field_errors(exc))
+    adjustment_id = req.adjustmentId or f"adj_{uuid.uuid4().hex}"
+    kind, record = to_adjustment(req, product_id, adjustment_id, int(time.time() * 1000))
+    failed = await produce(ctx, catalog.INVENTORY_ADJUSTMENTS, product_id, kind, record)
+    return failed or web.json_response({"adjustmentId": adjustment_id, "productId": product_id,
+                                        "type": req.type}, status=202)
+
+
+async def set_price(request: web.Request) -> web.Response:
+    ctx: GatewayContext = request.app["ctx"]
+    product_id = _product_id(request)
+    try:
+        req = PriceRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        return json_error(400, "invalid_request", "the price has invalid fields", fields=field_errors(exc))
+    record = {"productId": product_id, "priceCents": to_cents(req.price), "currency": req.currency,
+              "effectiveAt": req.effectiveAt if req.effectiveAt is not None else int(time.time() * 1000)}
+    failed = await produce(ctx, catalog.PRICES, product_id, "PriceUpdated", record)
+    return failed or web.json_response({"productId": product_id, "price": float(req.price),
+                                        "effectiveAt": record["effectiveAt"]}, status=202)
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/inventory/{product_id}", get_inventory),
+        web.post("/api/v1/inventory/{product_id}/adjustments", adjust_inventory),
+        web.post("/api/v1/products/{product_id}/price", set_price),
+    ]

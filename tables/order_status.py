@@ -1,0 +1,75 @@
+"""The legal status transitions of an order, of its lines and of its payment,
+as explicit tables. Pure data; every change the saga makes is checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "CANCELLABLE",
+    "CANCELLED",
+    "CONFIRMED",
+    "DELIVERED",
+    "PAID",
+    "PAYMENT_FAILED",
+    "PENDING",
+    "PENDING_PAYMENT",
+    "REJECTED",
+    "SHIPPED",
+    "UNDONE",
+    "CUSTOMER_FACING",
+    "LINE_TRANSITIONS",
+    "ORDER_TRANSITIONS",
+    "PAYMENT_TRANSITIONS",
+    "TERMINAL",
+    "is_legal",
+]
+
+PENDING = "pending"
+PENDING_PAYMENT = "pending_payment"
+CONFIRMED = "confirmed"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+REJECTED = "rejected"
+PAYMENT_FAILED = "payment_failed"
+CANCELLED = "cancelled"
+
+ORDER_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    PENDING: frozenset({PENDING_PAYMENT, REJECTED, CANCELLED}),
+    PENDING_PAYMENT: frozenset({CONFIRMED, PAYMENT_FAILED, CANCELLED}),
+    CONFIRMED: frozenset({SHIPPED, CANCELLED}),
+    SHIPPED: frozenset({DELIVERED}),
+    DELIVERED: frozenset(),
+    REJECTED: frozenset(),
+    PAYMENT_FAILED: frozenset(),
+    CANCELLED: frozenset(),
+}
+TERMINAL = frozenset(s for s, nexts in ORDER_TRANSITIONS.items() if not nexts)
+# Statuses whose stock is given back, and whose captured payment is refunded.
+UNDONE = frozenset({REJECTED, PAYMENT_FAILED, CANCELLED})
+# Statuses whose reserved stock is sold.
+PAID = frozenset({CONFIRMED, SHIPPED, DELIVERED})
+CANCELLABLE = frozenset(s for s, nexts in ORDER_TRANSITIONS.items() if CANCELLED in nexts)
+CUSTOMER_FACING = frozenset({CONFIRMED, REJECTED, PAYMENT_FAILED, SHIPPED, DELIVERED, CANCELLED})
+
+LINE_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "pending": frozenset({"reserved", "rejected"}),
+    "reserved": frozenset({"released", "sold"}),
+    "rejected": frozenset(),
+    "released": frozenset(),
+    "sold": frozenset(),
+}
+
+PAYMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "none": frozenset({"pending"}),
+    "pending": frozenset({"authorized", "captured", "failed"}),
+    "authorized": frozenset({"captured", "failed"}),
+    "captured": frozenset({"refunded"}),
+    "failed": frozenset(),
+    "refunded": frozenset(),
+}
+
+
+def is_legal(table: Mapping[str, frozenset[str]], current: str, target: str) -> bool:
+    return target in table.get(current, frozenset())

@@ -1,0 +1,84 @@
+"""Pure payment logic: which provider call an order's payment needs next, the
+payment row after each call, and the payment events the row tells.
+
+Consumes and returns plain dicts in the shapes of ``orderflow.v1.PaymentState``,
+``RequestPayment``/``RefundPayment`` and the payment event schemas; no I/O.
+The payment row remembers every step the provider confirmed, so a replayed
+request never calls the provider for a step already done: it re-sends the
+event instead (same eventId).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["after_authorize", "after_capture", "after_failure", "after_refund",
+           "event_for", "new_payment", "next_step"]
+
+Row = dict[str, Any]
+Record = Mapping[str, Any]
+
+AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING = (
+    "authorize", "capture", "refund", "expire", "resend", "nothing")
+EVENT_OF_STATUS = {"authorized": "PaymentAuthorized", "captured": "PaymentCompleted",
+                   "failed": "PaymentFailed", "refunded": "PaymentRefunded"}
+
+
+def new_payment(cmd: Record) -> Row:
+    return {"orderId": cmd["orderId"], "status": "none", "paymentId": None,
+            "amountCents": cmd.get("amountCents", 0), "currency": cmd.get("currency", "USD"),
+            "customerId": cmd.get("customerId", ""), "refundId": None, "errorCode": None,
+            "errorMessage": None}
+
+
+def next_step(state: Row | None, kind: str, cmd: Record, now_ms: int, timeout_ms: int) -> str:
+    """The next thing to do for a RequestPayment or RefundPayment."""
+    status = state["status"] if state is not None else "none"
+    if kind == "RefundPayment":
+        return {"captured": REFUND, "refunded": RESEND}.get(status, NOTHING)
+    if status == "none":
+        # A request older than the payment timeout belongs to an order already
+        # cancelled; charging it would only mean refunding it.
+        return EXPIRE if now_ms - cmd["requestedAt"] > timeout_ms else AUTHORIZE
+    if status == "authorized":
+        return CAPTURE
+    return RESEND
+
+
+def after_authorize(state: Row, payment_id: str) -> Row:
+    return {**state, "status": "authorized", "paymentId": payment_id}
+
+
+def after_capture(state: Row) -> Row:
+    return {**state, "status": "captured"}
+
+
+def after_refund(state: Row, refund_id: str) -> Row:
+    return {**state, "status": "refunded", "refundId": refund_id}
+
+
+def after_failure(state: Row, code: str, message: str) -> Row:
+    return {**state, "status": "failed", "errorCode": code, "errorMessage": message}
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_for(state: Row, now_ms: int) -> tuple[str, dict[str, Any]]:
+    """The event announcing the payment's current status (deterministic eventId)."""
+    kind = EVENT_OF_STATUS[state["status"]]
+    data: dict[str, Any] = {"paymentId": state["paymentId"], "orderId": state["orderId"],
+                            "amountCents": state["amountCents"], "currency": state["currency"]}
+    if kind == "PaymentRefunded":
+        data.update(refundId=state["refundId"], reason="order_cancelled")
+    else:
+        data["customerId"] = state["customerId"]
+        if kind == "PaymentFailed":
+            data.update(errorCode=state["errorCode"] or "failed", errorMessage=state["errorMessage"] or "")
+        else:
+            data["status"] = state["status"]
+    return kind, {"eventId": f"evt_pay_{state['orderId']}_{state['status']}", "eventType": kind,
+                  "timestamp": _iso(now_ms), "version": "1.0", "data": data}

@@ -1,0 +1,140 @@
+"""Pure stock logic: reserve, release and sell order lines against a
+product's stock row, apply inventory adjustments and price updates.
+
+Consumes and returns plain dicts in the shapes of ``orderflow.v1.StockLevel``,
+``Reservation`` and ``LineResult``; no I/O. A product's stock row has one
+writer, the stock agent of its partition. Each order line's reservation is
+recorded per (product, order, line), so a replayed or duplicated request finds
+its record and re-sends the same result instead of reserving twice.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "LineDecision",
+    "RECENT_ADJUSTMENTS",
+    "adjust",
+    "available",
+    "new_stock",
+    "release",
+    "reserve",
+    "sell",
+    "update_price",
+]
+
+Row = dict[str, Any]
+Record = Mapping[str, Any]
+RECENT_ADJUSTMENTS = 64
+
+
+@dataclass(frozen=True)
+class LineDecision:
+    """New stock row and reservation (None: unchanged) and the result to send."""
+
+    stock: Row | None
+    reservation: Row | None
+    result: Row
+
+
+def new_stock(product_id: str) -> Row:
+    return {"productId": product_id, "onHand": 0, "reserved": 0, "priceCents": None,
+            "priceEffectiveAt": 0, "currency": "USD", "appliedOffsets": {}, "recentAdjustments": []}
+
+
+def available(stock: Row) -> int:
+    return int(stock["onHand"]) - int(stock["reserved"])
+
+
+def _result(cmd: Record, reservation: Row) -> Row:
+    return {"orderId": cmd["orderId"], "line": cmd["line"], "productId": cmd["productId"],
+            "quantity": reservation["quantity"], "outcome": reservation["state"],
+            "unitPriceCents": reservation["unitPriceCents"], "reason": reservation["reason"]}
+
+
+def _record(state: str, quantity: int, price: int | None = None, reason: str | None = None) -> Row:
+    return {"state": state, "quantity": quantity, "unitPriceCents": price, "reason": reason}
+
+
+def reserve(stock: Row | None, reservation: Row | None, cmd: Record, default_price_cents: int) -> LineDecision:
+    """Reserve the line if available stock covers it, else reject it with the reason."""
+    if reservation is not None:
+        return LineDecision(None, None, _result(cmd, reservation))
+    quantity = cmd["quantity"]
+    if stock is None:
+        rejected = _record("rejected", quantity, reason="unknown_product")
+        return LineDecision(None, rejected, _result(cmd, rejected))
+    price = stock["priceCents"] if stock["priceCents"] is not None else default_price_cents
+    requested = cmd.get("requestedPriceCents")
+    if requested is not None and requested != price:
+        rejected = _record("rejected", quantity, price, "price_changed")
+        return LineDecision(None, rejected, _result(cmd, rejected))
+    if quantity <= 0 or quantity > available(stock):
+        rejected = _record("rejected", quantity, price, "out_of_stock")
+        return LineDecision(None, rejected, _result(cmd, rejected))
+    new = copy.deepcopy(stock)
+    new["reserved"] += quantity
+    reserved = _record("reserved", quantity, price)
+    return LineDecision(new, reserved, _result(cmd, reserved))
+
+
+def release(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDecision:
+    """Give a reserved line back; anything else only re-sends its outcome."""
+    if reservation is None:
+        # Nothing was reserved: record the release so a late reserve cannot take stock.
+        released = _record("released", 0)
+        return LineDecision(None, released, _result(cmd, released))
+    if reservation["state"] != "reserved" or stock is None:
+        return LineDecision(None, None, _result(cmd, reservation))
+    new = copy.deepcopy(stock)
+    new["reserved"] -= reservation["quantity"]
+    released = {**reservation, "state": "released"}
+    return LineDecision(new, released, _result(cmd, released))
+
+
+def sell(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDecision | None:
+    """Turn a reserved line into sold stock: on hand and reserved both drop."""
+    if reservation is None:
+        return None  # never reserved: nothing to sell, nothing to say
+    if reservation["state"] != "reserved" or stock is None:
+        return LineDecision(None, None, _result(cmd, reservation))
+    new = copy.deepcopy(stock)
+    new["reserved"] -= reservation["quantity"]
+    new["onHand"] -= reservation["quantity"]
+    sold = {**reservation, "state": "sold"}
+    return LineDecision(new, sold, _result(cmd, sold))
+
+
+def adjust(stock: Row | None, kind: str, msg: Record) -> Row | None:
+    """Apply Restocked, Adjusted or StockSet; None when it was applied before."""
+    current = stock if stock is not None else new_stock(msg["productId"])
+    if msg["adjustmentId"] in current["recentAdjustments"]:
+        return None
+    new = copy.deepcopy(current)
+    if kind == "Restocked":
+        new["onHand"] += msg["quantity"]
+    elif kind == "Adjusted":
+        new["onHand"] += msg["delta"]
+    elif kind == "StockSet":
+        # Below what is reserved, available goes negative; reservations stand.
+        new["onHand"] = msg["onHand"]
+    else:
+        raise ValueError(f"not an inventory adjustment: {kind}")
+    new["recentAdjustments"] = [*current["recentAdjustments"], msg["adjustmentId"]][-RECENT_ADJUSTMENTS:]
+    return new
+
+
+def update_price(stock: Row | None, msg: Record) -> Row | None:
+    """Apply a price newer than the one applied; older or equal ones change nothing."""
+    current = stock if stock is not None else new_stock(msg["productId"])
+    if msg["effectiveAt"] <= current["priceEffectiveAt"] and current["priceCents"] is not None:
+        return None
+    new = copy.deepcopy(current)
+    new["priceCents"] = msg["priceCents"]
+    new["priceEffectiveAt"] = msg["effectiveAt"]
+    new["currency"] = msg.get("currency", "USD")
+    return new
