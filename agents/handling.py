@@ -83,8 +83,19 @@ def decode(event: Any, specs: Mapping[str, catalog.TopicSpec], codec: Codec, par
         raise DecodeError(f"key belongs to partition {expected}, not {message.partition} "
                           "(produce with Kafka's default murmur2 partitioner)")
     decoded = codec.decode_value(event.value, event.headers, spec)
+    keyed_by = _key_field(decoded.record, spec.key)
+    if keyed_by is not None and keyed_by.encode() != key:
+        raise DecodeError(f"message key does not match its {spec.key}")
     return Inbound(message.topic, message.partition, message.offset, key,
                    decoded.schema.rsplit(".", 1)[-1], decoded.record)
+
+
+def _key_field(record: Mapping[str, Any], field: str) -> str | None:
+    """The record's own copy of its key (envelopes keep it in ``data``)."""
+    value = record.get(field)
+    if value is None and isinstance(record.get("data"), Mapping):
+        value = record["data"].get(field)
+    return value if isinstance(value, str) else None
 
 
 async def dead_letter(outbox: Outbox, event: Any, reason: str) -> None:

@@ -183,7 +183,7 @@ class PaymentProviderClient:
 
     @property
     def breaker_state(self) -> str:
-        """"closed", "open" or "half_open" (open, and the recovery time is over)."""
+        """The breaker's state: "closed", "open", or "half_open" (open, recovery time over)."""
         return self._publish_breaker_state()
 
     # ------------------------------------------------------------------- steps

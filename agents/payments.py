@@ -34,6 +34,7 @@ __all__ = ["PaymentDesk", "register"]
 
 log = logging.getLogger(__name__)
 AGENT = "process_payments"
+PROVIDER_STEPS = frozenset({logic.AUTHORIZE, logic.CAPTURE, logic.REFUND})
 
 
 class PaymentDesk:
@@ -46,33 +47,32 @@ class PaymentDesk:
 
     async def handle(self, msg: Inbound) -> str:
         state = self.payments.get(msg.key) or logic.new_payment(msg.record)
-        step = logic.next_step(state, msg.kind, msg.record, _now(), self.timeout_ms)
-        while step in (logic.AUTHORIZE, logic.CAPTURE, logic.REFUND):
-            state = await self._until_available(step, state, msg.record)
-            self.payments.put(msg.key, state)
-            await self._announce(state)
-            if state["status"] != "authorized":
-                return "applied"
-            step = logic.next_step(state, msg.kind, msg.record, _now(), self.timeout_ms)
-        if step == logic.EXPIRE:
-            state = logic.after_failure(state, "payment_expired", "the order's payment window had passed")
-            self.payments.put(msg.key, state)
-            await self._announce(state)
-            return "applied"
-        if step == logic.RESEND:
-            await self._announce(state)
-            return "replayed"
-        return "unchanged"
-
-    async def _until_available(self, step: str, state: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
-        """Run one provider step, waiting out outages (the breaker paces the attempts)."""
         while True:
-            try:
-                return await self._call(step, state, cmd)
-            except ProviderUnavailable as exc:
-                log.warning("payment provider unavailable for %s of %s: %s; retrying in %.1fs",
-                            step, state["orderId"], exc, self.retry_wait_s)
-                await asyncio.sleep(self.retry_wait_s)
+            # Decided afresh after every attempt: a request that waited out an
+            # outage past the payment timeout is expired, not charged.
+            step = logic.next_step(state, msg.kind, msg.record, _now(), self.timeout_ms)
+            if step in PROVIDER_STEPS:
+                try:
+                    state = await self._call(step, state, msg.record)
+                except ProviderUnavailable as exc:
+                    log.warning("payment provider unavailable for %s of %s: %s; retrying in %.1fs",
+                                step, state["orderId"], exc, self.retry_wait_s)
+                    await asyncio.sleep(self.retry_wait_s)
+                    continue
+                self.payments.put(msg.key, state)
+                await self._announce(state)
+                if state["status"] == "authorized":
+                    continue
+                return "applied"
+            if step == logic.EXPIRE:
+                state = logic.after_failure(state, logic.EXPIRED, "the order's payment window had passed")
+                self.payments.put(msg.key, state)
+                await self._announce(state)
+                return "applied"
+            if step == logic.RESEND:
+                await self._announce(state)
+                return "replayed"
+            return "unchanged"
 
     async def _call(self, step: str, state: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
         order_id = state["orderId"]

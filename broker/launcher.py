@@ -3,6 +3,7 @@
 :class:`LocalKafka` owns everything under its ``run_dir`` except the jars
 (those are :func:`orderflow.broker.runtime.ensure_jars`'s, in ``kafka/<version>/``)::
 
+    .lock                     flock held while this run_dir's nodes run (one LocalKafka per run_dir)
     cluster.json              cluster id and node count, fixed when storage is first formatted
     log4j2.properties         the packaged logging config, rewritten at every start
     node-<id>/server.properties
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import fcntl
 import json
 import logging
 import os
@@ -36,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata
@@ -140,6 +143,7 @@ class LocalKafka:
             for i in range(1, nodes + 1)
         }
         self._atexit_registered = False
+        self._lock: IO[str] | None = None
 
     # ----------------------------------------------------------------- properties
 
@@ -179,13 +183,14 @@ class LocalKafka:
         """Format (first time only), launch every node, and wait until all are up."""
         if self.running:
             raise KafkaStartError(f"{self!r} is already running")
-        if fresh:
-            self.wipe()
-        lib = self._jars()
-        began = time.monotonic()
-        deadline = began + timeout
+        self._acquire_lock()
         nodes = list(self._nodes.values())
         try:
+            if fresh:
+                self.wipe()
+            lib = self._jars()
+            began = time.monotonic()
+            deadline = began + timeout
             self._prepare(lib, nodes, deadline)
             for node in nodes:
                 self._launch(node, lib)
@@ -198,13 +203,14 @@ class LocalKafka:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM every node, wait up to ``timeout`` in total, SIGKILL what is left."""
+        """SIGTERM every node, wait up to ``timeout`` in total, SIGKILL what is left; frees run_dir."""
         nodes = [n for n in self._nodes.values() if n.process is not None]
         for node in nodes:
             _signal_group(node, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for node in nodes:
             _wait_or_kill(node, max(0.0, deadline - time.monotonic()))
+        self._release_lock()
 
     def kill(self, node_id: int) -> None:
         """SIGKILL one node (a crash, no controlled shutdown)."""
@@ -218,26 +224,36 @@ class LocalKafka:
         node = self._node(node_id)
         if node.running:
             raise KafkaStartError(f"node {node_id} is already running")
-        lib = self._jars()
+        self._acquire_lock()
         deadline = time.monotonic() + timeout
-        self._prepare(lib, [node], deadline)
-        self._launch(node, lib)
-        expected = {n.node_id for n in self._nodes.values() if n.running}
         try:
+            lib = self._jars()
+            self._prepare(lib, [node], deadline)
+            self._launch(node, lib)
+            expected = {n.node_id for n in self._nodes.values() if n.running}
             self._await_up([node], expected, deadline)
         except BaseException:
             _signal_group(node, signal.SIGKILL)
-            _wait_or_kill(node, 10.0)
+            if node.process is not None:
+                _wait_or_kill(node, 10.0)
+            if not self.running:
+                self._release_lock()
             raise
 
     def wipe(self) -> None:
         """Delete all node data, logs and the cluster id (the jars are kept)."""
         if self.running:
             raise KafkaStartError("stop the cluster before wiping it")
-        for node in self._nodes.values():
-            _check_not_stale(node)
-            shutil.rmtree(node.home, ignore_errors=True)
-        (self.run_dir / "cluster.json").unlink(missing_ok=True)
+        held = self._lock is not None
+        self._acquire_lock()
+        try:
+            for node in self._nodes.values():
+                _check_not_stale(node)
+                shutil.rmtree(node.home, ignore_errors=True)
+            (self.run_dir / "cluster.json").unlink(missing_ok=True)
+        finally:
+            if not held:
+                self._release_lock()
 
     def __enter__(self) -> LocalKafka:
         return self.start()
@@ -251,7 +267,10 @@ class LocalKafka:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"LocalKafka(run_dir={str(self.run_dir)!r}, nodes={len(self._nodes)}, bootstrap={self.bootstrap_servers!r})"
+        return (
+            f"LocalKafka(run_dir={str(self.run_dir)!r}, nodes={len(self._nodes)}, "
+            f"bootstrap={self.bootstrap_servers!r})"
+        )
 
     # ------------------------------------------------------------------- internals
 
@@ -292,7 +311,8 @@ class LocalKafka:
                 )
             return str(state["cluster_id"])
         cluster_id = _new_cluster_id()
-        path.write_text(json.dumps({"cluster_id": cluster_id, "nodes": len(self._nodes)}) + "\n", encoding="utf-8")
+        state = {"cluster_id": cluster_id, "nodes": len(self._nodes)}
+        path.write_text(json.dumps(state) + "\n", encoding="utf-8")
         return cluster_id
 
     def _server_properties(self, node: _Node) -> str:
@@ -318,6 +338,9 @@ class LocalKafka:
             "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": 0,
             "auto.create.topics.enable": "false",
+            # stop() ends all nodes at once: a broker still waiting for the controller to
+            # approve its controlled shutdown after the other voters left waits minutes.
+            "controlled.shutdown.enable": "true" if len(self._nodes) == 1 else "false",
         }
         header = "# Generated by orderflow.broker.launcher at every start; edits are overwritten.\n"
         return header + "".join(f"{key}={value}\n" for key, value in props.items())
@@ -364,7 +387,8 @@ class LocalKafka:
             for node in list(pending.values()):
                 _check_alive(node)
                 metadata = _probe(node, max(0.2, min(2.0, deadline - time.monotonic())))
-                if metadata is None:
+                if isinstance(metadata, str):
+                    seen[node.node_id] = metadata
                     continue
                 brokers = set(metadata.brokers)
                 leaderless = _leaderless(metadata) if all_led else []
@@ -380,6 +404,33 @@ class LocalKafka:
                 )
             if pending:
                 time.sleep(_PROBE_INTERVAL_S)
+
+    def _acquire_lock(self) -> None:
+        """Take ``run_dir/.lock`` so no other LocalKafka (in any process) uses this run_dir."""
+        if self._lock is not None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        fh = (self.run_dir / ".lock").open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise KafkaStartError(
+                f"{self.run_dir} is in use by another LocalKafka (pid {holder}); "
+                "stop it, or give this one its own run_dir"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._lock = fh
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
 
     def _register_atexit(self) -> None:
         if not self._atexit_registered:
@@ -439,18 +490,19 @@ def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, de
             run.kill()
             out, _ = run.communicate()
         if run.returncode != 0:
-            failures.append(f"node {node.node_id} (exit {run.returncode}):\n{out.decode(errors='replace')[-4000:]}")
+            output = out.decode(errors="replace")[-4000:]
+            failures.append(f"node {node.node_id} (exit {run.returncode}):\n{output}")
     if failures:
         raise KafkaStartError("formatting Kafka storage failed for " + "\n".join(failures))
 
 
-def _probe(node: _Node, timeout: float) -> ClusterMetadata | None:
-    """A metadata response from ``node``'s own listener, or None if it did not answer."""
+def _probe(node: _Node, timeout: float) -> ClusterMetadata | str:
+    """A metadata response from ``node``'s own listener, or why there is none."""
     admin = AdminClient({"bootstrap.servers": f"{HOST}:{node.port}", "logger": _rdkafka_log})
     try:
         return admin.list_topics(timeout=timeout)
-    except KafkaException:
-        return None
+    except KafkaException as exc:
+        return f"no metadata from {HOST}:{node.port}: {exc.args[0].str() if exc.args else exc}"
 
 
 def _leaderless(metadata: ClusterMetadata) -> list[str]:

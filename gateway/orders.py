@@ -9,6 +9,8 @@
 - POST /api/v1/orders/{orderId}/cancel: produce CancelOrder unless the order
   has shipped (409), then wait briefly for the outcome.
 - GET /api/v1/orders/{orderId}/events: Server-Sent Events of status changes.
+- POST /api/v1/orders/{orderId}/shipments {status: shipped|delivered}: admin,
+  publish the delivery service's Shipped or Delivered event.
 - GET /api/v1/customers/{customerId}/orders?page=&limit=: the customer's orders.
 
 No business rules here: the agents decide, the gateway checks shapes.
@@ -32,9 +34,11 @@ from orderflow.gateway.presenters import iso, present_order, present_summary
 from orderflow.gateway.requests import (
     CancelOrderRequest,
     PlaceOrderRequest,
+    ShipmentRequest,
     ValidationError,
     field_errors,
     to_place_order,
+    to_shipment_event,
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
@@ -146,6 +150,20 @@ async def cancel_order(request: web.Request) -> web.Response:
     return web.json_response({"orderId": order_id, "status": "cancelling"}, status=202)
 
 
+async def record_shipment(request: web.Request) -> web.Response:
+    """Admin: publish Shipped or Delivered as the delivery service would."""
+    ctx: GatewayContext = request.app["ctx"]
+    order_id = request.match_info["order_id"]
+    try:
+        req = ShipmentRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        return json_error(400, "invalid_request", "the shipment has invalid fields", fields=field_errors(exc))
+    event_id = f"evt_{uuid.uuid4().hex}"
+    kind, record = to_shipment_event(req, order_id, event_id, iso(int(time.time() * 1000)))
+    failed = await produce(ctx, catalog.SHIPMENT_EVENTS, order_id, kind, record)
+    return failed or web.json_response({"orderId": order_id, "eventId": event_id, "eventType": kind}, status=202)
+
+
 async def order_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: every status change of the order, until it ends."""
     ctx: GatewayContext = request.app["ctx"]
@@ -201,5 +219,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/orders/{order_id}", get_order),
         web.post("/api/v1/orders/{order_id}/cancel", cancel_order),
         web.get("/api/v1/orders/{order_id}/events", order_events),
+        web.post("/api/v1/orders/{order_id}/shipments", record_shipment),
         web.get("/api/v1/customers/{customer_id}/orders", customer_orders),
     ]

@@ -18,10 +18,12 @@ __all__ = [
     "InventoryAdjustmentRequest",
     "PlaceOrderRequest",
     "PriceRequest",
+    "ShipmentRequest",
     "ValidationError",
     "field_errors",
     "to_adjustment",
     "to_place_order",
+    "to_shipment_event",
 ]
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -126,3 +128,18 @@ def to_adjustment(req: InventoryAdjustmentRequest, product_id: str, adjustment_i
     else:
         record["onHand"] = req.quantity
     return kind, record
+
+
+class ShipmentRequest(_Strict):
+    status: Literal["shipped", "delivered"]
+    shipmentId: Ident | None = None
+    carrier: Text | None = None
+    trackingNumber: Text | None = None
+
+
+def to_shipment_event(req: ShipmentRequest, order_id: str, event_id: str, now_iso: str) -> tuple[str, dict[str, Any]]:
+    """The Shipped or Delivered event (schema short name, record) for an admin request."""
+    kind = "Shipped" if req.status == "shipped" else "Delivered"
+    return kind, {"eventId": event_id, "eventType": kind, "timestamp": now_iso, "version": "1.0",
+                  "data": {"orderId": order_id, "shipmentId": req.shipmentId, "carrier": req.carrier,
+                           "trackingNumber": req.trackingNumber}}

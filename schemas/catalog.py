@@ -168,7 +168,7 @@ SHIPMENT_EVENTS = TopicSpec(
     name="shipments.events",
     key="orderId",
     value_schemas=_schemas("Shipped", "Delivered"),
-    writer="delivery service",
+    writer="delivery service (and the gateway's admin route)",
     json_ingress=True,
     doc="Ingress: delivery lifecycle events.",
 )

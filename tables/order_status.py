@@ -58,7 +58,8 @@ LINE_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "reserved": frozenset({"released", "sold"}),
     "rejected": frozenset(),
     "released": frozenset(),
-    "sold": frozenset(),
+    # a confirmed order cancelled before shipment gives its sold units back
+    "sold": frozenset({"released"}),
 }
 
 PAYMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {

@@ -37,6 +37,7 @@ Row = dict[str, Any]
 Record = Mapping[str, Any]
 Effect = tuple[str, int]  # (kind, line index; -1 for order-level effects)
 Event = tuple[str, dict[str, Any]]  # (schema short name, record)
+EXPIRED = "payment_expired"  # errorCode of a payment request that outlived the order's window
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,12 @@ def _payment(target: str, status_target: str | None, reason_of: Callable[[Record
         if target == "failed":
             new["paymentError"] = data.get("errorCode")
         if status_target is not None and new["status"] == st.PENDING_PAYMENT:
-            _append_status(new, status_target, reason_of(data), ctx)
+            if data.get("errorCode") == EXPIRED:
+                # The payment agent gave up because the order's own payment
+                # window closed: the same outcome as the timeout timer's.
+                _append_status(new, st.CANCELLED, "payment_timeout", ctx)
+            else:
+                _append_status(new, status_target, reason_of(data), ctx)
         return Decision(new)
 
     return decide_payment
@@ -234,7 +240,7 @@ def effects(row: Row) -> frozenset[Effect]:
     if status in st.PAID:
         out |= {("sell", i) for i, line in enumerate(items) if line["status"] == "reserved"}
     if status in st.UNDONE:
-        out |= {("release", i) for i, line in enumerate(items) if line["status"] == "reserved"}
+        out |= {("release", i) for i, line in enumerate(items) if line["status"] in ("reserved", "sold")}
         if row["paymentStatus"] == "captured":
             out.add(("refund", -1))
     return frozenset(out)

@@ -22,6 +22,7 @@ Record = Mapping[str, Any]
 
 AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING = (
     "authorize", "capture", "refund", "expire", "resend", "nothing")
+EXPIRED = "payment_expired"  # errorCode when a request outlived the order's payment window
 EVENT_OF_STATUS = {"authorized": "PaymentAuthorized", "captured": "PaymentCompleted",
                    "failed": "PaymentFailed", "refunded": "PaymentRefunded"}
 

@@ -83,15 +83,18 @@ def reserve(stock: Row | None, reservation: Row | None, cmd: Record, default_pri
 
 
 def release(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDecision:
-    """Give a reserved line back; anything else only re-sends its outcome."""
+    """Give a reserved (or sold, unshipped) line back; anything else only re-sends its outcome."""
     if reservation is None:
         # Nothing was reserved: record the release so a late reserve cannot take stock.
         released = _record("released", 0)
         return LineDecision(None, released, _result(cmd, released))
-    if reservation["state"] != "reserved" or stock is None:
+    if reservation["state"] not in ("reserved", "sold") or stock is None:
         return LineDecision(None, None, _result(cmd, reservation))
     new = copy.deepcopy(stock)
-    new["reserved"] -= reservation["quantity"]
+    if reservation["state"] == "reserved":
+        new["reserved"] -= reservation["quantity"]
+    else:  # sold but not shipped: the units are back on the shelf
+        new["onHand"] += reservation["quantity"]
     released = {**reservation, "state": "released"}
     return LineDecision(new, released, _result(cmd, released))
 

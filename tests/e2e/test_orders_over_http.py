@@ -56,7 +56,7 @@ def test_posted_order_is_stored_and_read_back(stack: DevStack) -> None:
     assert order["customerId"] == "cust_e2e"
     assert order["status"] == "pending"
     assert [(i["productId"], i["quantity"]) for i in order["items"]] == [("prod_a", 2), ("prod_b", 1)]
-    assert order["items"][1]["requestedPriceCents"] == 1250
+    assert order["items"][1]["requestedPrice"] == 12.5
     assert order["shippingAddress"]["city"] == "Springfield"
 
 

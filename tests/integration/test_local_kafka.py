@@ -49,7 +49,9 @@ def create_topic(bootstrap: str, name: str, partitions: int = 1, replication: in
     futures[name].result(timeout=60)
 
 
-def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int = 1, **conf: object) -> list[KafkaError]:
+def produce(
+    bootstrap: str, topic: str, values: list[bytes], partitions: int = 1, **conf: object
+) -> list[KafkaError]:
     """Produce ``values`` round-robin over ``partitions``; return the delivery errors."""
     errors: list[KafkaError] = []
 
@@ -211,7 +213,8 @@ def test_three_node_cluster_survives_a_broker_loss(cluster: LocalKafka) -> None:
 
     cluster.kill(2)
     assert not cluster.node_running(2)
-    assert produce(bootstrap, topic, [f"degraded-{i}".encode() for i in range(9)], partitions=3, **strict) == []
+    degraded = [f"degraded-{i}".encode() for i in range(9)]
+    assert produce(bootstrap, topic, degraded, partitions=3, **strict) == []
     wait_for(
         "node 2 out of every ISR",
         lambda: replica_state(bootstrap, topic),
@@ -226,7 +229,7 @@ def test_three_node_cluster_survives_a_broker_loss(cluster: LocalKafka) -> None:
         lambda s: all(isr == [1, 2, 3] for _, isr in s.values()),
     )
     assert sorted(admin_for(bootstrap).list_topics(timeout=30).brokers) == [1, 2, 3]
-    wait_for("all 18 messages readable", lambda: message_count(bootstrap, topic), lambda n: n == 18, timeout=30)
+    wait_for("all 18 messages kept", lambda: message_count(bootstrap, topic), lambda n: n == 18, timeout=30)
 
 
 def test_single_node_keeps_data_across_restarts(tmp_path: Path, kafka_lib: Path) -> None:
@@ -236,6 +239,8 @@ def test_single_node_keeps_data_across_restarts(tmp_path: Path, kafka_lib: Path)
 
     with LocalKafka(run_dir, nodes=1, port=0, lib_dir=kafka_lib) as kafka:
         print(f"1-node startup_seconds={kafka.startup_seconds:.1f}")
+        with pytest.raises(KafkaStartError, match="in use by another LocalKafka"):
+            LocalKafka(run_dir, nodes=1, port=0, lib_dir=kafka_lib).start()
         create_topic(kafka.bootstrap_servers, topic)
         assert produce(kafka.bootstrap_servers, topic, sent) == []
         kafka.stop()

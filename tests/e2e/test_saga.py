@@ -1,0 +1,186 @@
+"""The order saga end to end, over HTTP and Kafka, against the real broker,
+real workers and the payment provider simulator."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from confluent_kafka import Producer
+from support.http import post_json
+from support.saga import (
+    CODEC,
+    await_inventory,
+    await_status,
+    inventory,
+    ledger,
+    new_id,
+    order_events,
+    payments_of,
+    place,
+    seed_stock,
+    set_provider,
+)
+from support.waiting import eventually
+
+from orderflow.schemas import catalog
+from orderflow.stack import DevStack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def healthy_provider(stack: DevStack):
+    set_provider(stack, outage=False, errorRate=0.0, latencyMs=0.0)
+    yield
+    set_provider(stack, outage=False, errorRate=0.0, latencyMs=0.0)
+
+
+def products(stack: DevStack, *quantities: int, price: float = 10.0) -> list[str]:
+    ids = [new_id("prod") for _ in quantities]
+    for product_id, quantity in zip(ids, quantities, strict=True):
+        seed_stock(stack, product_id, quantity, price)
+    return ids
+
+
+def test_happy_path_confirms_sells_the_stock_and_publishes_each_step(stack: DevStack) -> None:
+    # Given three products in stock
+    a, b, c = products(stack, 10, 10, 10, price=2.5)
+    # When an order for all three is placed
+    order_id = place(stack, [{"productId": a, "quantity": 2}, {"productId": b, "quantity": 1},
+                             {"productId": c, "quantity": 3}])
+    # Then it ends confirmed, with the total from the stock's prices
+    order = await_status(stack, order_id, "confirmed")
+    assert order["totalAmount"] == 15.0 and order["paymentStatus"] == "captured"
+    # and on hand drops by the quantities once the reservations are sold
+    for product_id, sold in ((a, 2), (b, 1), (c, 3)):
+        await_inventory(stack, product_id, on_hand=10 - sold, reserved=0)
+    # and the events show pending -> pending_payment -> confirmed, in order
+    events = order_events(stack.settings.kafka_servers, order_id)
+    assert [e["eventType"] for e in events] == ["OrderCreated", "OrderStatusChanged", "OrderStatusChanged"]
+    assert [(e["data"]["previousStatus"], e["data"]["newStatus"]) for e in events[1:]] == [
+        ("pending", "pending_payment"), ("pending_payment", "confirmed")]
+    assert len({e["eventId"] for e in events}) == 3
+
+
+def test_out_of_stock_line_rejects_the_order_and_releases_every_line(stack: DevStack) -> None:
+    a, b = products(stack, 5, 1)
+    order_id = place(stack, [{"productId": a, "quantity": 2}, {"productId": b, "quantity": 3}])
+    order = await_status(stack, order_id, "rejected")
+    assert order["statusHistory"][-1]["reason"] == "out_of_stock"
+    await_inventory(stack, a, on_hand=5, reserved=0)
+    await_inventory(stack, b, on_hand=1, reserved=0)
+    assert payments_of(stack, order_id) == []
+
+
+def test_unknown_product_rejects_the_order(stack: DevStack) -> None:
+    (a,) = products(stack, 5)
+    order_id = place(stack, [{"productId": a, "quantity": 1}, {"productId": new_id("ghost"), "quantity": 1}])
+    assert await_status(stack, order_id, "rejected")["statusHistory"][-1]["reason"] == "unknown_product"
+    await_inventory(stack, a, on_hand=5, reserved=0)
+
+
+def test_declined_payment_fails_the_order_and_releases_the_stock(stack: DevStack) -> None:
+    (a,) = products(stack, 4)
+    order_id = place(stack, [{"productId": a, "quantity": 3}], payment_method="pm_insufficient_funds")
+    order = await_status(stack, order_id, "payment_failed")
+    assert order["statusHistory"][-1]["reason"] == "insufficient_funds"
+    await_inventory(stack, a, on_hand=4, reserved=0)
+
+
+def test_provider_outage_makes_orders_wait_then_complete_without_double_charge(stack: DevStack) -> None:
+    (a,) = products(stack, 10)
+    set_provider(stack, outage=True)
+    calls_before = sum(ledger(stack)["calls"].values())
+    order_ids = [place(stack, [{"productId": a, "quantity": 1}]) for _ in range(3)]
+    for order_id in order_ids:
+        await_status(stack, order_id, "pending_payment")
+    # the payment agent keeps trying while the provider is down
+    eventually(lambda: sum(ledger(stack)["calls"].values()) >= calls_before + 4, timeout=20,
+               what="payment retries reaching the provider")
+    assert all(await_status(stack, o, "pending_payment")["status"] == "pending_payment" for o in order_ids)
+    set_provider(stack, outage=False)
+    for order_id in order_ids:
+        await_status(stack, order_id, "confirmed")
+        charges = payments_of(stack, order_id)
+        assert len(charges) == 1 and charges[0]["captures"] == 1
+    await_inventory(stack, a, on_hand=7, reserved=0)
+
+
+def test_payment_timeout_cancels_the_order_and_releases_the_stock(stack: DevStack) -> None:
+    (a,) = products(stack, 6)
+    set_provider(stack, outage=True)
+    order_id = place(stack, [{"productId": a, "quantity": 2}])
+    order = await_status(stack, order_id, "cancelled", timeout=stack.settings.payment_timeout_s + 30)
+    assert order["statusHistory"][-1]["reason"] == "payment_timeout"
+    await_inventory(stack, a, on_hand=6, reserved=0)
+    set_provider(stack, outage=False)
+    # once the provider is back, the expired request charges nobody
+    marker = place(stack, [{"productId": a, "quantity": 1}])
+    await_status(stack, marker, "confirmed")
+    assert all(p["captures"] == 0 for p in payments_of(stack, order_id))
+
+
+def test_cancel_before_shipment_releases_stock_and_refunds_once(stack: DevStack) -> None:
+    (a,) = products(stack, 5)
+    order_id = place(stack, [{"productId": a, "quantity": 2}])
+    await_status(stack, order_id, "confirmed")
+    await_inventory(stack, a, on_hand=3, reserved=0)
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {})
+    assert reply.status == 200 and reply.json() == {"orderId": order_id, "status": "cancelled"}
+    eventually(lambda: payments_of(stack, order_id) and payments_of(stack, order_id)[0]["refunds"] == 1,
+               timeout=30, what="refund")
+    eventually(lambda: await_status(stack, order_id, "cancelled")["paymentStatus"] == "refunded",
+               timeout=30, what="refund recorded on the order")
+    await_inventory(stack, a, on_hand=5, reserved=0)  # the sold units are back
+    # a second cancel changes nothing and refunds nothing more
+    again = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {})
+    assert again.status == 200
+    assert payments_of(stack, order_id)[0]["refunds"] == 1
+    kinds = [e["eventType"] for e in order_events(stack.settings.kafka_servers, order_id)]
+    assert kinds.count("OrderCancelled") == 1
+
+
+def test_cancel_of_a_pending_payment_order_releases_reserved_stock(stack: DevStack) -> None:
+    (a,) = products(stack, 5)
+    set_provider(stack, outage=True)
+    order_id = place(stack, [{"productId": a, "quantity": 4}])
+    await_status(stack, order_id, "pending_payment")
+    assert inventory(stack, a)["reserved"] == 4
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {"reason": "changed_mind"})
+    assert reply.json()["status"] == "cancelled"
+    await_inventory(stack, a, on_hand=5, reserved=0)
+
+
+def ship(producer: Producer, order_id: str, kind: str) -> None:
+    record = {"eventId": new_id("evt"), "eventType": kind, "timestamp": "2026-11-22T00:00:00Z",
+              "version": "1.0", "data": {"orderId": order_id, "shipmentId": "shp_1"}}
+    producer.produce(catalog.SHIPMENT_EVENTS.name, key=order_id.encode(),
+                     value=CODEC.encode(f"orderflow.v1.{kind}", record))
+    assert producer.flush(10) == 0
+
+
+def test_shipment_events_move_a_confirmed_order_to_delivered_and_cancel_then_gets_409(
+    stack: DevStack, kafka_producer: Producer
+) -> None:
+    (a,) = products(stack, 5)
+    order_id = place(stack, [{"productId": a, "quantity": 1}])
+    await_status(stack, order_id, "confirmed")
+    ship(kafka_producer, order_id, "Shipped")
+    assert await_status(stack, order_id, "shipped")["shippingStatus"] == "shipped"
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {})
+    assert reply.status == 409 and "shipped" in reply.json()["message"]
+    ship(kafka_producer, order_id, "Delivered")
+    assert await_status(stack, order_id, "delivered")["shippingStatus"] == "delivered"
+    assert post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {}).status == 409
+
+
+def test_200_orders_racing_for_50_units_sell_exactly_50(stack: DevStack) -> None:
+    (a,) = products(stack, 50)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        order_ids = list(pool.map(lambda i: place(stack, [{"productId": a, "quantity": 1}],
+                                                  customer=f"cust_race_{i % 7}"), range(200)))
+    statuses = [await_status(stack, o, "confirmed", "rejected", timeout=90)["status"] for o in order_ids]
+    assert statuses.count("confirmed") == 50
+    assert statuses.count("rejected") == 150
+    await_inventory(stack, a, on_hand=0, reserved=0)

@@ -1,0 +1,114 @@
+"""Steps of the order saga as a user drives it: seed stock, place orders,
+await statuses, read inventory, the payment ledger and the events topic."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from support.http import get, post_json, request
+from support.waiting import eventually
+
+from orderflow.partitioning import partition_for_key
+from orderflow.schemas import catalog
+from orderflow.schemas.codec import Codec
+from orderflow.stack import DevStack
+
+__all__ = [
+    "await_inventory",
+    "await_status",
+    "inventory",
+    "ledger",
+    "new_id",
+    "order_events",
+    "place",
+    "seed_stock",
+    "set_provider",
+]
+
+CODEC = Codec()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def seed_stock(stack: DevStack, product_id: str, quantity: int, price: float | None = None) -> None:
+    reply = post_json(f"{stack.gateway_url}/api/v1/inventory/{product_id}/adjustments",
+                      {"type": "restock", "quantity": quantity})
+    assert reply.status == 202, reply.body
+    if price is not None:
+        assert post_json(f"{stack.gateway_url}/api/v1/products/{product_id}/price", {"price": price}).status == 202
+    eventually(lambda: (inv := inventory(stack, product_id)) and inv["onHand"] >= quantity
+               and (price is None or inv["price"] == price), timeout=30, what=f"stock of {product_id} seeded")
+
+
+def inventory(stack: DevStack, product_id: str) -> dict[str, Any] | None:
+    reply = get(f"{stack.gateway_url}/api/v1/inventory/{product_id}")
+    return reply.json() if reply.status == 200 else None
+
+
+def await_inventory(stack: DevStack, product_id: str, on_hand: int, reserved: int) -> dict[str, Any]:
+    def settled() -> dict[str, Any] | None:
+        inv = inventory(stack, product_id)
+        return inv if inv and (inv["onHand"], inv["reserved"]) == (on_hand, reserved) else None
+
+    return eventually(settled, timeout=30,
+                      what=f"{product_id} at onHand={on_hand} reserved={reserved} (now {inventory(stack, product_id)})")
+
+
+def place(stack: DevStack, items: list[dict[str, Any]], payment_method: str = "pm_visa",
+          customer: str = "cust_saga", headers: dict[str, str] | None = None) -> str:
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders",
+                      {"customerId": customer, "items": items, "paymentMethodId": payment_method}, headers)
+    assert reply.status == 202, reply.body
+    return str(reply.json()["orderId"])
+
+
+def await_status(stack: DevStack, order_id: str, *statuses: str, timeout: float = 40) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}")
+        return reply.json() if reply.status == 200 and reply.json()["status"] in statuses else None
+
+    return eventually(reached, timeout=timeout, what=f"order {order_id} in {statuses}")
+
+
+def ledger(stack: DevStack) -> dict[str, Any]:
+    return get(f"{stack.payment_simulator_url}/_sim/ledger").json()
+
+
+def payments_of(stack: DevStack, order_id: str) -> list[dict[str, Any]]:
+    return [p for p in ledger(stack)["payments"] if p["orderId"] == order_id]
+
+
+def set_provider(stack: DevStack, **behaviour: Any) -> None:
+    reply = request("PUT", f"{stack.payment_simulator_url}/_sim/behaviour",
+                    json.dumps(behaviour).encode(), {"Content-Type": "application/json"})
+    assert reply.status == 200, reply.body
+
+
+def order_events(bootstrap: str, order_id: str) -> list[dict[str, Any]]:
+    """Every event on orders.events for one order, in partition order."""
+    topic = catalog.ORDER_EVENTS.name
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": new_id("probe"),
+                         "enable.auto.commit": False})
+    try:
+        partitions = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        tp = TopicPartition(topic, partition_for_key(order_id.encode(), partitions), 0)
+        high = consumer.get_watermark_offsets(tp, timeout=10)[1]
+        consumer.assign([tp])
+        found: list[dict[str, Any]] = []
+        position = 0
+        while position < high:
+            message = consumer.poll(5)
+            if message is None:
+                continue
+            assert message.error() is None, message.error()
+            position = message.offset() + 1
+            if message.key() == order_id.encode():
+                found.append(CODEC.decode(message.value()).record)
+        return found
+    finally:
+        consumer.close()

@@ -1,0 +1,185 @@
+"""tables.payments: the next provider call for each payment state, and the events it tells."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orderflow.schemas import catalog
+from orderflow.schemas.codec import Codec
+from orderflow.tables import orders as saga
+from orderflow.tables import payments
+
+CODEC = Codec()
+NOW = 1_700_000_000_000
+TIMEOUT_MS = 15 * 60 * 1000
+
+Row = dict[str, Any]
+
+
+def request_payment(requested_at: int = NOW) -> dict[str, Any]:
+    return {"orderId": "ord_1", "customerId": "cust_1", "amountCents": 4498, "currency": "EUR",
+            "paymentMethodId": "pm_visa", "requestedAt": requested_at}
+
+
+def refund_payment() -> dict[str, Any]:
+    return {"orderId": "ord_1", "amountCents": 4498, "currency": "EUR", "reason": "order_cancelled",
+            "requestedAt": NOW}
+
+
+def payment_in(status: str) -> Row:
+    state = payments.new_payment(request_payment())
+    if status in ("authorized", "captured", "refunded"):
+        state = payments.after_authorize(state, "pay_1")
+    if status in ("captured", "refunded"):
+        state = payments.after_capture(state)
+    if status == "refunded":
+        state = payments.after_refund(state, "ref_1")
+    if status == "failed":
+        state = payments.after_failure(state, "card_declined", "insufficient funds")
+    assert state["status"] == status
+    return state
+
+
+def next_step(state: Row | None, kind: str, now: int = NOW) -> str:
+    cmd = request_payment() if kind == "RequestPayment" else refund_payment()
+    return payments.next_step(state, kind, cmd, now, TIMEOUT_MS)
+
+
+# --- next_step -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status, step", [
+    ("none", payments.AUTHORIZE),
+    ("authorized", payments.CAPTURE),
+    ("captured", payments.RESEND),
+    ("failed", payments.RESEND),
+    ("refunded", payments.RESEND),
+])
+def test_next_step_for_a_payment_request(status, step):
+    assert next_step(payment_in(status), "RequestPayment") == step
+
+
+@pytest.mark.parametrize("status, step", [
+    ("none", payments.NOTHING),
+    ("authorized", payments.NOTHING),
+    ("captured", payments.REFUND),
+    ("failed", payments.NOTHING),
+    ("refunded", payments.RESEND),
+])
+def test_next_step_for_a_refund_request(status, step):
+    assert next_step(payment_in(status), "RefundPayment") == step
+
+
+def test_payment_request_without_a_row_is_authorized():
+    assert next_step(None, "RequestPayment") == payments.AUTHORIZE
+
+
+def test_refund_request_without_a_row_does_nothing():
+    assert next_step(None, "RefundPayment") == payments.NOTHING
+
+
+@pytest.mark.parametrize("age_ms, step", [(0, payments.AUTHORIZE), (TIMEOUT_MS, payments.AUTHORIZE),
+                                          (TIMEOUT_MS + 1, payments.EXPIRE)])
+def test_request_older_than_the_payment_timeout_expires_instead_of_charging(age_ms, step):
+    assert next_step(None, "RequestPayment", now=NOW + age_ms) == step
+    assert next_step(payment_in("none"), "RequestPayment", now=NOW + age_ms) == step
+
+
+def test_expired_request_fails_with_the_error_code_the_order_saga_treats_as_a_timeout():
+    assert payments.EXPIRED == saga.EXPIRED
+
+
+def test_old_request_of_an_authorized_payment_still_captures():
+    assert next_step(payment_in("authorized"), "RequestPayment", now=NOW + 10 * TIMEOUT_MS) == payments.CAPTURE
+
+
+# --- rows ------------------------------------------------------------------------------
+
+def test_new_payment_takes_the_request_amount_and_nothing_is_done_yet():
+    assert payments.new_payment(request_payment()) == {
+        "orderId": "ord_1", "status": "none", "paymentId": None, "amountCents": 4498, "currency": "EUR",
+        "customerId": "cust_1", "refundId": None, "errorCode": None, "errorMessage": None}
+
+
+def test_each_step_records_what_the_provider_confirmed():
+    assert payment_in("authorized")["paymentId"] == "pay_1"
+    assert payment_in("refunded")["refundId"] == "ref_1"
+    failed = payment_in("failed")
+    assert (failed["errorCode"], failed["errorMessage"]) == ("card_declined", "insufficient funds")
+
+
+def test_steps_do_not_change_the_row_passed_in():
+    state = payment_in("none")
+    payments.after_authorize(state, "pay_1")
+    assert state["status"] == "none" and state["paymentId"] is None
+
+
+@pytest.mark.parametrize("status", ["none", "authorized", "captured", "failed", "refunded"])
+def test_payment_rows_round_trip_through_the_payment_state_schema(status):
+    state = payment_in(status)
+    assert CODEC.decode(CODEC.encode(catalog.PAYMENTS_TABLE.value_schema, state)).record == state
+
+
+# --- events ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status, kind", [("authorized", "PaymentAuthorized"), ("captured", "PaymentCompleted"),
+                                          ("failed", "PaymentFailed"), ("refunded", "PaymentRefunded")])
+def test_event_for_each_status_has_its_kind_and_a_deterministic_id(status, kind):
+    event_kind, event = payments.event_for(payment_in(status), NOW)
+    assert (event_kind, event["eventType"], event["version"]) == (kind, kind, "1.0")
+    assert event["eventId"] == f"evt_pay_ord_1_{status}"
+    assert payments.event_for(payment_in(status), NOW + 60_000)[1]["eventId"] == event["eventId"]
+    assert event["timestamp"] == "2023-11-14T22:13:20.000Z"
+    assert (event["data"]["orderId"], event["data"]["amountCents"], event["data"]["currency"]) == \
+        ("ord_1", 4498, "EUR")
+
+
+def test_authorized_and_completed_events_carry_the_payment_and_its_status():
+    for status in ("authorized", "captured"):
+        _, event = payments.event_for(payment_in(status), NOW)
+        assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "currency": "EUR",
+                                 "customerId": "cust_1", "status": status}
+
+
+def test_failed_event_carries_the_error():
+    _, event = payments.event_for(payment_in("failed"), NOW)
+    assert (event["data"]["errorCode"], event["data"]["errorMessage"]) == ("card_declined", "insufficient funds")
+    assert event["data"]["paymentId"] is None
+
+
+def test_failed_event_without_error_details_still_names_a_code():
+    state = {**payment_in("failed"), "errorCode": None, "errorMessage": None}
+    _, event = payments.event_for(state, NOW)
+    assert (event["data"]["errorCode"], event["data"]["errorMessage"]) == ("failed", "")
+
+
+def test_refunded_event_carries_the_refund():
+    _, event = payments.event_for(payment_in("refunded"), NOW)
+    assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "currency": "EUR",
+                             "refundId": "ref_1", "reason": "order_cancelled"}
+
+
+def test_event_ids_differ_between_statuses_and_orders():
+    ids = {payments.event_for(payment_in(s), NOW)[1]["eventId"] for s in ("authorized", "captured", "refunded")}
+    other = {**payment_in("captured"), "orderId": "ord_2"}
+    ids.add(payments.event_for(other, NOW)[1]["eventId"])
+    assert len(ids) == 4
+
+
+def test_there_is_no_event_for_a_payment_not_yet_started():
+    with pytest.raises(KeyError):
+        payments.event_for(payment_in("none"), NOW)
+
+
+@pytest.mark.parametrize("status", ["authorized", "captured", "failed", "refunded"])
+def test_every_event_round_trips_through_its_schema(status):
+    kind, event = payments.event_for(payment_in(status), NOW)
+    assert kind in {name.rsplit(".", 1)[1] for name in catalog.PAYMENT_EVENTS.value_schemas}
+    decoded = CODEC.decode(CODEC.encode(f"orderflow.v1.{kind}", event))
+    assert (decoded.schema, decoded.record) == (f"orderflow.v1.{kind}", event)
+
+
+def test_requests_these_tests_use_match_their_schemas():
+    CODEC.encode("orderflow.v1.RequestPayment", request_payment())
+    CODEC.encode("orderflow.v1.RefundPayment", refund_payment())

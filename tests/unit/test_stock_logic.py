@@ -1,0 +1,318 @@
+"""tables.stock: reserving, releasing and selling order lines, inventory adjustments and prices."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from orderflow.schemas import catalog
+from orderflow.schemas.codec import Codec
+from orderflow.tables import stock
+
+CODEC = Codec()
+DEFAULT_PRICE = 750
+
+Row = dict[str, Any]
+
+
+def level(on_hand: int = 10, reserved: int = 0, price: int | None = 1999) -> Row:
+    row = stock.new_stock("sku-1")
+    row.update(onHand=on_hand, reserved=reserved, priceCents=price, priceEffectiveAt=1 if price else 0)
+    return row
+
+
+def line(quantity: int = 2, requested: int | None = None, order_id: str = "ord_1", index: int = 0) -> dict[str, Any]:
+    return {"orderId": order_id, "line": index, "productId": "sku-1", "quantity": quantity,
+            "requestedPriceCents": requested}
+
+
+def result(outcome: str, quantity: int = 2, price: int | None = 1999, reason: str | None = None) -> dict[str, Any]:
+    return {"orderId": "ord_1", "line": 0, "productId": "sku-1", "quantity": quantity, "outcome": outcome,
+            "unitPriceCents": price, "reason": reason}
+
+
+def reserved(on_hand: int = 10, quantity: int = 2) -> tuple[Row, Row]:
+    """The stock row and the reservation after reserving ``quantity`` units of line 0."""
+    decision = stock.reserve(level(on_hand), None, line(quantity), DEFAULT_PRICE)
+    assert decision.stock is not None and decision.reservation is not None
+    return decision.stock, decision.reservation
+
+
+def restocked(quantity: int, adjustment_id: str = "adj_1") -> dict[str, Any]:
+    return {"adjustmentId": adjustment_id, "productId": "sku-1", "quantity": quantity, "at": 0}
+
+
+# --- reserve ---------------------------------------------------------------------------
+
+def test_reserve_holds_the_units_when_available_stock_covers_the_line():
+    before = level(on_hand=10, reserved=3)
+    decision = stock.reserve(before, None, line(2), DEFAULT_PRICE)
+    assert decision.stock is not None
+    assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 5)
+    assert decision.reservation == {"state": "reserved", "quantity": 2, "unitPriceCents": 1999, "reason": None}
+    assert decision.result == result("reserved")
+    assert before == level(on_hand=10, reserved=3), "the row passed in was changed"
+
+
+def test_reserve_of_exactly_the_available_units_succeeds():
+    decision = stock.reserve(level(on_hand=5, reserved=3), None, line(2), DEFAULT_PRICE)
+    assert decision.result["outcome"] == "reserved"
+    assert stock.available(decision.stock) == 0
+
+
+@pytest.mark.parametrize("on_hand, already_reserved", [(1, 0), (5, 4), (0, 0)])
+def test_reserve_beyond_the_available_units_is_rejected_as_out_of_stock(on_hand, already_reserved):
+    decision = stock.reserve(level(on_hand, already_reserved), None, line(2), DEFAULT_PRICE)
+    assert decision.stock is None
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "unitPriceCents": 1999,
+                                    "reason": "out_of_stock"}
+    assert decision.result == result("rejected", reason="out_of_stock")
+
+
+@pytest.mark.parametrize("quantity", [0, -1])
+def test_reserve_of_no_units_is_rejected(quantity):
+    decision = stock.reserve(level(), None, line(quantity), DEFAULT_PRICE)
+    assert decision.stock is None
+    assert decision.result["outcome"] == "rejected"
+
+
+def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product():
+    decision = stock.reserve(None, None, line(2), DEFAULT_PRICE)
+    assert decision.stock is None
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "unitPriceCents": None,
+                                    "reason": "unknown_product"}
+    assert decision.result == result("rejected", price=None, reason="unknown_product")
+
+
+def test_reserve_at_a_price_other_than_the_current_one_is_rejected_as_price_changed():
+    decision = stock.reserve(level(price=1999), None, line(2, requested=1500), DEFAULT_PRICE)
+    assert decision.stock is None
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "unitPriceCents": 1999,
+                                    "reason": "price_changed"}
+
+
+@pytest.mark.parametrize("requested", [1999, None], ids=["same price", "no price asked"])
+def test_reserve_accepts_the_current_price_or_none(requested):
+    decision = stock.reserve(level(price=1999), None, line(2, requested=requested), DEFAULT_PRICE)
+    assert decision.result == result("reserved", price=1999)
+
+
+def test_reserve_uses_the_default_price_when_the_product_has_none():
+    decision = stock.reserve(level(price=None), None, line(2), DEFAULT_PRICE)
+    assert decision.result == result("reserved", price=DEFAULT_PRICE)
+    asked_default = stock.reserve(level(price=None), None, line(2, requested=DEFAULT_PRICE), DEFAULT_PRICE)
+    assert asked_default.result["outcome"] == "reserved"
+    asked_other = stock.reserve(level(price=None), None, line(2, requested=1999), DEFAULT_PRICE)
+    assert asked_other.result == result("rejected", price=DEFAULT_PRICE, reason="price_changed")
+
+
+def test_duplicate_reserve_resends_the_same_result_and_changes_nothing():
+    first = stock.reserve(level(), None, line(2), DEFAULT_PRICE)
+    again = stock.reserve(first.stock, first.reservation, line(2), DEFAULT_PRICE)
+    assert (again.stock, again.reservation) == (None, None)
+    assert again.result == first.result
+
+
+def test_duplicate_reserve_of_a_rejected_line_stays_rejected_after_a_restock():
+    first = stock.reserve(level(on_hand=0), None, line(2), DEFAULT_PRICE)
+    again = stock.reserve(level(on_hand=100), first.reservation, line(2), DEFAULT_PRICE)
+    assert (again.stock, again.reservation) == (None, None)
+    assert again.result == result("rejected", reason="out_of_stock")
+
+
+# --- release ---------------------------------------------------------------------------
+
+def test_release_gives_the_reserved_units_back():
+    row, reservation = reserved(quantity=2)
+    decision = stock.release(row, reservation, line(2))
+    assert decision.stock is not None
+    assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 0)
+    assert decision.reservation == {**reservation, "state": "released"}
+    assert decision.result == result("released")
+
+
+def test_release_is_idempotent():
+    row, reservation = reserved()
+    first = stock.release(row, reservation, line(2))
+    again = stock.release(first.stock, first.reservation, line(2))
+    assert (again.stock, again.reservation) == (None, None)
+    assert again.result == first.result
+
+
+def test_release_without_reservation_records_a_released_guard():
+    decision = stock.release(level(), None, line(2))
+    assert decision.stock is None
+    assert decision.reservation == {"state": "released", "quantity": 0, "unitPriceCents": None, "reason": None}
+    assert decision.result == result("released", quantity=0, price=None)
+
+
+def test_reserve_after_a_release_guard_resends_released_and_takes_no_stock():
+    guard = stock.release(level(), None, line(2)).reservation
+    decision = stock.reserve(level(), guard, line(2), DEFAULT_PRICE)
+    assert (decision.stock, decision.reservation) == (None, None)
+    assert decision.result["outcome"] == "released"
+
+
+@pytest.mark.parametrize("state", ["rejected", "sold"])
+def test_release_of_a_line_not_held_only_resends_its_outcome(state):
+    reservation = {"state": state, "quantity": 2, "unitPriceCents": 1999, "reason": None}
+    decision = stock.release(level(reserved=2), reservation, line(2))
+    assert (decision.stock, decision.reservation) == (None, None)
+    assert decision.result["outcome"] == state
+
+
+# --- sell ------------------------------------------------------------------------------
+
+def test_sell_lowers_on_hand_and_reserved():
+    row, reservation = reserved(on_hand=10, quantity=3)
+    decision = stock.sell(row, reservation, line(3))
+    assert decision is not None and decision.stock is not None
+    assert (decision.stock["onHand"], decision.stock["reserved"]) == (7, 0)
+    assert stock.available(decision.stock) == stock.available(row)
+    assert decision.reservation == {**reservation, "state": "sold"}
+    assert decision.result == result("sold", quantity=3)
+
+
+def test_sell_is_idempotent():
+    row, reservation = reserved()
+    first = stock.sell(row, reservation, line(2))
+    assert first is not None
+    again = stock.sell(first.stock, first.reservation, line(2))
+    assert again is not None
+    assert (again.stock, again.reservation) == (None, None)
+    assert again.result == first.result
+
+
+def test_sell_of_a_line_never_reserved_does_nothing():
+    assert stock.sell(level(), None, line(2)) is None
+
+
+def test_sell_of_a_released_line_sells_nothing():
+    row, reservation = reserved()
+    released = stock.release(row, reservation, line(2))
+    decision = stock.sell(released.stock, released.reservation, line(2))
+    assert decision is not None
+    assert (decision.stock, decision.reservation) == (None, None)
+    assert decision.result["outcome"] == "released"
+
+
+# --- adjustments -----------------------------------------------------------------------
+
+def test_restocked_adds_units():
+    row = stock.adjust(level(on_hand=10), "Restocked", restocked(5))
+    assert row is not None
+    assert (row["onHand"], row["recentAdjustments"]) == (15, ["adj_1"])
+
+
+def test_restocked_of_a_new_product_creates_its_row():
+    row = stock.adjust(None, "Restocked", restocked(5))
+    assert row == {**stock.new_stock("sku-1"), "onHand": 5, "recentAdjustments": ["adj_1"]}
+
+
+@pytest.mark.parametrize("delta, on_hand", [(3, 13), (-4, 6), (-12, -2)])
+def test_adjusted_adds_a_signed_delta(delta, on_hand):
+    row = stock.adjust(level(on_hand=10), "Adjusted",
+                       {"adjustmentId": "adj_1", "productId": "sku-1", "delta": delta, "reason": "damaged"})
+    assert row is not None and row["onHand"] == on_hand
+
+
+def test_stock_set_sets_on_hand():
+    row = stock.adjust(level(on_hand=10), "StockSet", {"adjustmentId": "adj_1", "productId": "sku-1", "onHand": 3})
+    assert row is not None and row["onHand"] == 3
+
+
+def test_stock_set_below_reserved_leaves_available_negative_and_reservations_standing():
+    row, reservation = reserved(on_hand=10, quantity=6)
+    row = stock.adjust(row, "StockSet", {"adjustmentId": "adj_1", "productId": "sku-1", "onHand": 4})
+    assert row is not None
+    assert (row["onHand"], row["reserved"], stock.available(row)) == (4, 6, -2)
+    assert stock.reserve(row, None, line(1, index=1), DEFAULT_PRICE).result["reason"] == "out_of_stock"
+    released = stock.release(row, reservation, line(6))
+    assert released.stock is not None and stock.available(released.stock) == 4
+
+
+@pytest.mark.parametrize("kind, msg", [
+    ("Restocked", restocked(5)),
+    ("Adjusted", {"adjustmentId": "adj_1", "productId": "sku-1", "delta": -1}),
+    ("StockSet", {"adjustmentId": "adj_1", "productId": "sku-1", "onHand": 1}),
+])
+def test_adjustment_already_applied_changes_nothing(kind, msg):
+    row = stock.adjust(level(), kind, msg)
+    assert row is not None
+    assert stock.adjust(row, kind, msg) is None
+    assert stock.adjust(row, "Restocked", restocked(9, adjustment_id="adj_1")) is None
+
+
+def test_recent_adjustments_keep_only_the_latest_ids():
+    row: Row | None = level()
+    for i in range(stock.RECENT_ADJUSTMENTS + 1):
+        assert row is not None
+        row = stock.adjust(row, "Restocked", restocked(1, adjustment_id=f"adj_{i}"))
+    assert row is not None
+    assert len(row["recentAdjustments"]) == stock.RECENT_ADJUSTMENTS
+    assert row["recentAdjustments"][-1] == f"adj_{stock.RECENT_ADJUSTMENTS}"
+    assert "adj_0" not in row["recentAdjustments"]
+
+
+def test_adjust_refuses_a_message_that_is_not_an_adjustment():
+    with pytest.raises(ValueError, match="not an inventory adjustment"):
+        stock.adjust(level(), "PriceUpdated", {"adjustmentId": "x", "productId": "sku-1"})
+
+
+def test_adjust_does_not_change_the_row_passed_in():
+    before = level()
+    snapshot = copy.deepcopy(before)
+    stock.adjust(before, "Restocked", restocked(5))
+    assert before == snapshot
+
+
+# --- prices ----------------------------------------------------------------------------
+
+def price(cents: int, at: int) -> dict[str, Any]:
+    return {"productId": "sku-1", "priceCents": cents, "currency": "EUR", "effectiveAt": at}
+
+
+def test_update_price_applies_a_newer_price():
+    row = stock.update_price(level(price=1999), price(2499, at=2))
+    assert row is not None
+    assert (row["priceCents"], row["priceEffectiveAt"], row["currency"]) == (2499, 2, "EUR")
+
+
+@pytest.mark.parametrize("at", [0, 5, 10])
+def test_update_price_ignores_an_older_or_equal_effective_time(at):
+    row = stock.update_price(level(price=None), price(1000, at=10))
+    assert row is not None
+    assert stock.update_price(row, price(2000, at=at)) is None
+
+
+def test_first_price_applies_whatever_its_effective_time():
+    row = stock.update_price(None, price(1000, at=0))
+    assert row is not None
+    assert (row["productId"], row["priceCents"], row["onHand"]) == ("sku-1", 1000, 0)
+
+
+def test_reserve_uses_the_updated_price():
+    row = stock.update_price(level(price=1999), price(2499, at=2))
+    assert stock.reserve(row, None, line(1), DEFAULT_PRICE).result["unitPriceCents"] == 2499
+
+
+# --- shapes ----------------------------------------------------------------------------
+
+def test_rows_reservations_and_results_round_trip_through_their_schemas():
+    row, reservation = reserved()
+    sold = stock.sell(row, reservation, line(2))
+    assert sold is not None
+    samples = [
+        (catalog.STOCK_TABLE.value_schema, stock.adjust(row, "Restocked", restocked(5))),
+        (catalog.STOCK_TABLE.value_schema, stock.update_price(None, price(100, at=1))),
+        (catalog.RESERVATIONS_TABLE.value_schema, reservation),
+        (catalog.RESERVATIONS_TABLE.value_schema, stock.release(level(), None, line(2)).reservation),
+        (catalog.RESERVATIONS_TABLE.value_schema, stock.reserve(None, None, line(2), 1).reservation),
+        (catalog.STOCK_RESULTS.default_schema, sold.result),
+        (catalog.STOCK_RESULTS.default_schema, stock.release(level(), None, line(2)).result),
+        (catalog.STOCK_RESULTS.default_schema, stock.reserve(None, None, line(2), 1).result),
+    ]
+    for schema, record in samples:
+        assert CODEC.decode(CODEC.encode(schema, record)).record == record
