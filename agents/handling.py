@@ -19,6 +19,7 @@ from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAG
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec, DecodeError
+from orderflow.tables.validation import problems
 
 if TYPE_CHECKING:
     import faust
@@ -83,11 +84,14 @@ def decode(event: Any, specs: Mapping[str, catalog.TopicSpec], codec: Codec, par
         raise DecodeError(f"key belongs to partition {expected}, not {message.partition} "
                           "(produce with Kafka's default murmur2 partitioner)")
     decoded = codec.decode_value(event.value, event.headers, spec)
+    kind = decoded.schema.rsplit(".", 1)[-1]
+    found = problems(kind, decoded.record)
+    if found:
+        raise DecodeError(f"impossible {kind}: {'; '.join(found)}")
     keyed_by = _key_field(decoded.record, spec.key)
     if keyed_by is not None and keyed_by.encode() != key:
         raise DecodeError(f"message key does not match its {spec.key}")
-    return Inbound(message.topic, message.partition, message.offset, key,
-                   decoded.schema.rsplit(".", 1)[-1], decoded.record)
+    return Inbound(message.topic, message.partition, message.offset, key, kind, decoded.record)
 
 
 def _key_field(record: Mapping[str, Any], field: str) -> str | None:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
+from orderflow.tables.validation import MAX_LINES, MAX_QUANTITY
+
 __all__ = [
     "CancelOrderRequest",
     "InventoryAdjustmentRequest",
@@ -36,7 +38,7 @@ class _Strict(BaseModel):
 
 class OrderLineRequest(_Strict):
     productId: Ident
-    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
     price: Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2)] | None = None
 
 
@@ -50,7 +52,7 @@ class AddressRequest(_Strict):
 
 class PlaceOrderRequest(_Strict):
     customerId: Ident
-    items: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=100)]
+    items: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=MAX_LINES)]
     shippingAddress: AddressRequest | None = None
     paymentMethodId: Ident
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"

@@ -273,12 +273,15 @@ def events_at(row: Row, index: int) -> list[Event]:
     entry, order_id = row["history"][index], row["orderId"]
     event_id = f"evt_{order_id}_{index}"
     if index == 0:
-        items = [{"productId": i["productId"], "quantity": i["quantity"],
-                  "priceCents": i["unitPriceCents"] if i["unitPriceCents"] is not None else i["requestedPriceCents"]}
+        # Only what the PlaceOrder said, never later state, so a re-send of
+        # this eventId carries the same data.
+        items = [{"productId": i["productId"], "quantity": i["quantity"], "priceCents": i["requestedPriceCents"]}
                  for i in row["items"]]
+        requested = [i["requestedPriceCents"] for i in row["items"]]
+        total = None if None in requested else sum(i["quantity"] * i["requestedPriceCents"] for i in row["items"])
         return [_envelope("OrderCreated", event_id, entry["at"], {
             "orderId": order_id, "customerId": row["customerId"], "items": items,
-            "totalCents": row["totalCents"], "currency": row["currency"], "status": entry["status"]})]
+            "totalCents": total, "currency": row["currency"], "status": entry["status"]})]
     out = [_envelope("OrderStatusChanged", event_id, entry["at"], {
         "orderId": order_id, "previousStatus": row["history"][index - 1]["status"],
         "newStatus": entry["status"], "reason": entry["reason"]})]

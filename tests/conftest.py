@@ -14,19 +14,21 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TEST_BROKER_DIR = REPO_ROOT / "run" / "test-broker"
 
 
 @pytest.fixture(scope="session")
-def bootstrap_servers() -> Iterator[str]:
+def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap servers of the Kafka the tests run against."""
     external = os.environ.get("ORDERFLOW_BOOTSTRAP_SERVERS", "").strip()
     if external:
         yield external
         return
-    from orderflow.broker import LocalKafka
+    from orderflow.broker import LocalKafka, ensure_jars
 
-    kafka = LocalKafka(run_dir=TEST_BROKER_DIR, nodes=1, port=0)
+    # Data in this session's own temp dir, so parallel sessions never share it;
+    # jars from the project's shared cache.
+    kafka = LocalKafka(run_dir=tmp_path_factory.mktemp("kafka"), nodes=1, port=0,
+                       lib_dir=ensure_jars(REPO_ROOT / "run"))
     kafka.start(fresh=True)
     try:
         yield kafka.bootstrap_servers

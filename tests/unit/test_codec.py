@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from support.samples import ADDRESS, SAMPLES
+
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec, DecodeError, EncodeError
 
@@ -18,29 +20,7 @@ COMMANDS = catalog.ORDER_COMMANDS
 PLACE_ORDER = "orderflow.v1.PlaceOrder"
 JSON = [("content-type", b"application/json")]
 
-ADDRESS = {"street": "1 Main St", "city": "Springfield", "state": "IL", "zipCode": "62701",
-           "country": "US"}
 # One realistic record per schema; a new .avsc without a sample fails the round trip test.
-SAMPLES: dict[str, dict] = {
-    "orderflow.v1.Address": ADDRESS,
-    "orderflow.v1.PlaceOrder": {
-        "orderId": "ord_1", "customerId": "cust_1",
-        "items": [{"productId": "sku-1", "quantity": 2, "priceCents": 1999},
-                  {"productId": "sku-2", "quantity": 1, "priceCents": None}],
-        "shippingAddress": ADDRESS, "paymentMethodId": "pm_visa", "currency": "EUR",
-        "placedAt": 1_700_000_000_000, "idempotencyKey": "idem-1",
-    },
-    "orderflow.v1.OrderState": {
-        "orderId": "ord_1", "customerId": "cust_1", "status": "confirmed",
-        "items": [{"productId": "sku-1", "quantity": 2, "requestedPriceCents": 1999,
-                   "unitPriceCents": 1999, "status": "reserved", "reason": None}],
-        "totalCents": 3998, "currency": "EUR", "paymentMethodId": "pm_visa",
-        "shippingAddress": ADDRESS, "paymentStatus": "authorized", "shippingStatus": "none",
-        "history": [{"status": "pending", "at": 1, "reason": None},
-                    {"status": "confirmed", "at": 2, "reason": "paid"}],
-        "createdAt": 1, "updatedAt": 2,
-    },
-}
 MINIMAL_COMMAND = {"orderId": "ord_2", "customerId": "cust_2",
                    "items": [{"productId": "sku-9", "quantity": 3}], "paymentMethodId": "pm_1"}
 

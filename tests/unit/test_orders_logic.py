@@ -402,9 +402,21 @@ def test_cancel_while_awaiting_payment_releases_every_line():
     assert saga.effects(row) == {("release", 0), ("release", 1)}
 
 
-def test_cancel_of_a_confirmed_order_refunds_and_releases_the_unsold_lines():
+def test_cancel_of_a_confirmed_order_refunds_and_gives_back_every_line_sold_or_not():
     row = apply(with_lines(confirmed(), (0, "sold")), "CancelOrder", cancel_order())
-    assert saga.effects(row) == {("release", 1), ("refund", -1)}
+    assert saga.effects(row) == {("release", 0), ("release", 1), ("refund", -1)}
+
+
+def test_released_results_end_the_release_of_a_cancelled_confirmed_order():
+    row = apply(with_lines(confirmed(), (0, "sold")), "CancelOrder", cancel_order())
+    row = with_lines(row, (0, "released"), (1, "sold"), (1, "released"))
+    assert [line["status"] for line in row["items"]] == ["released", "released"]
+    assert saga.effects(row) == {("refund", -1)}
+
+
+def test_sold_line_of_a_confirmed_order_is_not_released():
+    row = with_lines(confirmed(), (0, "sold"))
+    assert ("release", 0) not in saga.effects(row)
 
 
 @pytest.mark.parametrize("build", [shipped, delivered], ids=lambda b: b.__name__)

@@ -155,12 +155,24 @@ def test_reserve_after_a_release_guard_resends_released_and_takes_no_stock():
     assert decision.result["outcome"] == "released"
 
 
-@pytest.mark.parametrize("state", ["rejected", "sold"])
-def test_release_of_a_line_not_held_only_resends_its_outcome(state):
-    reservation = {"state": state, "quantity": 2, "unitPriceCents": 1999, "reason": None}
-    decision = stock.release(level(reserved=2), reservation, line(2))
+def test_release_of_a_rejected_line_only_resends_its_outcome():
+    reservation = {"state": "rejected", "quantity": 2, "unitPriceCents": 1999, "reason": "out_of_stock"}
+    decision = stock.release(level(), reservation, line(2))
     assert (decision.stock, decision.reservation) == (None, None)
-    assert decision.result["outcome"] == state
+    assert decision.result == result("rejected", reason="out_of_stock")
+
+
+def test_release_of_a_sold_line_puts_its_units_back_on_hand():
+    row, reservation = reserved(on_hand=10, quantity=3)
+    sold = stock.sell(row, reservation, line(3))
+    assert sold is not None and sold.stock is not None
+    decision = stock.release(sold.stock, sold.reservation, line(3))
+    assert decision.stock is not None
+    assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 0)
+    assert decision.reservation == {**reservation, "state": "released"}
+    assert decision.result == result("released", quantity=3)
+    again = stock.release(decision.stock, decision.reservation, line(3))
+    assert (again.stock, again.reservation) == (None, None)
 
 
 # --- sell ------------------------------------------------------------------------------

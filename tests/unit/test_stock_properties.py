@@ -1,6 +1,7 @@
 """tables.stock under any sequence of reserve / release / sell / adjust / price
 operations over a few products and orders, duplicates included: units are
-conserved, reservations are counted once, and only inventory corrections can
+conserved (on hand is what the adjustments put there, less the sold lines not
+given back), reservations are counted once, and only inventory corrections can
 make available stock negative.
 """
 
@@ -74,9 +75,9 @@ class Ledger:
                 return
             decision = found
         if reservation is not None:
-            # recorded once: a line already recorded never takes or gives more stock than once
-            assert decision.reservation is None or (reservation["state"], decision.reservation["state"]) in (
-                ("reserved", "released"), ("reserved", "sold")), (reservation, decision.reservation)
+            # a recorded line only moves on: reserved -> released or sold, sold -> released
+            change = (reservation["state"], decision.reservation["state"]) if decision.reservation else None
+            assert change in (None, ("reserved", "released"), ("reserved", "sold"), ("sold", "released")), change
             assert decision.reservation is None or decision.reservation["quantity"] == reservation["quantity"]
         else:
             assert decision.reservation is not None, "a line's first request must be recorded"
@@ -88,10 +89,14 @@ class Ledger:
                 assert self.reserves_taken[key] == 1, f"{key} reserved twice"
                 assert stock.available(new) >= 0, "a reservation made available stock negative"
             elif op == "release":
-                assert stock.available(new) > before
+                assert reservation is not None
+                assert stock.available(new) == before + reservation["quantity"]
+                if reservation["state"] == "sold":  # the units of a sold line go back on the shelf
+                    self.expected_on_hand[product] += reservation["quantity"]
             else:
+                assert reservation is not None
                 assert stock.available(new) == before
-                self.expected_on_hand[product] -= reservation["quantity"] if reservation else 0
+                self.expected_on_hand[product] -= reservation["quantity"]
             self.stock[product] = new
         if decision.reservation is not None:
             self.reservations[key] = decision.reservation
