@@ -15,10 +15,13 @@ Choices made on purpose (see the Faust field notes):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from typing import Any
 
 import faust
 
-from orderflow.agents import customers, orders, payments, stock, timeouts, web
+from orderflow.agents import customer_orders, customers, emails, orders, payments, stock, timeouts, web
 from orderflow.agents.handling import Outbox
 from orderflow.agents.routing import TableRouter
 from orderflow.agents.watchers import Watchers
@@ -43,7 +46,7 @@ class Pipeline:
     settings: Settings
     codec: Codec
     outbox: Outbox
-    tables: dict[str, faust.Table] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
 
@@ -82,11 +85,26 @@ def _faust_app(settings: Settings) -> faust.App:
     )
 
 
+def _velocity_table(app: faust.App, settings: Settings) -> faust.TableT:
+    """Orders and amount per customer in tumbling windows of the message time.
+
+    Windowed keys are (customerId, window) tuples, so the key is a str (JSON);
+    it is only read and written inside the customer's own stream.
+    """
+    window = settings.velocity_window_s
+    table = app.Table(catalog.VELOCITY_TABLE.name, key_type=str, value_type=bytes, default=bytes,
+                      partitions=settings.partitions, options=ROCKSDB_OPTIONS)
+    return table.tumbling(window, expires=timedelta(seconds=2 * window)).relative_to_stream()
+
+
 def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec))
     for spec in catalog.TABLES:
+        if spec is catalog.VELOCITY_TABLE:
+            pipeline.tables[spec.name] = _velocity_table(app, settings)
+            continue
         table = app.Table(spec.name, key_type=bytes, value_type=bytes,
                           partitions=settings.partitions, options=ROCKSDB_OPTIONS)
         pipeline.tables[spec.name] = table
@@ -97,6 +115,8 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     timeouts.register(pipeline, saga)
     stock.register(pipeline)
     payments.register(pipeline)
+    customer_orders.register(pipeline)
     customers.register(pipeline)
+    emails.register(pipeline)
     web.register(pipeline)
     return pipeline

@@ -1,38 +1,125 @@
-"""Agent ``list_customer_orders``: keeps each customer's order list.
+"""Agent ``manage_customers``: the customers service, the customer check of
+every order, and the notifications of customer-facing transitions.
 
-Consumes orders.by-customer (OrderSummary, keyed by customerId). Owns the
-table ``customer-orders``. Produces nothing; the worker's web view pages it.
+Consumes, all keyed by customerId and co-partitioned: customers.commands
+(CreateCustomer, UpdateCustomer), customers.email-results (EmailClaimResult),
+customers.checks (CheckCustomer) and orders.by-customer (OrderSummary).
+Owns the tables ``customers``, ``customer-checks``, ``notifications-sent``
+and the windowed table ``velocity``. Produces customer.events,
+customers.email-claims (keyed by email), customers.check-results (keyed by
+orderId) and notifications.
+
+A thin adapter around ``tables.customers``.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orderflow.agents.handling import Inbound, run_agent
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
-from orderflow.tables import customer_orders as logic
+from orderflow.tables import customers as logic
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
 
-__all__ = ["register"]
+__all__ = ["SOURCES", "CustomerDesk", "register"]
 
-AGENT = "list_customer_orders"
+AGENT = "manage_customers"
+SOURCES = (catalog.CUSTOMER_COMMANDS, catalog.EMAIL_CLAIM_RESULTS, catalog.CUSTOMER_CHECKS,
+           catalog.ORDERS_BY_CUSTOMER)
+EMPTY_WINDOW = {"orders": 0, "amountCents": 0}
 
 
-def register(pipeline: Pipeline) -> None:
-    lists = Rows(pipeline.tables["customer-orders"], pipeline.codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
-    specs = {catalog.ORDERS_BY_CUSTOMER.name: catalog.ORDERS_BY_CUSTOMER}
+class CustomerDesk:
+    def __init__(self, pipeline: Pipeline) -> None:
+        codec = pipeline.codec
+        self.codec = codec
+        self.customers = Rows(pipeline.tables["customers"], codec, catalog.CUSTOMERS_TABLE.value_schema)
+        self.checks = Rows(pipeline.tables["customer-checks"], codec, catalog.CUSTOMER_CHECKS_TABLE.value_schema)
+        self.sent = Rows(pipeline.tables["notifications-sent"], codec, catalog.NOTIFICATIONS_SENT_TABLE.value_schema)
+        self.velocity = pipeline.tables["velocity"]
+        self.outbox = pipeline.outbox
+        self.watchers = pipeline.watchers
+        s = pipeline.settings
+        self.limits = logic.Limits(s.require_known_customer, s.velocity_max_orders, s.velocity_max_amount_cents)
 
-    async def handle(msg: Inbound) -> str:
-        new = logic.upsert(lists.get(msg.key), msg.record)
-        if new is None:
+    async def handle(self, msg: Inbound) -> str:
+        if msg.kind == "CheckCustomer":
+            return await self._check(msg)
+        if msg.kind == "OrderSummary":
+            return await self._notify(msg)
+        row = self.customers.get(msg.key)
+        if row is not None and row["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
+            return "replayed"
+        now = _now()
+        if msg.kind == "CreateCustomer":
+            decision = logic.create(row, msg.record, now)
+        elif msg.kind == "UpdateCustomer":
+            decision = logic.update(row, msg.record, now, _iso(now))
+        else:
+            decision = logic.on_claim_result(row, msg.record, now, _iso(now))
+        if decision.row is None:
             return "unchanged"
-        lists.put(msg.key, new)
+        decision.row["appliedOffsets"] = {**decision.row["appliedOffsets"], msg.topic: msg.offset}
+        self.customers.put(msg.key, decision.row)
+        for kind, record in decision.claims:
+            await self.outbox.send(catalog.EMAIL_CLAIMS, record["email"], kind, record)
+        for kind, record in decision.events:
+            await self.outbox.send(catalog.CUSTOMER_EVENTS, decision.row["customerId"], kind, record)
+        self.watchers.notify(msg.key)
         return "applied"
 
-    @pipeline.app.agent(pipeline.source_topic(catalog.ORDERS_BY_CUSTOMER), name=AGENT)
-    async def list_customer_orders(stream: Any) -> None:
+    async def _check(self, msg: Inbound) -> str:
+        cmd = msg.record
+        check_key = f"{cmd['customerId']}/{cmd['orderId']}".encode()
+        done = self.checks.get(check_key)
+        outcome = "replayed"
+        if done is None:
+            window = self.velocity[cmd["customerId"]].current()
+            passed, reason, new_window = logic.admit(
+                self.customers.get(msg.key), self.codec.decode(window).record if window else EMPTY_WINDOW,
+                cmd["amountCents"], self.limits)
+            if new_window is not None:
+                self.velocity[cmd["customerId"]] = self.codec.encode(catalog.VELOCITY_TABLE.value_schema, new_window)
+            done = {"passed": passed, "reason": reason}
+            self.checks.put(check_key, done)
+            outcome = "applied"
+        await self.outbox.send(catalog.CUSTOMER_CHECK_RESULTS, cmd["orderId"], "CustomerCheckResult",
+                               {"orderId": cmd["orderId"], "customerId": cmd["customerId"], **done})
+        return outcome
+
+    async def _notify(self, msg: Inbound) -> str:
+        summary = msg.record
+        sent_key = f"{summary['customerId']}/{summary['orderId']}/{summary['status']}".encode()
+        if self.sent.get(sent_key) is not None:
+            return "unchanged"
+        notification = logic.notification_for(summary, self.customers.get(msg.key), _now())
+        if notification is None:
+            return "unchanged"
+        self.sent.put(sent_key, {"notificationId": notification["notificationId"]})
+        await self.outbox.send(catalog.NOTIFICATIONS, summary["customerId"], "Notification", notification)
+        return "applied"
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def register(pipeline: Pipeline) -> CustomerDesk:
+    desk = CustomerDesk(pipeline)
+    specs = {spec.name: spec for spec in SOURCES}
+
+    @pipeline.app.agent(pipeline.source_topic(*SOURCES), name=AGENT)
+    async def manage_customers(stream: Any) -> None:
         await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
-                        pipeline.outbox, handle)
+                        pipeline.outbox, desk.handle)
+
+    return desk

@@ -2,10 +2,12 @@
 
 Consumes, all keyed by orderId and co-partitioned: orders.commands
 (PlaceOrder, CancelOrder), orders.timeouts (ExpireOrder), stock.results
-(LineResult), payments.events and shipments.events.
+(LineResult), customers.check-results (CustomerCheckResult), payments.events
+and shipments.events.
 Owns the tables ``orders`` and ``pending-payments`` (their only writer).
 Produces orders.events, stock.requests (re-keyed by productId),
-payments.requests and orders.by-customer.
+customers.checks (re-keyed by customerId), payments.requests and
+orders.by-customer.
 
 A thin adapter around ``tables.orders``: read the row, decide, write the row,
 send what the change calls for. A message already applied (its offset is in
@@ -33,7 +35,7 @@ __all__ = ["SOURCES", "OrderSaga", "register"]
 log = logging.getLogger(__name__)
 AGENT = "process_orders"
 SOURCES = (catalog.ORDER_COMMANDS, catalog.ORDER_TIMEOUTS, catalog.STOCK_RESULTS,
-           catalog.PAYMENT_EVENTS, catalog.SHIPMENT_EVENTS)
+           catalog.CUSTOMER_CHECK_RESULTS, catalog.PAYMENT_EVENTS, catalog.SHIPMENT_EVENTS)
 
 
 class OrderSaga:
@@ -100,6 +102,10 @@ def command_for(row: dict[str, Any], effect: saga.Effect, now_ms: int
             record.update(quantity=line["quantity"], requestedPriceCents=line["requestedPriceCents"])
         name = {"reserve": "ReserveLine", "release": "ReleaseLine", "sell": "SellLine"}[kind]
         return catalog.STOCK_REQUESTS, line["productId"], name, record
+    if kind == "check_customer":
+        return catalog.CUSTOMER_CHECKS, row["customerId"], "CheckCustomer", {
+            "orderId": order_id, "customerId": row["customerId"], "amountCents": row["totalCents"] or 0,
+            "at": row["createdAt"]}
     if kind == "request_payment":
         return catalog.PAYMENT_REQUESTS, order_id, "RequestPayment", {
             "orderId": order_id, "customerId": row["customerId"], "amountCents": row["totalCents"] or 0,

@@ -2,15 +2,17 @@
 
 Consumes, all keyed by productId and co-partitioned: stock.requests
 (ReserveLine, ReleaseLine, SellLine from the order saga),
-inventory.adjustments (Restocked, Adjusted, StockSet) and prices
+inventory.adjustments (Restocked, Adjusted, StockSet, LowStockThresholdSet) and prices
 (PriceUpdated). Owns the tables ``stock`` and ``reservations``.
-Produces stock.results (keyed by orderId).
+Produces stock.results (keyed by orderId) and inventory.events (LowStock,
+OutOfStock, BackInStock once per crossing; StockShortage alerts).
 
 A thin adapter around ``tables.stock``.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orderflow.agents.handling import Inbound, run_agent
@@ -27,6 +29,10 @@ AGENT = "manage_stock"
 SOURCES = (catalog.STOCK_REQUESTS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES)
 
 
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def reservation_key(cmd: dict[str, Any]) -> bytes:
     # Starts with the productId: always written from the product's partition.
     return f"{cmd['productId']}/{cmd['orderId']}/{cmd['line']}".encode()
@@ -40,6 +46,7 @@ class StockKeeper:
         self.outbox = pipeline.outbox
         self.watchers = pipeline.watchers
         self.default_price = pipeline.settings.default_price_cents
+        self.low_stock_threshold = pipeline.settings.low_stock_threshold
 
     async def handle(self, msg: Inbound) -> str:
         if msg.topic == catalog.STOCK_REQUESTS.name:
@@ -54,9 +61,15 @@ class StockKeeper:
         if new is None:
             return "unchanged"
         new["appliedOffsets"] = {**new["appliedOffsets"], msg.topic: msg.offset}
+        await self._store(msg, old, new)
+        return "applied"
+
+    async def _store(self, msg: Inbound, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+        """Write the stock row and announce the level crossings it makes."""
         self.stock.put(msg.key, new)
         self.watchers.notify(msg.key)
-        return "applied"
+        for kind, event in logic.level_events(old, new, self.low_stock_threshold, msg.cause, _now_iso()):
+            await self.outbox.send(catalog.INVENTORY_EVENTS, new["productId"], kind, event)
 
     async def _line(self, msg: Inbound) -> str:
         cmd = msg.record
@@ -72,8 +85,7 @@ class StockKeeper:
                 return "ignored"
             decision = found
         if decision.stock is not None:
-            self.stock.put(msg.key, decision.stock)
-            self.watchers.notify(msg.key)
+            await self._store(msg, stock, decision.stock)
         if decision.reservation is not None:
             self.reservations.put(res_key, decision.reservation)
         await self.outbox.send(catalog.STOCK_RESULTS, cmd["orderId"], "LineResult", decision.result)

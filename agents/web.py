@@ -1,9 +1,10 @@
 """The worker's HTTP views (Faust's aiohttp web server): /healthz, /readyz,
 /metrics, and the table reads the gateway forwards:
 
-- GET /orders/{orderId}[?waitWhileStatus=S][&afterRevision=N][&timeout=T]
-  (long-poll: answer once the order exists and has left status S or passed
-  revision N, or when T seconds are up)
+- GET /orders/{orderId}[?waitWhileStatus=S1,S2][&afterRevision=N][&timeout=T]
+  (long-poll: answer once the order exists and is in none of the statuses S,
+  or has passed revision N, or when T seconds are up)
+- GET /customers/{customerId} (the same long-poll parameters)
 - GET /inventory/{productId}
 - GET /customers/{customerId}/orders?page=P&limit=L
 
@@ -55,12 +56,12 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-def _must_wait(row: dict[str, Any] | None, wait_while: str | None, after_revision: int | None) -> bool:
+def _must_wait(row: dict[str, Any] | None, wait_while: frozenset[str] | None, after_revision: int | None) -> bool:
     if wait_while is None and after_revision is None:
         return False
     if row is None:
         return True
-    if wait_while is not None and row["status"] == wait_while:
+    if wait_while is not None and row["status"] in wait_while:
         return True
     return after_revision is not None and row["revision"] <= after_revision
 
@@ -70,6 +71,7 @@ def register(pipeline: Pipeline) -> None:
     orders = Rows(pipeline.tables["orders"], codec, catalog.ORDERS_TABLE.value_schema)
     stock = Rows(pipeline.tables["stock"], codec, catalog.STOCK_TABLE.value_schema)
     lists = Rows(pipeline.tables["customer-orders"], codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
+    customers = Rows(pipeline.tables["customers"], codec, catalog.CUSTOMERS_TABLE.value_schema)
 
     async def routed(view: View, request: Request, table: str, key: bytes,
                      local: Callable[[], Awaitable[Response]]) -> Response:
@@ -88,29 +90,36 @@ def register(pipeline: Pipeline) -> None:
     async def metrics(self: View, request: Request) -> Response:
         return self.bytes(exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+    async def long_poll(view: View, request: Request, rows: Rows, key: bytes, kind: str) -> Response:
+        """The row, once it exists and is in none of ``waitWhileStatus`` or has
+        passed ``afterRevision`` (or ``timeout`` seconds are up)."""
+        try:
+            timeout = min(float(request.query.get("timeout", settings.long_poll_max_s)), settings.long_poll_max_s)
+            after = request.query.get("afterRevision")
+            after_revision = None if after is None else int(after)
+        except ValueError as exc:
+            return _error(view, 400, "invalid_request", f"bad query parameter: {exc}")
+        statuses = request.query.get("waitWhileStatus")
+        wait_while = None if statuses is None else frozenset(statuses.split(","))
+        deadline = time.monotonic() + max(timeout, 0.0)
+        row = rows.get(key)
+        while _must_wait(row, wait_while, after_revision) and time.monotonic() < deadline:
+            await pipeline.watchers.wait(key, deadline - time.monotonic())
+            row = rows.get(key)
+        if row is None:
+            return _error(view, 404, "not_found", f"no {kind} {key.decode(errors='replace')!r}")
+        return view.json(row)
+
     @app.page("/orders/{order_id}")
     async def get_order(self: View, request: Request, order_id: str) -> Response:
         key = order_id.encode()
+        return await routed(self, request, "orders", key, lambda: long_poll(self, request, orders, key, "order"))
 
-        async def local() -> Response:
-            try:
-                timeout = min(float(request.query.get("timeout", settings.long_poll_max_s)),
-                              settings.long_poll_max_s)
-                after = request.query.get("afterRevision")
-                after_revision = None if after is None else int(after)
-            except ValueError as exc:
-                return _error(self, 400, "invalid_request", f"bad query parameter: {exc}")
-            wait_while = request.query.get("waitWhileStatus")
-            deadline = time.monotonic() + max(timeout, 0.0)
-            row = orders.get(key)
-            while _must_wait(row, wait_while, after_revision) and time.monotonic() < deadline:
-                await pipeline.watchers.wait(key, deadline - time.monotonic())
-                row = orders.get(key)
-            if row is None:
-                return _error(self, 404, "not_found", f"no order {order_id!r}")
-            return self.json(row)
-
-        return await routed(self, request, "orders", key, local)
+    @app.page("/customers/{customer_id}")
+    async def get_customer(self: View, request: Request, customer_id: str) -> Response:
+        key = customer_id.encode()
+        return await routed(self, request, "customers", key,
+                            lambda: long_poll(self, request, customers, key, "customer"))
 
     @app.page("/inventory/{product_id}")
     async def get_inventory(self: View, request: Request, product_id: str) -> Response:

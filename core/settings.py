@@ -52,9 +52,16 @@ class Settings(BaseSettings):
 
     # The order saga.
     default_price_cents: int = Field(1000, ge=0, description="price of a product with no price yet")
+    low_stock_threshold: int = Field(5, ge=0, description="LowStock below this many available, unless set per product")
     payment_timeout_s: float = Field(300.0, gt=0, description="pending_payment longer than this is cancelled")
     payment_scan_interval_s: float = Field(1.0, gt=0)
     long_poll_max_s: float = Field(30.0, gt=0)
+
+    # Customers and the order's customer check.
+    require_known_customer: bool = True
+    velocity_window_s: float = Field(3600.0, gt=0, description="tumbling window of the velocity limits")
+    velocity_max_orders: int = Field(100, ge=1, description="orders per customer per window")
+    velocity_max_amount_cents: int = Field(10_000_000, ge=1, description="amount per customer per window")
 
     # The payment provider (the simulator when run locally).
     payment_provider_url: str = "http://127.0.0.1:8090"

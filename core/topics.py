@@ -25,7 +25,11 @@ def _wanted(settings: Settings) -> dict[str, NewTopic]:
     wanted = {}
     for spec in catalog.all_topics(settings.app_id):
         config = {"min.insync.replicas": str(settings.min_insync_replicas)}
-        if spec.compacted:
+        if spec.windowed:
+            # old windows expire, as Faust's own windowed changelogs do
+            config["cleanup.policy"] = "compact,delete"
+            config["retention.ms"] = str(int(2 * settings.velocity_window_s * 1000))
+        elif spec.compacted:
             config["cleanup.policy"] = "compact"
         wanted[spec.name] = NewTopic(
             spec.name,

@@ -2,8 +2,10 @@
 client (authentication comes later):
 
 - GET  /api/v1/inventory/{productId}: on hand, reserved, available, price.
+- GET  /api/v1/products/{productId}: price and availability together.
 - POST /api/v1/inventory/{productId}/adjustments {type, quantity, reason?,
-  adjustmentId?}: produce Restocked, Adjusted or StockSet to
+  adjustmentId?}: produce Restocked, Adjusted, StockSet or
+  LowStockThresholdSet to
   inventory.adjustments, the same messages warehouses send.
 - POST /api/v1/products/{productId}/price {price, currency?, effectiveAt?}:
   produce PriceUpdated to prices.
@@ -20,7 +22,7 @@ from aiohttp import web
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.orders import produce, read_json
-from orderflow.gateway.presenters import present_inventory
+from orderflow.gateway.presenters import amount, present_inventory
 from orderflow.gateway.requests import (
     InventoryAdjustmentRequest,
     PriceRequest,
@@ -49,6 +51,20 @@ async def get_inventory(request: web.Request) -> web.Response:
     except WorkersUnavailable as exc:
         return json_error(503, "unavailable", f"no worker answered: {exc}")
     return web.json_response(present_inventory(body) if status == 200 else body, status=status)
+
+
+async def get_product(request: web.Request) -> web.Response:
+    """Price and availability together, from the product's stock row."""
+    ctx: GatewayContext = request.app["ctx"]
+    try:
+        status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
+    except WorkersUnavailable as exc:
+        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    if status != 200:
+        return web.json_response(body, status=status)
+    price = body["priceCents"] if body["priceCents"] is not None else ctx.settings.default_price_cents
+    return web.json_response({"productId": body["productId"], "price": amount(price), "currency": body["currency"],
+                              "available": body["available"], "inStock": body["available"] > 0})
 
 
 async def adjust_inventory(request: web.Request) -> web.Response:
@@ -83,5 +99,6 @@ def routes() -> list[web.RouteDef]:
     return [
         web.get("/api/v1/inventory/{product_id}", get_inventory),
         web.post("/api/v1/inventory/{product_id}/adjustments", adjust_inventory),
+        web.get("/api/v1/products/{product_id}", get_product),
         web.post("/api/v1/products/{product_id}/price", set_price),
     ]

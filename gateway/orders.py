@@ -4,8 +4,8 @@
   orders.commands, answer 202. With an Idempotency-Key header the orderId is
   derived from the customer and the key, so a retried POST answers the same
   orderId and its duplicate command changes nothing.
-- GET /api/v1/orders/{orderId}[?waitWhileStatus=S&timeout=T]: the order from
-  the orders table, through a worker (long-poll when asked).
+- GET /api/v1/orders/{orderId}[?waitWhileStatus=S1,S2&timeout=T]: the order
+  from the orders table, through a worker (long-poll when asked).
 - POST /api/v1/orders/{orderId}/cancel: produce CancelOrder unless the order
   has shipped (409), then wait briefly for the outcome.
 - GET /api/v1/orders/{orderId}/events: Server-Sent Events of status changes.
@@ -183,9 +183,11 @@ async def order_events(request: web.Request) -> web.StreamResponse:
             data = json.dumps({"orderId": order_id, "status": change["status"], "reason": change["reason"],
                                "at": iso(change["at"])})
             await response.write(f"id: evt_{order_id}_{index}\nevent: status\ndata: {data}\n\n".encode())
-        sent = len(row["history"])
         if row["status"] in ENDED:
             break
+        if len(row["history"]) == sent:
+            await response.write(b": keep-alive\n\n")
+        sent = len(row["history"])
         try:
             status, newer = await ctx.tracking.get_json(
                 f"/orders/{quote(order_id, safe='')}?afterRevision={row['revision']}&timeout={SSE_POLL_S}",
@@ -194,7 +196,6 @@ async def order_events(request: web.Request) -> web.StreamResponse:
             newer, status = row, 503
         if status == 200:
             row = newer
-        await response.write(b": keep-alive\n\n")
     await response.write_eof()
     return response
 

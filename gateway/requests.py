@@ -11,12 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, ValidationError, model_validator
 
 from orderflow.tables.validation import MAX_LINES, MAX_QUANTITY
 
 __all__ = [
     "CancelOrderRequest",
+    "CustomerRequest",
+    "CustomerUpdateRequest",
     "InventoryAdjustmentRequest",
     "PlaceOrderRequest",
     "PriceRequest",
@@ -24,8 +26,10 @@ __all__ = [
     "ValidationError",
     "field_errors",
     "to_adjustment",
+    "to_create_customer",
     "to_place_order",
     "to_shipment_event",
+    "to_update_customer",
 ]
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -95,9 +99,10 @@ class CancelOrderRequest(_Strict):
 
 class InventoryAdjustmentRequest(_Strict):
     """restock adds ``quantity``; adjust adds a signed ``quantity`` (a correction,
-    with a reason); set makes ``quantity`` the on-hand count after a stock take."""
+    with a reason); set makes ``quantity`` the on-hand count after a stock take;
+    threshold makes ``quantity`` the product's low-stock threshold."""
 
-    type: Literal["restock", "adjust", "set"]
+    type: Literal["restock", "adjust", "set", "threshold"]
     quantity: Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
     reason: Annotated[str, Field(min_length=1, max_length=100)] = "unspecified"
     adjustmentId: Ident | None = None
@@ -115,7 +120,8 @@ class PriceRequest(_Strict):
     effectiveAt: Annotated[StrictInt, Field(ge=0)] | None = None
 
 
-ADJUSTMENT_KINDS = {"restock": "Restocked", "adjust": "Adjusted", "set": "StockSet"}
+ADJUSTMENT_KINDS = {"restock": "Restocked", "adjust": "Adjusted", "set": "StockSet",
+                    "threshold": "LowStockThresholdSet"}
 
 
 def to_adjustment(req: InventoryAdjustmentRequest, product_id: str, adjustment_id: str,
@@ -127,8 +133,10 @@ def to_adjustment(req: InventoryAdjustmentRequest, product_id: str, adjustment_i
         record["quantity"] = req.quantity
     elif kind == "Adjusted":
         record.update(delta=req.quantity, reason=req.reason)
-    else:
+    elif kind == "StockSet":
         record["onHand"] = req.quantity
+    else:
+        record["threshold"] = req.quantity
     return kind, record
 
 
@@ -145,3 +153,37 @@ def to_shipment_event(req: ShipmentRequest, order_id: str, event_id: str, now_is
     return kind, {"eventId": event_id, "eventType": kind, "timestamp": now_iso, "version": "1.0",
                   "data": {"orderId": order_id, "shipmentId": req.shipmentId, "carrier": req.carrier,
                            "trackingNumber": req.trackingNumber}}
+
+
+class CustomerRequest(_Strict):
+    email: EmailStr
+    firstName: Text = ""
+    lastName: Text = ""
+    phone: Annotated[str, Field(max_length=40)] = ""
+    address: AddressRequest | None = None
+
+
+class CustomerUpdateRequest(_Strict):
+    email: EmailStr | None = None
+    firstName: Text | None = None
+    lastName: Text | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    address: AddressRequest | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CustomerUpdateRequest:
+        if not self.model_fields_set:
+            raise ValueError("name at least one field to change")
+        return self
+
+
+def to_create_customer(req: CustomerRequest, customer_id: str, now_ms: int) -> dict[str, Any]:
+    return {"customerId": customer_id, "email": str(req.email), "firstName": req.firstName,
+            "lastName": req.lastName, "phone": req.phone,
+            "address": None if req.address is None else req.address.model_dump(), "requestedAt": now_ms}
+
+
+def to_update_customer(req: CustomerUpdateRequest, customer_id: str, now_ms: int) -> dict[str, Any]:
+    return {"customerId": customer_id, "email": None if req.email is None else str(req.email),
+            "firstName": req.firstName, "lastName": req.lastName, "phone": req.phone,
+            "address": None if req.address is None else req.address.model_dump(), "requestedAt": now_ms}

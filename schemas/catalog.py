@@ -12,9 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CUSTOMERS_TABLE",
+    "CUSTOMER_CHECKS",
+    "CUSTOMER_CHECKS_TABLE",
+    "CUSTOMER_CHECK_RESULTS",
+    "CUSTOMER_COMMANDS",
+    "CUSTOMER_EVENTS",
     "CUSTOMER_ORDERS_TABLE",
+    "EMAIL_CLAIMS",
+    "EMAIL_CLAIM_RESULTS",
+    "EMAIL_OWNERS_TABLE",
+    "NOTIFICATIONS",
+    "NOTIFICATIONS_SENT_TABLE",
+    "VELOCITY_TABLE",
     "DEAD_LETTERS",
     "INVENTORY_ADJUSTMENTS",
+    "INVENTORY_EVENTS",
     "ORDERS_BY_CUSTOMER",
     "ORDERS_TABLE",
     "ORDER_COMMANDS",
@@ -57,13 +70,19 @@ SCHEMA_IDS: dict[str, int] = {
             "Shipped", "Delivered",  # 20-21
             "OrderCreated", "OrderStatusChanged", "OrderCancelled", "OrderSummary",  # 22-25
             "CustomerOrders", "StockLevel", "Reservation", "PaymentState", "PendingPayment",  # 26-30
+            "LowStock", "OutOfStock", "BackInStock", "StockShortage", "LowStockThresholdSet",  # 31-35
+            "CreateCustomer", "UpdateCustomer", "ClaimEmail", "ReleaseEmail", "EmailClaimResult",  # 36-40
+            "CustomerCreated", "CustomerUpdated", "CustomerState", "EmailOwner",  # 41-44
+            "CheckCustomer", "CustomerCheckResult", "CustomerCheck", "VelocityWindow",  # 45-48
+            "Notification", "NotificationSent",  # 49-50
         ),
         start=1,
     )
 }
 
 # Schemas other schemas refer to by name: parsed before the rest.
-SHARED_SCHEMAS: tuple[str, ...] = (f"{NAMESPACE}.Address", f"{NAMESPACE}.OrderSummary")
+SHARED_SCHEMAS: tuple[str, ...] = (
+    f"{NAMESPACE}.Address", f"{NAMESPACE}.OrderSummary", f"{NAMESPACE}.UpdateCustomer")
 
 
 def _schemas(*names: str) -> tuple[str, ...]:
@@ -85,6 +104,7 @@ class TopicSpec:
     partitions: int | None = None
     compacted: bool = False
     json_ingress: bool = False
+    windowed: bool = False  # a windowed table's changelog: compacted and expiring
     doc: str = ""
 
     @property
@@ -101,6 +121,7 @@ class TableSpec:
     value_schema: str
     writer: str
     source_topic: str
+    windowed: bool = False
     doc: str = ""
 
 
@@ -136,7 +157,7 @@ STOCK_RESULTS = TopicSpec(
 INVENTORY_ADJUSTMENTS = TopicSpec(
     name="inventory.adjustments",
     key="productId",
-    value_schemas=_schemas("Restocked", "Adjusted", "StockSet"),
+    value_schemas=_schemas("Restocked", "Adjusted", "StockSet", "LowStockThresholdSet"),
     writer="warehouses (and the gateway's admin routes)",
     json_ingress=True,
     doc="Ingress: stock changes from warehouses.",
@@ -148,6 +169,13 @@ PRICES = TopicSpec(
     writer="pricing service (and the gateway's admin routes)",
     json_ingress=True,
     doc="Ingress: price changes.",
+)
+INVENTORY_EVENTS = TopicSpec(
+    name="inventory.events",
+    key="productId",
+    value_schemas=_schemas("LowStock", "OutOfStock", "BackInStock", "StockShortage"),
+    writer="agents.stock",
+    doc="Stock level crossings, once per crossing, and shortage alerts.",
 )
 PAYMENT_REQUESTS = TopicSpec(
     name="payments.requests",
@@ -186,6 +214,56 @@ ORDERS_BY_CUSTOMER = TopicSpec(
     writer="agents.orders",
     doc="Order summaries re-keyed by customer, for the customer's order list.",
 )
+CUSTOMER_COMMANDS = TopicSpec(
+    name="customers.commands",
+    key="customerId",
+    value_schemas=_schemas("CreateCustomer", "UpdateCustomer"),
+    writer="gateway",
+    json_ingress=True,
+    doc="Ingress: register or change a customer.",
+)
+EMAIL_CLAIMS = TopicSpec(
+    name="customers.email-claims",
+    key="email",
+    value_schemas=_schemas("ClaimEmail", "ReleaseEmail"),
+    writer="agents.customers",
+    doc="Email addresses claimed and released, keyed by the address so each has one owner.",
+)
+EMAIL_CLAIM_RESULTS = TopicSpec(
+    name="customers.email-results",
+    key="customerId",
+    value_schemas=_schemas("EmailClaimResult"),
+    writer="agents.emails",
+    doc="Whether each claim was granted, back to the customer's partition.",
+)
+CUSTOMER_EVENTS = TopicSpec(
+    name="customer.events",
+    key="customerId",
+    value_schemas=_schemas("CustomerCreated", "CustomerUpdated"),
+    writer="agents.customers",
+    doc="Customer lifecycle events.",
+)
+CUSTOMER_CHECKS = TopicSpec(
+    name="customers.checks",
+    key="customerId",
+    value_schemas=_schemas("CheckCustomer"),
+    writer="agents.orders",
+    doc="Orders re-keyed by customer for the customer and velocity checks.",
+)
+CUSTOMER_CHECK_RESULTS = TopicSpec(
+    name="customers.check-results",
+    key="orderId",
+    value_schemas=_schemas("CustomerCheckResult"),
+    writer="agents.customers",
+    doc="Each order's customer check, back to the order's partition.",
+)
+NOTIFICATIONS = TopicSpec(
+    name="notifications",
+    key="customerId",
+    value_schemas=_schemas("Notification"),
+    writer="agents.customers",
+    doc="One notification per customer-facing order transition.",
+)
 DEAD_LETTERS = TopicSpec(
     name="deadletters",
     key="the original key",
@@ -195,8 +273,10 @@ DEAD_LETTERS = TopicSpec(
 )
 
 TOPICS: tuple[TopicSpec, ...] = (
-    ORDER_COMMANDS, ORDER_TIMEOUTS, STOCK_REQUESTS, STOCK_RESULTS, INVENTORY_ADJUSTMENTS, PRICES,
-    PAYMENT_REQUESTS, PAYMENT_EVENTS, SHIPMENT_EVENTS, ORDER_EVENTS, ORDERS_BY_CUSTOMER, DEAD_LETTERS,
+    ORDER_COMMANDS, ORDER_TIMEOUTS, STOCK_REQUESTS, STOCK_RESULTS, INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS, PRICES,
+    PAYMENT_REQUESTS, PAYMENT_EVENTS, SHIPMENT_EVENTS, ORDER_EVENTS, ORDERS_BY_CUSTOMER,
+    CUSTOMER_COMMANDS, EMAIL_CLAIMS, EMAIL_CLAIM_RESULTS, CUSTOMER_EVENTS, CUSTOMER_CHECKS, CUSTOMER_CHECK_RESULTS,
+    NOTIFICATIONS, DEAD_LETTERS,
 )
 
 ORDERS_TABLE = TableSpec(
@@ -248,9 +328,52 @@ CUSTOMER_ORDERS_TABLE = TableSpec(
     doc="Each customer's orders, for the paginated order list.",
 )
 
+CUSTOMERS_TABLE = TableSpec(
+    name="customers",
+    key="customerId",
+    value_schema=f"{NAMESPACE}.CustomerState",
+    writer="agents.customers",
+    source_topic=CUSTOMER_COMMANDS.name,
+    doc="Every customer.",
+)
+EMAIL_OWNERS_TABLE = TableSpec(
+    name="email-owners",
+    key="email",
+    value_schema=f"{NAMESPACE}.EmailOwner",
+    writer="agents.emails",
+    source_topic=EMAIL_CLAIMS.name,
+    doc="Which customer holds each email address; makes addresses unique.",
+)
+CUSTOMER_CHECKS_TABLE = TableSpec(
+    name="customer-checks",
+    key="customerId/orderId",
+    value_schema=f"{NAMESPACE}.CustomerCheck",
+    writer="agents.customers",
+    source_topic=CUSTOMER_COMMANDS.name,
+    doc="Each order's customer check, so a replay decides the same and counts once.",
+)
+VELOCITY_TABLE = TableSpec(
+    name="velocity",
+    key="customerId (windowed)",
+    value_schema=f"{NAMESPACE}.VelocityWindow",
+    writer="agents.customers",
+    source_topic=CUSTOMER_COMMANDS.name,
+    windowed=True,
+    doc="Orders and amount per customer per tumbling window (a Faust windowed table).",
+)
+NOTIFICATIONS_SENT_TABLE = TableSpec(
+    name="notifications-sent",
+    key="customerId/orderId/status",
+    value_schema=f"{NAMESPACE}.NotificationSent",
+    writer="agents.customers",
+    source_topic=CUSTOMER_COMMANDS.name,
+    doc="Notifications already written, so a replay writes none twice.",
+)
+
 TABLES: tuple[TableSpec, ...] = (
     ORDERS_TABLE, PENDING_PAYMENTS_TABLE, STOCK_TABLE, RESERVATIONS_TABLE, PAYMENTS_TABLE,
-    CUSTOMER_ORDERS_TABLE,
+    CUSTOMER_ORDERS_TABLE, CUSTOMERS_TABLE, EMAIL_OWNERS_TABLE, CUSTOMER_CHECKS_TABLE, VELOCITY_TABLE,
+    NOTIFICATIONS_SENT_TABLE,
 )
 
 
@@ -284,6 +407,7 @@ def all_topics(app_id: str) -> tuple[TopicSpec, ...]:
             writer=t.writer,
             partitions=topic(t.source_topic).partitions,
             compacted=True,
+            windowed=t.windowed,
             doc=f"Changelog of table {t.name!r}.",
         )
         for t in TABLES

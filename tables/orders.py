@@ -72,6 +72,7 @@ def new_order_state(command: Record, ctx: Context) -> Row:
             for line in command["items"]
         ],
         "totalCents": None,
+        "customerCheck": "none",
         "currency": command.get("currency", "USD"),
         "paymentMethodId": command["paymentMethodId"],
         "shippingAddress": copy.deepcopy(command.get("shippingAddress")),
@@ -129,14 +130,28 @@ def _line_result(row: Row, msg: Record, ctx: Context) -> Decision:
 
 
 def _conclude_reservation(row: Row, ctx: Context) -> None:
-    """Every line is in: all reserved means payment next, any rejection rejects."""
+    """Every line is in: all reserved means the customer check next, any rejection rejects."""
     rejected = [line for line in row["items"] if line["status"] != "reserved"]
     if rejected:
         _append_status(row, st.REJECTED, rejected[0].get("reason") or "rejected", ctx)
         return
     row["totalCents"] = order_total(row["items"])
-    row["paymentStatus"] = "pending"
-    _append_status(row, st.PENDING_PAYMENT, "stock_reserved", ctx)
+    row["customerCheck"] = "pending"
+
+
+def _customer_checked(row: Row, msg: Record, ctx: Context) -> Decision:
+    """The customer check is in: passed means payment next, failed rejects."""
+    if row["status"] != st.PENDING or row["customerCheck"] != "pending":
+        return UNCHANGED  # a repeated result, or the order moved on (cancelled)
+    new = _changed(row, ctx)
+    if not msg["passed"]:
+        new["customerCheck"] = "failed"
+        _append_status(new, st.REJECTED, msg.get("reason") or "customer_check_failed", ctx)
+        return Decision(new)
+    new["customerCheck"] = "passed"
+    new["paymentStatus"] = "pending"
+    _append_status(new, st.PENDING_PAYMENT, "validated", ctx)
+    return Decision(new)
 
 
 def order_total(items: list[Row]) -> int:
@@ -183,6 +198,7 @@ def _shipment(target: str) -> Callable[[Row, Record, Context], Decision]:
 
 DECISIONS: Mapping[str, Callable[[Row, Record, Context], Decision]] = {
     "CancelOrder": _cancel_order,
+    "CustomerCheckResult": _customer_checked,
     "ExpireOrder": _expire_order,
     "LineResult": _line_result,
     "PaymentAuthorized": _payment("authorized", None, lambda d: ""),
@@ -235,6 +251,8 @@ def effects(row: Row) -> frozenset[Effect]:
     out: set[Effect] = set()
     if status == st.PENDING:
         out |= {("reserve", i) for i, line in enumerate(items) if line["status"] == "pending"}
+        if row["customerCheck"] == "pending":
+            out.add(("check_customer", -1))
     elif status == st.PENDING_PAYMENT and row["paymentStatus"] in ("pending", "authorized"):
         out.add(("request_payment", -1))
     if status in st.PAID:

@@ -20,6 +20,7 @@ __all__ = [
     "RECENT_ADJUSTMENTS",
     "adjust",
     "available",
+    "level_events",
     "new_stock",
     "release",
     "reserve",
@@ -43,7 +44,8 @@ class LineDecision:
 
 def new_stock(product_id: str) -> Row:
     return {"productId": product_id, "onHand": 0, "reserved": 0, "priceCents": None,
-            "priceEffectiveAt": 0, "currency": "USD", "appliedOffsets": {}, "recentAdjustments": []}
+            "priceEffectiveAt": 0, "currency": "USD", "appliedOffsets": {}, "recentAdjustments": [],
+            "lowStockThreshold": None}
 
 
 def available(stock: Row) -> int:
@@ -125,6 +127,8 @@ def adjust(stock: Row | None, kind: str, msg: Record) -> Row | None:
     elif kind == "StockSet":
         # Below what is reserved, available goes negative; reservations stand.
         new["onHand"] = msg["onHand"]
+    elif kind == "LowStockThresholdSet":
+        new["lowStockThreshold"] = msg["threshold"]
     else:
         raise ValueError(f"not an inventory adjustment: {kind}")
     new["recentAdjustments"] = [*current["recentAdjustments"], msg["adjustmentId"]][-RECENT_ADJUSTMENTS:]
@@ -141,3 +145,37 @@ def update_price(stock: Row | None, msg: Record) -> Row | None:
     new["priceEffectiveAt"] = msg["effectiveAt"]
     new["currency"] = msg.get("currency", "USD")
     return new
+
+
+def _band(stock: Row, default_threshold: int) -> str:
+    threshold = stock.get("lowStockThreshold")
+    threshold = default_threshold if threshold is None else threshold
+    level = available(stock)
+    return "out" if level <= 0 else "low" if level < threshold else "ok"
+
+
+# Which event a move from one band to another announces; moves not listed say nothing.
+CROSSINGS = {("ok", "low"): "LowStock", ("ok", "out"): "OutOfStock", ("low", "out"): "OutOfStock",
+             ("out", "low"): "BackInStock", ("out", "ok"): "BackInStock"}
+
+
+def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, at_iso: str
+                 ) -> list[tuple[str, dict[str, Any]]]:
+    """The inventory events a change of a stock row makes: one per crossing.
+
+    A product seen for the first time announces nothing; ``cause`` (the
+    message's topic/partition/offset) makes each eventId deterministic.
+    """
+    if old is None:
+        return []
+    kinds = []
+    crossing = CROSSINGS.get((_band(old, default_threshold), _band(new, default_threshold)))
+    if crossing is not None:
+        kinds.append(crossing)
+    if new["onHand"] < new["reserved"] and not old["onHand"] < old["reserved"]:
+        kinds.append("StockShortage")
+    threshold = new.get("lowStockThreshold")
+    data = {"productId": new["productId"], "onHand": new["onHand"], "reserved": new["reserved"],
+            "available": available(new), "threshold": default_threshold if threshold is None else threshold}
+    return [(kind, {"eventId": f"evt_{new['productId']}_{kind}_{cause}", "eventType": kind, "timestamp": at_iso,
+                    "version": "1.0", "data": dict(data)}) for kind in kinds]

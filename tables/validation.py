@@ -49,6 +49,7 @@ CHECKS: Mapping[str, Callable[[Record], list[str]]] = {
     "Adjusted": _range("delta", -MAX_STOCK, MAX_STOCK),
     "StockSet": _range("onHand", 0, MAX_STOCK),
     "PriceUpdated": _range("priceCents", 0, MAX_PRICE_CENTS),
+    "LowStockThresholdSet": _range("threshold", 0, MAX_STOCK),
 }
 
 

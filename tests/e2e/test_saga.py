@@ -14,6 +14,7 @@ from support.saga import (
     await_status,
     inventory,
     ledger,
+    new_customer,
     new_id,
     order_events,
     payments_of,
@@ -177,9 +178,10 @@ def test_shipment_events_move_a_confirmed_order_to_delivered_and_cancel_then_get
 
 def test_200_orders_racing_for_50_units_sell_exactly_50(stack: DevStack) -> None:
     (a,) = products(stack, 50)
+    customers = [new_customer(stack) for _ in range(7)]
     with ThreadPoolExecutor(max_workers=32) as pool:
         order_ids = list(pool.map(lambda i: place(stack, [{"productId": a, "quantity": 1}],
-                                                  customer=f"cust_race_{i % 7}"), range(200)))
+                                                  customer=customers[i % 7]), range(200)))
     statuses = [await_status(stack, o, "confirmed", "rejected", timeout=90)["status"] for o in order_ids]
     assert statuses.count("confirmed") == 50
     assert statuses.count("rejected") == 150

@@ -12,7 +12,16 @@ import pytest
 from confluent_kafka import Producer
 from support.http import get, post_json
 from support.metrics import counter_total
-from support.saga import CODEC, await_status, new_id, order_events, payments_of, place, seed_stock
+from support.saga import (
+    CODEC,
+    await_status,
+    new_customer,
+    new_id,
+    order_events,
+    payments_of,
+    place,
+    seed_stock,
+)
 from support.waiting import eventually
 
 from orderflow.schemas import catalog
@@ -26,8 +35,9 @@ def test_long_poll_returns_once_the_order_leaves_the_status(stack: DevStack) -> 
     seed_stock(stack, product, 5)
     order_id = place(stack, [{"productId": product, "quantity": 1}])
     # one request, no client-side polling: the worker holds it until the status moves on
-    reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}?waitWhileStatus=pending&timeout=20", timeout=30)
-    assert reply.status == 200 and reply.json()["status"] != "pending"
+    reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}?waitWhileStatus=pending,pending_payment&timeout=20",
+                timeout=30)
+    assert reply.status == 200 and reply.json()["status"] == "confirmed"
 
 
 def test_long_poll_on_an_unknown_order_ends_with_404_after_the_timeout(stack: DevStack) -> None:
@@ -72,7 +82,7 @@ def test_event_stream_sends_every_status_change_while_the_client_listens(stack: 
 
 
 def test_customer_order_list_is_paginated_newest_first(stack: DevStack) -> None:
-    customer, product = new_id("cust"), new_id("prod")
+    customer, product = new_customer(stack), new_id("prod")
     seed_stock(stack, product, 10)
     order_ids = [place(stack, [{"productId": product, "quantity": 1}], customer=customer) for _ in range(5)]
 
@@ -111,8 +121,9 @@ def test_retried_post_with_the_same_idempotency_key_creates_one_order(stack: Dev
     product = new_id("prod")
     seed_stock(stack, product, 10)
     key = {"Idempotency-Key": new_id("idem")}
-    first = place(stack, [{"productId": product, "quantity": 2}], customer="cust_idem", headers=key)
-    second = place(stack, [{"productId": product, "quantity": 2}], customer="cust_idem", headers=key)
+    customer = new_customer(stack)
+    first = place(stack, [{"productId": product, "quantity": 2}], customer=customer, headers=key)
+    second = place(stack, [{"productId": product, "quantity": 2}], customer=customer, headers=key)
     assert first == second
     await_status(stack, first, "confirmed")
     eventually(lambda: (inv := get(f"{stack.gateway_url}/api/v1/inventory/{product}").json())["onHand"] == 8

@@ -36,6 +36,10 @@ def stack(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
         payment_backoff_max_s=0.2,
         payment_breaker_failures=3,
         payment_breaker_recovery_s=1.0,
+        # small windows and a low amount limit so the velocity test is quick;
+        # the other tests spend far less than the limit
+        velocity_window_s=6.0,
+        velocity_max_amount_cents=1_000_000,
     )
     dev = DevStack(settings, workers=2, echo=lambda _line: None)
     try:

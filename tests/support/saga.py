@@ -20,7 +20,9 @@ __all__ = [
     "await_inventory",
     "await_status",
     "inventory",
+    "keyed_records",
     "ledger",
+    "new_customer",
     "new_id",
     "order_events",
     "place",
@@ -59,8 +61,26 @@ def await_inventory(stack: DevStack, product_id: str, on_hand: int, reserved: in
                       what=f"{product_id} at onHand={on_hand} reserved={reserved} (now {inventory(stack, product_id)})")
 
 
+def new_customer(stack: DevStack, first_name: str = "Ada") -> str:
+    """Register a customer through the API; returns its id."""
+    reply = post_json(f"{stack.gateway_url}/api/v1/customers",
+                      {"email": f"{new_id('user')}@example.com", "firstName": first_name, "lastName": "Lovelace"})
+    assert reply.status == 201, reply.body
+    return str(reply.json()["customerId"])
+
+
+_DEFAULT_CUSTOMERS: dict[int, str] = {}
+
+
+def default_customer(stack: DevStack) -> str:
+    if id(stack) not in _DEFAULT_CUSTOMERS:
+        _DEFAULT_CUSTOMERS[id(stack)] = new_customer(stack)
+    return _DEFAULT_CUSTOMERS[id(stack)]
+
+
 def place(stack: DevStack, items: list[dict[str, Any]], payment_method: str = "pm_visa",
-          customer: str = "cust_saga", headers: dict[str, str] | None = None) -> str:
+          customer: str | None = None, headers: dict[str, str] | None = None) -> str:
+    customer = customer or default_customer(stack)
     reply = post_json(f"{stack.gateway_url}/api/v1/orders",
                       {"customerId": customer, "items": items, "paymentMethodId": payment_method}, headers)
     assert reply.status == 202, reply.body
@@ -89,14 +109,14 @@ def set_provider(stack: DevStack, **behaviour: Any) -> None:
     assert reply.status == 200, reply.body
 
 
-def order_events(bootstrap: str, order_id: str) -> list[dict[str, Any]]:
-    """Every event on orders.events for one order, in partition order."""
-    topic = catalog.ORDER_EVENTS.name
+def keyed_records(bootstrap: str, spec: catalog.TopicSpec, key: str) -> list[dict[str, Any]]:
+    """Every record on topic ``spec`` with this key, in partition order."""
+    topic = spec.name
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": new_id("probe"),
                          "enable.auto.commit": False})
     try:
         partitions = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        tp = TopicPartition(topic, partition_for_key(order_id.encode(), partitions), 0)
+        tp = TopicPartition(topic, partition_for_key(key.encode(), partitions), 0)
         high = consumer.get_watermark_offsets(tp, timeout=10)[1]
         consumer.assign([tp])
         found: list[dict[str, Any]] = []
@@ -107,8 +127,13 @@ def order_events(bootstrap: str, order_id: str) -> list[dict[str, Any]]:
                 continue
             assert message.error() is None, message.error()
             position = message.offset() + 1
-            if message.key() == order_id.encode():
+            if message.key() == key.encode():
                 found.append(CODEC.decode(message.value()).record)
         return found
     finally:
         consumer.close()
+
+
+def order_events(bootstrap: str, order_id: str) -> list[dict[str, Any]]:
+    """Every event on orders.events for one order, in order."""
+    return keyed_records(bootstrap, catalog.ORDER_EVENTS, order_id)

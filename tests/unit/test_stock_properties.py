@@ -29,9 +29,8 @@ def product_of(order: int, line: int) -> str:
     return PRODUCTS[(order + line) % len(PRODUCTS)]
 
 
-line_ops = hs.tuples(hs.sampled_from(["reserve"] * 3 + ["release", "sell"]), hs.integers(0, 2), hs.integers(0, 1),
-                     hs.integers(1, 3),
-                     hs.sampled_from([None, None, None, "current", "other"]))
+line_ops = hs.tuples(hs.sampled_from(["reserve"] * 3 + ["sell"] * 2 + ["release"]), hs.integers(0, 1),
+                     hs.integers(0, 1), hs.integers(1, 3), hs.sampled_from([None, None, None, "current", "other"]))
 adjustments = hs.tuples(hs.sampled_from(["Restocked", "Adjusted", "StockSet"]), hs.sampled_from(PRODUCTS),
                         hs.integers(0, 5).map(lambda i: f"adj_{i}"), hs.integers(-3, 6))
 prices = hs.tuples(hs.just("PriceUpdated"), hs.sampled_from(PRODUCTS), hs.integers(0, 3), hs.integers(100, 103))

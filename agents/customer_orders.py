@@ -1,0 +1,38 @@
+"""Agent ``list_customer_orders``: keeps each customer's order list.
+
+Consumes orders.by-customer (OrderSummary, keyed by customerId). Owns the
+table ``customer-orders``. Produces nothing; the worker's web view pages it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.rows import Rows
+from orderflow.schemas import catalog
+from orderflow.tables import customer_orders as logic
+
+if TYPE_CHECKING:
+    from orderflow.agents.app import Pipeline
+
+__all__ = ["register"]
+
+AGENT = "list_customer_orders"
+
+
+def register(pipeline: Pipeline) -> None:
+    lists = Rows(pipeline.tables["customer-orders"], pipeline.codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
+    specs = {catalog.ORDERS_BY_CUSTOMER.name: catalog.ORDERS_BY_CUSTOMER}
+
+    async def handle(msg: Inbound) -> str:
+        new = logic.upsert(lists.get(msg.key), msg.record)
+        if new is None:
+            return "unchanged"
+        lists.put(msg.key, new)
+        return "applied"
+
+    @pipeline.app.agent(pipeline.source_topic(catalog.ORDERS_BY_CUSTOMER), name=AGENT)
+    async def list_customer_orders(stream: Any) -> None:
+        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
+                        pipeline.outbox, handle)

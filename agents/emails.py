@@ -1,0 +1,47 @@
+"""Agent ``own_emails``: makes customers' email addresses unique.
+
+Consumes customers.email-claims (ClaimEmail, ReleaseEmail; keyed by the
+lower-cased address, so all claims of one address meet in one partition).
+Owns the table ``email-owners``. Produces customers.email-results (keyed by
+customerId).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.rows import Rows
+from orderflow.schemas import catalog
+from orderflow.tables import customers as logic
+
+if TYPE_CHECKING:
+    from orderflow.agents.app import Pipeline
+
+__all__ = ["register"]
+
+AGENT = "own_emails"
+
+
+def register(pipeline: Pipeline) -> None:
+    owners = Rows(pipeline.tables["email-owners"], pipeline.codec, catalog.EMAIL_OWNERS_TABLE.value_schema)
+    specs = {catalog.EMAIL_CLAIMS.name: catalog.EMAIL_CLAIMS}
+
+    async def handle(msg: Inbound) -> str:
+        owner = owners.get(msg.key)
+        if msg.kind == "ReleaseEmail":
+            if not logic.release(owner, msg.record):
+                return "unchanged"
+            owners.delete(msg.key)
+            return "applied"
+        new_owner, result = logic.claim(owner, msg.record)
+        if new_owner is not None:
+            owners.put(msg.key, new_owner)
+        # Answered every time, so a replayed claim is answered again.
+        await pipeline.outbox.send(catalog.EMAIL_CLAIM_RESULTS, result["customerId"], "EmailClaimResult", result)
+        return "applied" if new_owner is not None else "unchanged"
+
+    @pipeline.app.agent(pipeline.source_topic(catalog.EMAIL_CLAIMS), name=AGENT)
+    async def own_emails(stream: Any) -> None:
+        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
+                        pipeline.outbox, handle)
