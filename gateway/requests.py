@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, ValidationError, model_validator
 
-from orderflow.tables.validation import MAX_LINES, MAX_QUANTITY
+from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
 
 __all__ = [
     "CancelOrderRequest",
@@ -32,7 +32,7 @@ __all__ = [
     "to_update_customer",
 ]
 
-Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENT_PATTERN)]
 Text = Annotated[str, Field(max_length=200)]
 
 
