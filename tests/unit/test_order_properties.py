@@ -56,7 +56,8 @@ def payment_event(kind: str, error: str = "card_declined") -> dict[str, Any]:
 # --- strategies -------------------------------------------------------------------------
 
 # Stock results and payments come more often than cancels, so orders get far.
-KINDS = (["LineResult"] * 8 + ["PaymentCompleted"] * 2 + ["Shipped"] * 2 + ["again"] * 2
+KINDS = (["LineResult"] * 8 + ["CustomerCheckResult"] * 2 + ["PaymentCompleted"] * 2 + ["Shipped"] * 2
+         + ["again"] * 2
          + ["PaymentAuthorized", "PaymentFailed", "PaymentRefunded", "Delivered", "CancelOrder", "ExpireOrder",
             "PlaceOrder"])
 
@@ -76,6 +77,10 @@ def scenarios(draw: hs.DrawFn) -> tuple[int, list[tuple[Message, int]]]:
             msg = (kind, line_result(draw(hs.integers(-1, lines)),
                                      draw(hs.sampled_from(["reserved"] * 4 + ["rejected", "released", "sold"])),
                                      reason=draw(hs.sampled_from([None, "out_of_stock", "price_changed"]))))
+        elif kind == "CustomerCheckResult":
+            passed = draw(hs.booleans())
+            msg = (kind, {"orderId": "ord_1", "customerId": "cust_1", "passed": passed,
+                          "reason": None if passed else draw(hs.sampled_from(["unknown_customer", "velocity_limit"]))})
         elif kind == "PaymentFailed":
             msg = (kind, payment_event(kind, draw(hs.sampled_from(["card_declined", saga.EXPIRED]))))
         elif kind.startswith("Payment"):
@@ -113,8 +118,9 @@ def check_effects(row: Row) -> None:
     items, effects = row["items"], saga.effects(row)
     reserved = [i for i, line in enumerate(items) if line["status"] == "reserved"]
     decided = all(line["status"] != "pending" for line in items)
-    if row["status"] == st.PENDING:
-        assert not decided, "every line is in, yet the order still waits for stock"
+    if row["status"] == st.PENDING and decided:
+        # every line is in: the order waits only for its customer check, and asks for it
+        assert row["customerCheck"] == "pending" and ("check_customer", -1) in effects
     held = [i for i, line in enumerate(items) if line["status"] in ("reserved", "sold")]
     if row["status"] in st.UNDONE:
         assert {("release", i) for i in held} <= effects
