@@ -10,6 +10,8 @@ Choices made on purpose (see the Faust field notes):
   bytes the producers hash (no JSON-encoded table keys).
 - topic_allow_declare False: topics, changelogs included, are created from the
   catalog by ``orderflow.topics`` with the partition counts it declares.
+- commits wait for changelog writes, and a failed send stops the worker
+  before a commit (``agents.durability``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import faust
 
 from orderflow.agents import customer_orders, customers, emails, orders, payments, stock, timeouts, web
+from orderflow.agents.durability import SafeTopic, make_commits_wait_for_changelogs
 from orderflow.agents.handling import Outbox
 from orderflow.agents.routing import TableRouter
 from orderflow.agents.watchers import Watchers
@@ -82,6 +85,7 @@ def _faust_app(settings: Settings) -> faust.App:
         web_bind=settings.worker_bind or settings.advertised_worker_host,
         canonical_url=settings.canonical_worker_url,
         web_in_thread=False,
+        Topic=SafeTopic,
     )
 
 
@@ -99,6 +103,7 @@ def _velocity_table(app: faust.App, settings: Settings) -> faust.TableT:
 
 def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
+    make_commits_wait_for_changelogs(app)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec))
     for spec in catalog.TABLES:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from confluent_kafka import KafkaException
 
-from orderflow.gateway import customers, inventory, orders
+from orderflow.gateway import customers, inventory, openapi, orders
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware
 from orderflow.gateway.producer import AsyncProducer
@@ -70,7 +70,8 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
     app["ctx"] = ctx
     app.cleanup_ctx.append(_lifecycle)
     app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz),
-                    web.get("/metrics", metrics), *orders.routes(), *inventory.routes(),
+                    web.get("/metrics", metrics), web.get("/openapi.json", openapi.serve),
+                    *orders.routes(), *inventory.routes(),
                     *customers.routes()])
     return app
 

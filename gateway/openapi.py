@@ -1,0 +1,187 @@
+"""The gateway's OpenAPI 3.1 description, served at GET /openapi.json.
+
+Owns: the list of the gateway's operations (method, path, parameters, body,
+answers). Request bodies are generated from the pydantic models of
+``requests.py``, path ids carry the pattern of ``requests.Ident``, and every
+error answer has the JSON error body of ``errors.py``, so the description
+follows the validation it documents. Consumes and produces nothing on Kafka;
+``tests/unit/test_openapi.py`` keeps it in step with the app's routes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
+
+from orderflow.gateway import requests
+from orderflow.gateway.context import GatewayContext
+
+__all__ = ["OPERATIONS", "Operation", "document", "serve"]
+
+ERROR = "#/components/schemas/Error"
+JSON = "application/json"
+IDENT = TypeAdapter(requests.Ident).json_schema()
+# What the models' validators check but their generated schemas cannot say.
+SCHEMA_EXTRAS: dict[str, dict[str, Any]] = {"CustomerUpdateRequest": {"minProperties": 1}}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route: ``answers`` maps each documented status to its meaning; 2xx
+    answers (and those in ``plain``) are ``media``, JSON unless said; every
+    other one is an Error body."""
+
+    method: str
+    path: str  # OpenAPI template; path parameters are ids
+    operation_id: str
+    summary: str
+    answers: dict[int, str]
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    query: tuple[dict[str, Any], ...] = ()
+    headers: tuple[dict[str, Any], ...] = ()
+    media: str = JSON
+    plain: frozenset[int] = frozenset()
+    tags: tuple[str, ...] = ()
+
+
+def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": False, "schema": schema, "description": description}
+
+
+_JSON_BODY = {400: "invalid JSON or fields (each bad field named in `fields`)",
+              415: "the body is not application/json"}
+_UNAVAILABLE = {503: "Kafka or the workers did not answer; retry"}
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("get", "/healthz", "healthz", "the process is alive", {200: "alive"}, tags=("system",)),
+    Operation("get", "/readyz", "readyz", "the broker and a worker answer",
+              {200: "{ready: true, status}", 503: "{ready: false, status}: not ready"},
+              plain=frozenset({503}), tags=("system",)),
+    Operation("get", "/metrics", "metrics", "Prometheus metrics", {200: "text exposition format"},
+              media="text/plain", tags=("system",)),
+    Operation("get", "/openapi.json", "openapi", "this description", {200: "the OpenAPI document"},
+              tags=("system",)),
+    Operation("post", "/api/v1/orders", "placeOrder", "write PlaceOrder to Kafka",
+              {202: "accepted: {orderId, status: pending} and a Location", **_JSON_BODY, **_UNAVAILABLE},
+              body=requests.PlaceOrderRequest, tags=("orders",),
+              headers=(_param("Idempotency-Key", "header", {"type": "string", "minLength": 1, "maxLength": 200},
+                              "a retry with the same key answers the same orderId and creates nothing"),)),
+    Operation("get", "/api/v1/orders/{orderId}", "getOrder", "the order (long-poll when asked)",
+              {200: "the order", 400: "bad query parameter", 404: "no such order", **_UNAVAILABLE},
+              tags=("orders",), query=(
+                  _param("waitWhileStatus", "query", {"type": "string"},
+                         "comma-separated statuses: wait while the order is absent or in one of them"),
+                  _param("timeout", "query", {"type": "number", "minimum": 0, "maximum": 30},
+                         "seconds to wait at most (capped at the gateway's long-poll maximum)"))),
+    Operation("post", "/api/v1/orders/{orderId}/cancel", "cancelOrder", "cancel before shipment",
+              {200: "cancelled", 202: "cancelling", **_JSON_BODY, 404: "no such order",
+               409: "shipped or ended: cannot be cancelled", **_UNAVAILABLE},
+              body=requests.CancelOrderRequest, body_required=False, tags=("orders",)),
+    Operation("get", "/api/v1/orders/{orderId}/events", "orderEvents", "status changes as Server-Sent Events",
+              {200: "an event stream until the order ends", 404: "no such order", **_UNAVAILABLE},
+              media="text/event-stream", tags=("orders",)),
+    Operation("post", "/api/v1/orders/{orderId}/shipments", "recordShipment",
+              "admin: publish Shipped or Delivered", {202: "published", **_JSON_BODY, **_UNAVAILABLE},
+              body=requests.ShipmentRequest, tags=("admin",)),
+    Operation("get", "/api/v1/customers/{customerId}/orders", "customerOrders", "the customer's orders, newest first",
+              {200: "a page of orders and `pagination`", 400: "bad page or limit", **_UNAVAILABLE},
+              tags=("customers",), query=(
+                  _param("page", "query", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "from 1"),
+                  _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}, "orders per page"))),
+    Operation("post", "/api/v1/customers", "createCustomer", "register a customer",
+              {201: "registered: {customerId}", 202: "still registering", **_JSON_BODY,
+               409: "the email belongs to another customer", **_UNAVAILABLE},
+              body=requests.CustomerRequest, tags=("customers",)),
+    Operation("get", "/api/v1/customers/{customerId}", "getCustomer", "the customer",
+              {200: "the customer", 404: "no such customer", **_UNAVAILABLE}, tags=("customers",)),
+    Operation("put", "/api/v1/customers/{customerId}", "updateCustomer", "change a customer's fields",
+              {200: "the customer as changed", **_JSON_BODY, 404: "no such customer",
+               409: "the new email is taken", **_UNAVAILABLE},
+              body=requests.CustomerUpdateRequest, tags=("customers",)),
+    Operation("get", "/api/v1/inventory/{productId}", "getInventory", "onHand, reserved, available, price",
+              {200: "the stock level", 400: "bad product id", 404: "no such product", **_UNAVAILABLE},
+              tags=("inventory",)),
+    Operation("post", "/api/v1/inventory/{productId}/adjustments", "adjustInventory",
+              "admin: restock, adjust, set or threshold", {202: "published", **_JSON_BODY, **_UNAVAILABLE},
+              body=requests.InventoryAdjustmentRequest, tags=("admin",)),
+    Operation("get", "/api/v1/products/{productId}", "getProduct", "price and availability",
+              {200: "the product", 400: "bad product id", 404: "no such product", **_UNAVAILABLE},
+              tags=("inventory",)),
+    Operation("post", "/api/v1/products/{productId}/price", "setPrice", "admin: publish PriceUpdated",
+              {202: "published", **_JSON_BODY, **_UNAVAILABLE}, body=requests.PriceRequest, tags=("admin",)),
+)
+
+
+def _operation(op: Operation, long_poll_max_s: float) -> dict[str, Any]:
+    params = [{"name": name, "in": "path", "required": True, "schema": IDENT}
+              for name in re.findall(r"{(\w+)}", op.path)]
+    for extra in (*op.query, *op.headers):
+        if extra["name"] == "timeout":
+            extra = {**extra, "schema": {**extra["schema"], "maximum": long_poll_max_s}}
+        params.append(extra)
+    responses: dict[str, Any] = {}
+    for status, meaning in op.answers.items():
+        if 200 <= status < 300 or status in op.plain:
+            schema = {"type": "string"} if op.media != JSON else {"type": "object"}
+            responses[str(status)] = {"description": meaning, "content": {op.media: {"schema": schema}}}
+        else:
+            responses[str(status)] = {"description": meaning, "content": {JSON: {"schema": {"$ref": ERROR}}}}
+    responses["default"] = {"description": "any other error (405, 413, 500, ...)",
+                            "content": {JSON: {"schema": {"$ref": ERROR}}}}
+    out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": list(op.tags),
+                           "responses": responses}
+    if params:
+        out["parameters"] = params
+    if op.body is not None:
+        out["requestBody"] = {"required": op.body_required, "content": {
+            JSON: {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+    return out
+
+
+def _schemas() -> dict[str, Any]:
+    models = sorted({op.body for op in OPERATIONS if op.body is not None}, key=lambda m: m.__name__)
+    _, defs = models_json_schema([(m, "validation") for m in models],
+                                 ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = defs["$defs"]
+    for name, extra in SCHEMA_EXTRAS.items():
+        schemas[name] = {**schemas[name], **extra}
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string", "description": "a short code, e.g. invalid_request, not_found"},
+            "message": {"type": "string", "description": "what went wrong, for people"},
+            "fields": {"type": "array", "description": "each bad field of a 400 on a body", "items": {
+                "type": "object", "required": ["field", "problem"],
+                "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}}},
+        },
+    }
+    return schemas
+
+
+@cache
+def document(long_poll_max_s: float = 30.0) -> dict[str, Any]:
+    """The whole OpenAPI document (built once per long-poll cap)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, long_poll_max_s)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "orderflow gateway", "version": "1",
+                 "description": "Orders, customers and inventory over HTTP; every write becomes a Kafka "
+                                "record. Every error is JSON: {error, message, fields?}."},
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }
+
+
+async def serve(request: web.Request) -> web.Response:
+    ctx: GatewayContext = request.app["ctx"]
+    return web.json_response(document(ctx.settings.long_poll_max_s))
