@@ -72,24 +72,60 @@ class StockKeeper:
             await self.outbox.send(catalog.INVENTORY_EVENTS, new["productId"], kind, event)
 
     async def _line(self, msg: Inbound) -> str:
+        """Reserve, release or sell one order line.
+
+        One message changes two rows (stock and reservation) whose changelog
+        records a kill -9 can lose one without the other; the stock row's
+        applied offset and journal, and the reservation's source offset, tell
+        on the replay which one survived, so the other is restored rather than
+        the change applied twice.
+        """
         cmd = msg.record
-        res_key = reservation_key(cmd)
-        stock, reservation = self.stock.get(msg.key), self.reservations.get(res_key)
-        if msg.kind == "ReserveLine":
-            decision = logic.reserve(stock, reservation, cmd, self.default_price)
-        elif msg.kind == "ReleaseLine":
-            decision = logic.release(stock, reservation, cmd)
-        else:
-            found = logic.sell(stock, reservation, cmd)
-            if found is None:
-                return "ignored"
-            decision = found
-        if decision.stock is not None:
-            await self._store(msg, stock, decision.stock)
-        if decision.reservation is not None:
-            self.reservations.put(res_key, decision.reservation)
-        await self.outbox.send(catalog.STOCK_RESULTS, cmd["orderId"], "LineResult", decision.result)
-        return "applied" if decision.reservation is not None else "unchanged"
+        key = reservation_key(cmd).decode()
+        stock, reservation = self.stock.get(msg.key), self.reservations.get(key.encode())
+        if stock is not None and stock["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
+            return await self._replayed(msg, cmd, key, stock, reservation)
+        if stock is not None and reservation is not None and reservation["sourceOffset"] == msg.offset:
+            # the reservation of this very message survived, its stock change did not
+            await self._store(msg, stock, logic.record_applied(
+                logic.apply_record(stock, reservation), msg.topic, msg.offset, key, reservation))
+            await self._answer(cmd, logic.result_of(cmd, reservation))
+            return "repaired"
+        decision = self._decide(msg.kind, stock, reservation, cmd)
+        if decision is None:
+            return "ignored"
+        record = decision.reservation
+        if record is not None:
+            record = {**record, "sourceOffset": msg.offset}
+            self.reservations.put(key.encode(), record)
+        if stock is not None:
+            new = decision.stock if decision.stock is not None else stock
+            await self._store(msg, stock, logic.record_applied(new, msg.topic, msg.offset, key, record))
+        await self._answer(cmd, decision.result)
+        return "applied" if record is not None else "unchanged"
+
+    def _decide(self, kind: str, stock: dict[str, Any] | None, reservation: dict[str, Any] | None,
+                cmd: dict[str, Any]) -> logic.LineDecision | None:
+        if kind == "ReserveLine":
+            return logic.reserve(stock, reservation, cmd, self.default_price)
+        if kind == "ReleaseLine":
+            return logic.release(stock, reservation, cmd)
+        return logic.sell(stock, reservation, cmd)
+
+    async def _replayed(self, msg: Inbound, cmd: dict[str, Any], key: str, stock: dict[str, Any],
+                        reservation: dict[str, Any] | None) -> str:
+        """The stock row already has this message: restore its reservation, answer again."""
+        entry = logic.journal_entry(stock, msg.offset)
+        left = entry["reservation"] if entry is not None else None
+        if left is not None and reservation != left:
+            self.reservations.put(key.encode(), left)
+        record = left or reservation
+        if record is not None:
+            await self._answer(cmd, logic.result_of(cmd, record))
+        return "replayed"
+
+    async def _answer(self, cmd: dict[str, Any], result: dict[str, Any]) -> None:
+        await self.outbox.send(catalog.STOCK_RESULTS, cmd["orderId"], "LineResult", result)
 
 
 def register(pipeline: Pipeline) -> StockKeeper:

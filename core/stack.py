@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,16 +75,37 @@ class DevStack:
         env.update({f"ORDERFLOW_{k.upper()}": str(v) for k, v in values.items()})
         return env
 
-    def _start_worker(self, index: int) -> None:
-        data_dir = self.settings.run_dir / f"worker-{index}"
+    def worker_data_dir(self, index: int) -> Path:
+        return self.settings.run_dir / f"worker-{index}"
+
+    def _start_worker(self, index: int, wait: bool = True) -> Child:
+        data_dir = self.worker_data_dir(index)
         if self.fresh and data_dir.exists():
             shutil.rmtree(data_dir)
         child = Child(f"worker-{index}", orderflow_command("worker"),
                       self._env(worker_port=self.settings.worker_port + index, data_dir=data_dir),
                       self.log_dir / f"worker-{index}.log")
         self.children.append(child)
-        wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
-        self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
+        if wait:
+            wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
+            self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
+        return child
+
+    def worker(self, index: int) -> Child:
+        return next(c for c in reversed(self.children) if c.name == f"worker-{index}")
+
+    def kill_worker(self, index: int, signum: int = signal.SIGKILL) -> int:
+        """Signal a worker (kill -9 by default) and wait for it to end; returns its exit code."""
+        child = self.worker(index)
+        child.signal(signum)
+        code = child.process.wait(60)
+        self.children.remove(child)
+        child.stop()
+        return code
+
+    def restart_worker(self, index: int, wait: bool = False) -> None:
+        """Start a worker again on its port and data directory."""
+        self._start_worker(index, wait=wait)
 
     @property
     def payment_simulator_url(self) -> str:
@@ -105,6 +127,7 @@ class DevStack:
         self._echo(f"gateway ready at {self.gateway_url} (log {child.log_path})")
 
     def crashed(self) -> bool:
+        """A child ended on its own (not by ``kill_worker``)."""
         return any(not c.alive() for c in self.children)
 
     def summary(self) -> str:

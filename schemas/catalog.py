@@ -82,7 +82,7 @@ SCHEMA_IDS: dict[str, int] = {
 
 # Schemas other schemas refer to by name: parsed before the rest.
 SHARED_SCHEMAS: tuple[str, ...] = (
-    f"{NAMESPACE}.Address", f"{NAMESPACE}.OrderSummary", f"{NAMESPACE}.UpdateCustomer")
+    f"{NAMESPACE}.Address", f"{NAMESPACE}.OrderSummary", f"{NAMESPACE}.UpdateCustomer", f"{NAMESPACE}.Reservation")
 
 
 def _schemas(*names: str) -> tuple[str, ...]:

@@ -19,7 +19,11 @@ __all__ = [
     "LineDecision",
     "RECENT_ADJUSTMENTS",
     "adjust",
+    "apply_record",
     "available",
+    "journal_entry",
+    "record_applied",
+    "result_of",
     "level_events",
     "new_stock",
     "release",
@@ -31,6 +35,7 @@ __all__ = [
 Row = dict[str, Any]
 Record = Mapping[str, Any]
 RECENT_ADJUSTMENTS = 64
+JOURNAL_SIZE = 256  # well beyond the messages a crash can make Faust replay for one product
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,16 @@ class LineDecision:
 def new_stock(product_id: str) -> Row:
     return {"productId": product_id, "onHand": 0, "reserved": 0, "priceCents": None,
             "priceEffectiveAt": 0, "currency": "USD", "appliedOffsets": {}, "recentAdjustments": [],
-            "lowStockThreshold": None}
+            "lowStockThreshold": None, "journal": []}
 
 
 def available(stock: Row) -> int:
     return int(stock["onHand"]) - int(stock["reserved"])
+
+
+def result_of(cmd: Record, reservation: Row) -> Row:
+    """The LineResult telling what a reservation record says of the line."""
+    return _result(cmd, reservation)
 
 
 def _result(cmd: Record, reservation: Row) -> Row:
@@ -59,7 +69,8 @@ def _result(cmd: Record, reservation: Row) -> Row:
 
 
 def _record(state: str, quantity: int, price: int | None = None, reason: str | None = None) -> Row:
-    return {"state": state, "quantity": quantity, "unitPriceCents": price, "reason": reason}
+    return {"state": state, "quantity": quantity, "unitPriceCents": price, "reason": reason,
+            "previousState": None, "sourceOffset": -1}
 
 
 def reserve(stock: Row | None, reservation: Row | None, cmd: Record, default_price_cents: int) -> LineDecision:
@@ -97,7 +108,7 @@ def release(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDeci
         new["reserved"] -= reservation["quantity"]
     else:  # sold but not shipped: the units are back on the shelf
         new["onHand"] += reservation["quantity"]
-    released = {**reservation, "state": "released"}
+    released = {**reservation, "state": "released", "previousState": reservation["state"]}
     return LineDecision(new, released, _result(cmd, released))
 
 
@@ -110,7 +121,7 @@ def sell(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDecisio
     new = copy.deepcopy(stock)
     new["reserved"] -= reservation["quantity"]
     new["onHand"] -= reservation["quantity"]
-    sold = {**reservation, "state": "sold"}
+    sold = {**reservation, "state": "sold", "previousState": "reserved"}
     return LineDecision(new, sold, _result(cmd, sold))
 
 
@@ -179,3 +190,35 @@ def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, 
             "available": available(new), "threshold": default_threshold if threshold is None else threshold}
     return [(kind, {"eventId": f"evt_{new['productId']}_{kind}_{cause}", "eventType": kind, "timestamp": at_iso,
                     "version": "1.0", "data": dict(data)}) for kind in kinds]
+
+
+# --- crash repair: one message writes two rows (stock, reservation) whose
+# changelog records can be lost independently on a kill -9.
+
+def apply_record(stock: Row, record: Row) -> Row:
+    """The stock row with the effect of a reservation change applied."""
+    new = copy.deepcopy(stock)
+    quantity, change = record["quantity"], (record["previousState"], record["state"])
+    if change == (None, "reserved"):
+        new["reserved"] += quantity
+    elif change == ("reserved", "released"):
+        new["reserved"] -= quantity
+    elif change == ("sold", "released"):
+        new["onHand"] += quantity
+    elif change == ("reserved", "sold"):
+        new["reserved"] -= quantity
+        new["onHand"] -= quantity
+    return new
+
+
+def record_applied(stock: Row, topic: str, offset: int, key: str, record: Row | None) -> Row:
+    """Mark a stock.requests message applied to the row, and journal what it left."""
+    new = dict(stock)
+    new["appliedOffsets"] = {**stock["appliedOffsets"], topic: offset}
+    entry = {"offset": offset, "reservationKey": key, "reservation": record}
+    new["journal"] = [*stock["journal"], entry][-JOURNAL_SIZE:]
+    return new
+
+
+def journal_entry(stock: Row, offset: int) -> Row | None:
+    return next((e for e in reversed(stock["journal"]) if e["offset"] == offset), None)

@@ -23,6 +23,8 @@ SHIPMENT = {"orderId": "ord_1", "shipmentId": "shp_1", "carrier": "UPS", "tracki
 SUMMARY = {"orderId": "ord_1", "customerId": "cust_1", "status": "confirmed", "totalCents": 3998,
            "currency": "EUR", "createdAt": T, "updatedAt": T + 5, "revision": 4}
 
+RESERVATION = {"state": "sold", "quantity": 2, "unitPriceCents": 1999, "reason": None,
+               "previousState": "reserved", "sourceOffset": 41}
 LEVEL = {"productId": "sku-1", "onHand": 40, "reserved": 37, "available": 3, "threshold": 5}
 UPDATE = {"customerId": "cust_1", "email": "ada@new.example.com", "firstName": None, "lastName": None,
           "phone": "555-0199", "address": None, "requestedAt": T}
@@ -87,8 +89,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.CustomerOrders": {"customerId": "cust_1", "orders": [SUMMARY]},
     f"{NS}.StockLevel": {"productId": "sku-1", "onHand": 37, "reserved": 2, "priceCents": 2199,
                          "priceEffectiveAt": T, "currency": "EUR", "appliedOffsets": {"prices": 4},
-                         "recentAdjustments": ["adj_1", "adj_2"], "lowStockThreshold": 8},
-    f"{NS}.Reservation": {"state": "reserved", "quantity": 2, "unitPriceCents": 1999, "reason": None},
+                         "recentAdjustments": ["adj_1", "adj_2"], "lowStockThreshold": 8,
+                         "journal": [{"offset": 41, "reservationKey": "sku-1/ord_1/0", "reservation": RESERVATION},
+                                     {"offset": 42, "reservationKey": "sku-1/ord_2/0", "reservation": None}]},
+    f"{NS}.Reservation": RESERVATION,
     f"{NS}.PaymentState": {"orderId": "ord_1", "status": "captured", "paymentId": "pay_1", "amountCents": 3998,
                            "currency": "EUR", "customerId": "cust_1", "refundId": None, "errorCode": None,
                            "errorMessage": None},

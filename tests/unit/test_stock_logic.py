@@ -51,7 +51,8 @@ def test_reserve_holds_the_units_when_available_stock_covers_the_line():
     decision = stock.reserve(before, None, line(2), DEFAULT_PRICE)
     assert decision.stock is not None
     assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 5)
-    assert decision.reservation == {"state": "reserved", "quantity": 2, "unitPriceCents": 1999, "reason": None}
+    assert decision.reservation == {"state": "reserved", "quantity": 2, "unitPriceCents": 1999, "reason": None,
+                                   "previousState": None, "sourceOffset": -1}
     assert decision.result == result("reserved")
     assert before == level(on_hand=10, reserved=3), "the row passed in was changed"
 
@@ -66,7 +67,8 @@ def test_reserve_of_exactly_the_available_units_succeeds():
 def test_reserve_beyond_the_available_units_is_rejected_as_out_of_stock(on_hand, already_reserved):
     decision = stock.reserve(level(on_hand, already_reserved), None, line(2), DEFAULT_PRICE)
     assert decision.stock is None
-    assert decision.reservation == {"state": "rejected", "quantity": 2, "unitPriceCents": 1999,
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
+                                    "unitPriceCents": 1999,
                                     "reason": "out_of_stock"}
     assert decision.result == result("rejected", reason="out_of_stock")
 
@@ -81,7 +83,8 @@ def test_reserve_of_no_units_is_rejected(quantity):
 def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product():
     decision = stock.reserve(None, None, line(2), DEFAULT_PRICE)
     assert decision.stock is None
-    assert decision.reservation == {"state": "rejected", "quantity": 2, "unitPriceCents": None,
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
+                                    "unitPriceCents": None,
                                     "reason": "unknown_product"}
     assert decision.result == result("rejected", price=None, reason="unknown_product")
 
@@ -89,7 +92,8 @@ def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product()
 def test_reserve_at_a_price_other_than_the_current_one_is_rejected_as_price_changed():
     decision = stock.reserve(level(price=1999), None, line(2, requested=1500), DEFAULT_PRICE)
     assert decision.stock is None
-    assert decision.reservation == {"state": "rejected", "quantity": 2, "unitPriceCents": 1999,
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
+                                    "unitPriceCents": 1999,
                                     "reason": "price_changed"}
 
 
@@ -129,7 +133,7 @@ def test_release_gives_the_reserved_units_back():
     decision = stock.release(row, reservation, line(2))
     assert decision.stock is not None
     assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 0)
-    assert decision.reservation == {**reservation, "state": "released"}
+    assert decision.reservation == {**reservation, "state": "released", "previousState": "reserved"}
     assert decision.result == result("released")
 
 
@@ -144,7 +148,8 @@ def test_release_is_idempotent():
 def test_release_without_reservation_records_a_released_guard():
     decision = stock.release(level(), None, line(2))
     assert decision.stock is None
-    assert decision.reservation == {"state": "released", "quantity": 0, "unitPriceCents": None, "reason": None}
+    assert decision.reservation == {"state": "released", "quantity": 0, "unitPriceCents": None, "reason": None,
+                                   "previousState": None, "sourceOffset": -1}
     assert decision.result == result("released", quantity=0, price=None)
 
 
@@ -169,7 +174,7 @@ def test_release_of_a_sold_line_puts_its_units_back_on_hand():
     decision = stock.release(sold.stock, sold.reservation, line(3))
     assert decision.stock is not None
     assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 0)
-    assert decision.reservation == {**reservation, "state": "released"}
+    assert decision.reservation == {**reservation, "state": "released", "previousState": "sold"}
     assert decision.result == result("released", quantity=3)
     again = stock.release(decision.stock, decision.reservation, line(3))
     assert (again.stock, again.reservation) == (None, None)
@@ -183,7 +188,7 @@ def test_sell_lowers_on_hand_and_reserved():
     assert decision is not None and decision.stock is not None
     assert (decision.stock["onHand"], decision.stock["reserved"]) == (7, 0)
     assert stock.available(decision.stock) == stock.available(row)
-    assert decision.reservation == {**reservation, "state": "sold"}
+    assert decision.reservation == {**reservation, "state": "sold", "previousState": "reserved"}
     assert decision.result == result("sold", quantity=3)
 
 
@@ -328,3 +333,27 @@ def test_rows_reservations_and_results_round_trip_through_their_schemas():
     ]
     for schema, record in samples:
         assert CODEC.decode(CODEC.encode(schema, record)).record == record
+
+
+# --- crash repair ---------------------------------------------------------------------
+
+def test_apply_record_replays_exactly_the_stock_change_a_reservation_made():
+    row, reservation = reserved(on_hand=10, quantity=3)
+    before = {**row, "reserved": 0}
+    assert stock.apply_record(before, reservation)["reserved"] == 3
+    sold = stock.sell(row, reservation, line(3))
+    assert stock.apply_record(row, sold.reservation) == sold.stock
+    released = stock.release(sold.stock, sold.reservation, line(3))
+    assert stock.apply_record(sold.stock, released.reservation) == released.stock
+    rejected = {**reservation, "state": "rejected", "previousState": None}
+    assert stock.apply_record(before, rejected) == before
+
+
+def test_journal_remembers_what_each_applied_request_left_and_stays_bounded():
+    row = stock.new_stock("sku-1")
+    for offset in range(stock.JOURNAL_SIZE + 5):
+        row = stock.record_applied(row, "stock.requests", offset, f"sku-1/ord_{offset}/0", None)
+    assert row["appliedOffsets"]["stock.requests"] == stock.JOURNAL_SIZE + 4
+    assert len(row["journal"]) == stock.JOURNAL_SIZE
+    assert stock.journal_entry(row, 3) is None
+    assert stock.journal_entry(row, stock.JOURNAL_SIZE + 4)["reservationKey"] == f"sku-1/ord_{stock.JOURNAL_SIZE + 4}/0"
