@@ -1,8 +1,9 @@
 """The ``orderflow`` command line (click, which Faust already depends on).
 
 ``orderflow dev`` runs the whole local stack; ``broker``, ``topics``,
-``worker`` and ``gateway`` run one part each. Settings come from the
-environment (ORDERFLOW_*), read once here; options override single fields.
+``worker`` and ``gateway`` run one part each; ``dlq`` lists and replays dead
+letters. Settings come from the environment (ORDERFLOW_*), read once here;
+options override single fields.
 """
 
 from __future__ import annotations
@@ -117,6 +118,54 @@ def payment_sim(ctx: click.Context, port: int | None) -> None:
 
     settings: Settings = ctx.obj
     run_payment_provider(settings.payment_sim_host, port or settings.payment_sim_port)
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: list them, replay them to the topic they came from."""
+
+
+@dlq.command("list")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show the newest N (0: all).")
+@click.option("--topic", "source_topic", default=None, help="Only those from this source topic.")
+@click.pass_context
+def dlq_list(ctx: click.Context, limit: int, source_topic: str | None) -> None:
+    """Print dead letters, oldest first: PARTITION:OFFSET, source, key, value, reason."""
+    from orderflow.deadletters import DeadLetterError, describe, read
+
+    settings: Settings = ctx.obj
+    try:
+        letters, total = read(settings.kafka_servers, source_topic=source_topic, limit=limit or None)
+    except DeadLetterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for letter in letters:
+        click.echo(describe(letter))
+    click.echo(f"{len(letters)} shown; {total} dead letter(s) in all")
+
+
+@dlq.command("replay")
+@click.argument("positions", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
+@click.option("--source-topic", default=None, help="Replay every dead letter from this topic.")
+@click.pass_context
+def dlq_replay(ctx: click.Context, positions: tuple[str, ...], replay_all: bool, source_topic: str | None) -> None:
+    """Re-produce dead letters (PARTITION:OFFSET as `list` prints them) to their source topic."""
+    from orderflow.deadletters import DeadLetterError, fetch, read, replay
+
+    if bool(positions) + replay_all + (source_topic is not None) != 1:
+        raise click.UsageError("name PARTITION:OFFSET positions, or --all, or --source-topic (one of them)")
+    settings: Settings = ctx.obj
+    try:
+        if positions:
+            letters = fetch(settings.kafka_servers, positions)
+        else:
+            letters, _ = read(settings.kafka_servers, source_topic=source_topic)
+        for done in replay(settings.kafka_servers, letters):
+            click.echo(f"replayed {done.dead_letter} -> {done.topic}[{done.partition}]@{done.offset}")
+    except DeadLetterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{len(letters)} dead letter(s) replayed")
 
 
 @main.command()

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.orders import produce, read_json
+from orderflow.gateway.orders import path_id, produce, read_json
 from orderflow.gateway.requests import (
     CustomerRequest,
     CustomerUpdateRequest,
@@ -76,7 +76,7 @@ async def create_customer(request: web.Request) -> web.Response:
 
 async def get_customer(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
-    customer_id = request.match_info["customer_id"]
+    customer_id = path_id(request, "customer_id")
     try:
         status, row = await fetch_customer(ctx, customer_id)
     except WorkersUnavailable as exc:
@@ -88,7 +88,7 @@ async def get_customer(request: web.Request) -> web.Response:
 
 async def update_customer(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
-    customer_id = request.match_info["customer_id"]
+    customer_id = path_id(request, "customer_id")
     try:
         req = CustomerUpdateRequest.model_validate(await read_json(request))
     except ValidationError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["error_middleware", "json_error"]
+__all__ = ["RequestRejected", "error_middleware", "json_error"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -19,10 +19,20 @@ def json_error(status: int, error: str, message: str, **extra: Any) -> web.Respo
     return web.json_response({"error": error, "message": message, **extra}, status=status)
 
 
+class RequestRejected(Exception):
+    """Raised by a handler's helpers to answer with a JSON error at once."""
+
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.response = json_error(status, error, message, **extra)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except RequestRejected as exc:
+        return exc.response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.orders import produce, read_json
+from orderflow.gateway.orders import path_id, produce, read_json
 from orderflow.gateway.presenters import amount, present_inventory
 from orderflow.gateway.requests import (
     InventoryAdjustmentRequest,
@@ -38,10 +38,7 @@ __all__ = ["routes"]
 
 
 def _product_id(request: web.Request) -> str:
-    product_id = request.match_info["product_id"]
-    if not 1 <= len(product_id) <= 64:
-        raise web.HTTPBadRequest(text="productId must be 1 to 64 characters")
-    return product_id
+    return path_id(request, "product_id")
 
 
 async def get_inventory(request: web.Request) -> web.Response:

@@ -26,7 +26,8 @@ __all__ = ["OPERATIONS", "Operation", "document", "serve"]
 
 ERROR = "#/components/schemas/Error"
 JSON = "application/json"
-IDENT = TypeAdapter(requests.Ident).json_schema()
+# A path id: an Ident, and not a dot segment (clients would remove it from the URL).
+PATH_ID = {**TypeAdapter(requests.Ident).json_schema(), "not": {"enum": list(requests.DOT_SEGMENTS)}}
 # What the models' validators check but their generated schemas cannot say.
 SCHEMA_EXTRAS: dict[str, dict[str, Any]] = {"CustomerUpdateRequest": {"minProperties": 1}}
 
@@ -120,7 +121,7 @@ OPERATIONS: tuple[Operation, ...] = (
 
 
 def _operation(op: Operation, long_poll_max_s: float) -> dict[str, Any]:
-    params = [{"name": name, "in": "path", "required": True, "schema": IDENT}
+    params = [{"name": name, "in": "path", "required": True, "schema": PATH_ID}
               for name in re.findall(r"{(\w+)}", op.path)]
     for extra in (*op.query, *op.headers):
         if extra["name"] == "timeout":

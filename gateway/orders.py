@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -29,7 +30,7 @@ from aiohttp import web
 from confluent_kafka import KafkaException
 
 from orderflow.gateway.context import GatewayContext
-from orderflow.gateway.errors import json_error
+from orderflow.gateway.errors import RequestRejected, json_error
 from orderflow.gateway.presenters import iso, present_order, present_summary
 from orderflow.gateway.requests import (
     CancelOrderRequest,
@@ -37,6 +38,7 @@ from orderflow.gateway.requests import (
     ShipmentRequest,
     ValidationError,
     field_errors,
+    path_id_problem,
     to_place_order,
     to_shipment_event,
 )
@@ -56,6 +58,18 @@ def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
         return f"ord_{uuid.uuid4().hex}"
     digest = hashlib.sha256(f"{customer_id}\0{idempotency_key}".encode()).hexdigest()
     return f"ord_{digest[:32]}"
+
+
+def path_id(request: web.Request, name: str) -> str:
+    """The id in path parameter ``name`` (e.g. order_id); 400 unless it is a
+    well-formed id, so no record with an impossible key is ever written."""
+    value = request.match_info[name]
+    problem = path_id_problem(value)
+    if problem is not None:
+        label = re.sub(r"_(\w)", lambda m: m[1].upper(), name)
+        raise RequestRejected(400, "invalid_request", f"{label} is not a valid id",
+                              fields=[{"field": label, "problem": problem}])
+    return value
 
 
 async def read_json(request: web.Request) -> Any:
@@ -104,7 +118,7 @@ async def place_order(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
-    order_id = request.match_info["order_id"]
+    order_id = path_id(request, "order_id")
     wait_while = request.query.get("waitWhileStatus")
     try:
         timeout = min(max(float(request.query.get("timeout", 0)), 0.0), ctx.settings.long_poll_max_s)
@@ -121,7 +135,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def cancel_order(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
-    order_id = request.match_info["order_id"]
+    order_id = path_id(request, "order_id")
     body = await read_json(request) if request.can_read_body else {}
     try:
         cancel = CancelOrderRequest.model_validate(body or {})
@@ -153,7 +167,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 async def record_shipment(request: web.Request) -> web.Response:
     """Admin: publish Shipped or Delivered as the delivery service would."""
     ctx: GatewayContext = request.app["ctx"]
-    order_id = request.match_info["order_id"]
+    order_id = path_id(request, "order_id")
     try:
         req = ShipmentRequest.model_validate(await read_json(request))
     except ValidationError as exc:
@@ -167,7 +181,7 @@ async def record_shipment(request: web.Request) -> web.Response:
 async def order_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: every status change of the order, until it ends."""
     ctx: GatewayContext = request.app["ctx"]
-    order_id = request.match_info["order_id"]
+    order_id = path_id(request, "order_id")
     try:
         status, row = await ctx.tracking.get_json(
             f"/orders/{quote(order_id, safe='')}?afterRevision=0&timeout=5", wait_s=5)
@@ -202,7 +216,7 @@ async def order_events(request: web.Request) -> web.StreamResponse:
 
 async def customer_orders(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
-    customer_id = request.match_info["customer_id"]
+    customer_id = path_id(request, "customer_id")
     query = urlencode({k: v for k, v in request.query.items() if k in ("page", "limit")})
     try:
         status, body = await ctx.tracking.get_json(f"/customers/{quote(customer_id, safe='')}/orders?{query}")

@@ -11,11 +11,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, TypeAdapter, ValidationError, model_validator
 
 from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
 
 __all__ = [
+    "DOT_SEGMENTS",
     "CancelOrderRequest",
     "CustomerRequest",
     "CustomerUpdateRequest",
@@ -25,6 +26,7 @@ __all__ = [
     "ShipmentRequest",
     "ValidationError",
     "field_errors",
+    "path_id_problem",
     "to_adjustment",
     "to_create_customer",
     "to_place_order",
@@ -34,6 +36,21 @@ __all__ = [
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENT_PATTERN)]
 Text = Annotated[str, Field(max_length=200)]
+# A path segment "." or ".." is removed by HTTP clients and proxies (RFC 3986,
+# 5.2.4), so such an id cannot be addressed in a URL.
+DOT_SEGMENTS = (".", "..")
+_PATH_ID = TypeAdapter(Ident)
+
+
+def path_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id in a URL path, or None when it can."""
+    if value in DOT_SEGMENTS:
+        return f"{value!r} is a dot segment, not an id"
+    try:
+        _PATH_ID.validate_python(value)
+    except ValidationError as exc:
+        return str(exc.errors(include_url=False)[0]["msg"])
+    return None
 
 
 class _Strict(BaseModel):

@@ -42,8 +42,13 @@ class TrackingClient:
             await self._session.close()
 
     async def get_json(self, path_qs: str, wait_s: float = 0.0) -> tuple[int, Any]:
+        """Status and JSON body; WorkersUnavailable when the answer is not JSON
+        (e.g. a worker's own plain-text 404 for a path it does not route)."""
         answer = await self.get(path_qs, wait_s)
-        return answer.status, json.loads(answer.body)
+        try:
+            return answer.status, json.loads(answer.body)
+        except ValueError:
+            raise WorkersUnavailable(f"a worker answered {answer.status} {answer.content_type}, not JSON") from None
 
     async def get(self, path_qs: str, wait_s: float = 0.0) -> WorkerAnswer:
         """GET ``path_qs`` from the first worker that answers (round robin start).

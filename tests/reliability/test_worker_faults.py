@@ -15,11 +15,14 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from support.http import get, post_json
 from support.invariants import SETTLED, check
 from support.ports import free_port, free_port_run
@@ -27,6 +30,7 @@ from support.waiting import eventually
 
 from orderflow.broker import LocalKafka, ensure_jars
 from orderflow.gateway.producer import producer_config
+from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
@@ -123,7 +127,30 @@ def settle(stack: DevStack, order_ids: list[str], timeout: float) -> None:
                 unsettled.discard(order_id)
         return not unsettled
 
-    eventually(all_settled, timeout=timeout, what=f"orders settled ({len(unsettled)} left)")
+    try:
+        eventually(all_settled, timeout=timeout, what="orders settled")
+    except AssertionError:
+        left = Counter(get(f"{stack.gateway_url}/api/v1/orders/{o}").json().get("status", "missing")
+                       for o in list(unsettled)[:200])
+        partitions = Counter(partition_for_key(o.encode(), stack.settings.partitions) for o in unsettled)
+        raise AssertionError(f"{len(unsettled)} orders never settled; statuses of some: {dict(left)}; "
+                             f"their partitions: {dict(partitions)}; group lag: {group_lag(stack)}") from None
+
+
+def group_lag(stack: DevStack) -> dict[str, dict[int, int]]:
+    """Per ingress partition: end offset minus the consumer group's committed offset."""
+    admin = AdminClient({"bootstrap.servers": stack.settings.kafka_servers})
+    request = ConsumerGroupTopicPartitions(stack.settings.app_id)
+    committed = admin.list_consumer_group_offsets([request])[stack.settings.app_id].result()
+    consumer = KafkaConsumer({"bootstrap.servers": stack.settings.kafka_servers, "group.id": "lag-probe"})
+    lag: dict[str, dict[int, int]] = {}
+    for tp in committed.topic_partitions:
+        if tp.topic in (catalog.ORDER_COMMANDS.name, catalog.STOCK_RESULTS.name, catalog.STOCK_REQUESTS.name):
+            high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)[1]
+            if high - tp.offset:
+                lag.setdefault(tp.topic, {})[tp.partition] = high - tp.offset
+    consumer.close()
+    return lag
 
 
 def run_and_check(stack: DevStack, fault: callable, count: int, rate: float) -> None:

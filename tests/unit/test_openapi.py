@@ -92,7 +92,8 @@ def test_path_ids_carry_the_ident_pattern() -> None:
         assert set(names) == set(params), path
         for param in params.values():
             assert param["required"] is True
-            assert param["schema"] == {"type": "string", "minLength": 1, "maxLength": 64, "pattern": IDENT_PATTERN}
+            assert param["schema"] == {"type": "string", "minLength": 1, "maxLength": 64, "pattern": IDENT_PATTERN,
+                                       "not": {"enum": [".", ".."]}}
 
 
 def test_every_error_answer_is_the_json_error_body() -> None:

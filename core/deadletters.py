@@ -1,0 +1,239 @@
+"""Dead letters read back, and replayed to the topic they came from.
+
+Consumes the ``deadletters`` topic by assignment, without a consumer group:
+nothing is committed, so reading never changes what is there. Produces each
+replayed dead letter to its source topic with its original key, value and
+headers (less the ``x-orderflow-*`` headers the dead-lettering added) plus
+``x-orderflow-replayed-from: <partition>:<offset>`` naming the dead letter.
+A dead letter is named by its partition and offset in ``deadletters``, e.g.
+``3:17`` (an offset alone is ambiguous across partitions).
+
+Owns nothing else: ``agents/handling.py`` writes the dead letters, and the
+agents handle a replay like any other message; one that fails again comes
+back as a new dead letter that carries the replayed-from header.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from orderflow.gateway.producer import producer_config
+from orderflow.schemas import catalog
+
+__all__ = ["REPLAYED_FROM", "DeadLetter", "DeadLetterError", "Replayed", "describe", "fetch", "parse_position",
+           "preview", "read", "replay"]
+
+TOPIC = catalog.DEAD_LETTERS.name
+PREFIX = "x-orderflow-"
+REPLAYED_FROM = "x-orderflow-replayed-from"
+
+
+class DeadLetterError(RuntimeError):
+    """A dead letter cannot be found, read or replayed."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode(errors="replace")
+        return None
+
+    @property
+    def reason(self) -> str:
+        return self.header(f"{PREFIX}reason") or "(no reason given)"
+
+    @property
+    def source_topic(self) -> str | None:
+        return self.header(f"{PREFIX}source-topic")
+
+    @property
+    def source(self) -> str:
+        """Where it was read from, as ``topic[partition]@offset``."""
+        return (f"{self.source_topic or '?'}[{self.header(f'{PREFIX}source-partition') or '?'}]"
+                f"@{self.header(f'{PREFIX}source-offset') or '?'}")
+
+    @property
+    def replay_of(self) -> str | None:
+        """The dead letter this one is a failed replay of, if it is one."""
+        return self.header(REPLAYED_FROM)
+
+    @property
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        return [(k, v) for k, v in self.headers if not k.startswith(PREFIX)]
+
+
+@dataclass(frozen=True)
+class Replayed:
+    dead_letter: str  # its position in deadletters
+    topic: str
+    partition: int
+    offset: int
+
+
+def parse_position(text: str) -> tuple[int, int]:
+    """``"3:17"`` -> (3, 17)."""
+    partition, sep, offset = text.partition(":")
+    if not (sep and partition.isdigit() and offset.isdigit()):
+        raise DeadLetterError(f"{text!r} is not PARTITION:OFFSET (e.g. 3:17)")
+    return int(partition), int(offset)
+
+
+def preview(data: bytes | None, width: int = 60) -> str:
+    """A one-line look at a key or value: text if it is printable, else hex."""
+    if data is None:
+        return "(null)"
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.isprintable():
+        return repr(text if len(text) <= width else text[: width - 3] + "...")
+    shown = data[: width // 2].hex()
+    return f"0x{shown}{'...' if len(data) > width // 2 else ''} ({len(data)} bytes)"
+
+
+def _consumer(bootstrap_servers: str) -> Consumer:
+    return Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"orderflow-dlq-{uuid.uuid4().hex[:8]}",
+                     "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+
+
+def _letter(msg: Message) -> DeadLetter:
+    return DeadLetter(msg.partition(), msg.offset(), msg.timestamp()[1], msg.key(), msg.value(),
+                      tuple((k, v or b"") for k, v in (msg.headers() or [])))
+
+
+def _ranges(consumer: Consumer, timeout: float) -> dict[int, tuple[int, int]]:
+    """Each partition's (first, end) offsets."""
+    metadata = consumer.list_topics(TOPIC, timeout=timeout)
+    if TOPIC not in metadata.topics or metadata.topics[TOPIC].error is not None:
+        raise DeadLetterError(f"topic {TOPIC} not found; run `orderflow topics`")
+    return {p: consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=timeout, cached=False)
+            for p in metadata.topics[TOPIC].partitions}
+
+
+def _consume(consumer: Consumer, starts: dict[int, int], ends: dict[int, int], timeout: float,
+             ) -> list[DeadLetter]:
+    """Every record from ``starts`` up to ``ends`` (exclusive), per partition."""
+    pending = {p for p in starts if starts[p] < ends[p]}
+    if not pending:
+        return []
+    consumer.assign([TopicPartition(TOPIC, p, starts[p]) for p in sorted(pending)])
+    found: list[DeadLetter] = []
+    while pending:
+        batch = consumer.consume(num_messages=500, timeout=timeout)
+        if not batch:
+            raise DeadLetterError(f"timed out reading {TOPIC} (partitions {sorted(pending)} not read to the end)")
+        for msg in batch:
+            if msg.error() is not None:
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise DeadLetterError(f"reading {TOPIC}: {msg.error()}")
+            if msg.offset() < ends[msg.partition()]:
+                found.append(_letter(msg))
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                pending.discard(msg.partition())
+    return found
+
+
+def read(bootstrap_servers: str, *, source_topic: str | None = None, limit: int | None = None,
+         timeout: float = 10.0) -> tuple[list[DeadLetter], int]:
+    """The newest ``limit`` dead letters (all when None), from ``source_topic``
+    only when given, oldest first; and how many the topic holds in all."""
+    consumer = _consumer(bootstrap_servers)
+    try:
+        ranges = _ranges(consumer, timeout)
+        ends = {p: high for p, (_, high) in ranges.items()}
+        # Without a filter the newest N overall are among the newest N of each partition.
+        starts = {p: low if limit is None or source_topic else max(low, high - limit)
+                  for p, (low, high) in ranges.items()}
+        letters = _consume(consumer, starts, ends, timeout)
+    finally:
+        consumer.close()
+    if source_topic is not None:
+        letters = [d for d in letters if d.source_topic == source_topic]
+    letters.sort(key=lambda d: (d.timestamp_ms, d.partition, d.offset))
+    total = sum(high - low for low, high in ranges.values())
+    if limit is not None:
+        letters = letters[-limit:] if limit > 0 else []
+    return letters, total
+
+
+def fetch(bootstrap_servers: str, positions: Iterable[str], timeout: float = 10.0) -> list[DeadLetter]:
+    """The dead letters at ``positions`` (``"partition:offset"``), in that order."""
+    wanted = [parse_position(p) for p in positions]
+    consumer = _consumer(bootstrap_servers)
+    try:
+        ranges = _ranges(consumer, timeout)
+        letters = []
+        for partition, offset in wanted:
+            low, high = ranges.get(partition, (0, 0))
+            if not low <= offset < high:
+                raise DeadLetterError(f"no dead letter at {partition}:{offset} "
+                                      f"(partition {partition} holds offsets {low} to {high - 1})")
+            got = _consume(consumer, {partition: offset}, {partition: offset + 1}, timeout)
+            if not got or got[0].offset != offset:
+                raise DeadLetterError(f"no dead letter at {partition}:{offset}")
+            letters.append(got[0])
+        return letters
+    finally:
+        consumer.close()
+
+
+def _target(letter: DeadLetter) -> str:
+    topic = letter.source_topic
+    if topic is None:
+        raise DeadLetterError(f"{letter.position} names no source topic; it was not dead-lettered by orderflow")
+    try:
+        return catalog.topic(topic).name
+    except KeyError:
+        raise DeadLetterError(f"{letter.position}: source topic {topic!r} is not in the catalog") from None
+
+
+def replay(bootstrap_servers: str, letters: Sequence[DeadLetter], timeout: float = 30.0) -> list[Replayed]:
+    """Re-produce each dead letter to its source topic; all are checked before any is sent."""
+    targets = [_target(letter) for letter in letters]
+    producer = Producer(producer_config(bootstrap_servers))
+    done: dict[str, Replayed] = {}
+    failed: list[str] = []
+
+    def delivered(position: str) -> Callable[[KafkaError | None, Message], None]:
+        def report(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                failed.append(f"{position}: {err}")
+            else:
+                done[position] = Replayed(position, msg.topic(), msg.partition(), msg.offset())
+        return report
+
+    for letter, topic in zip(letters, targets, strict=True):
+        headers = [*letter.original_headers, (REPLAYED_FROM, letter.position.encode())]
+        producer.produce(topic, key=letter.key, value=letter.value, headers=headers,
+                         on_delivery=delivered(letter.position))
+    left = producer.flush(timeout)
+    if failed or left:
+        raise DeadLetterError(f"replay incomplete: {failed or f'{left} not acknowledged in {timeout}s'}"
+                              f"; replayed: {sorted(done)}")
+    return [done[letter.position] for letter in letters]
+
+
+def describe(letter: DeadLetter) -> str:
+    """One line of ``orderflow dlq list``."""
+    replay_of = f"  replay-of={letter.replay_of}" if letter.replay_of else ""
+    return (f"{letter.position:<9} {letter.source:<32} key={preview(letter.key, 40)}  "
+            f"value={preview(letter.value)}{replay_of}  reason: {letter.reason}")
