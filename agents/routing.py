@@ -56,7 +56,7 @@ class TableRouter:
         return await self._forward(view, request, owner)
 
     async def _forward(self, view: View, request: Request, owner: str) -> Response:
-        url = owner + request.url.path_qs
+        url = owner + request.url.raw_path_qs  # still percent-encoded, as the client sent it
         try:
             async with self._app.http_client.get(
                 url, headers={ROUTED_HEADER: "1"}, timeout=self._timeout

@@ -15,6 +15,7 @@ back as a new dead letter that carries the replayed-from header.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -130,16 +131,16 @@ def _ranges(consumer: Consumer, timeout: float) -> dict[int, tuple[int, int]]:
 
 def _consume(consumer: Consumer, starts: dict[int, int], ends: dict[int, int], timeout: float,
              ) -> list[DeadLetter]:
-    """Every record from ``starts`` up to ``ends`` (exclusive), per partition."""
+    """Every record from ``starts`` up to ``ends`` (exclusive), per partition;
+    DeadLetterError after ``timeout`` seconds without progress."""
     pending = {p for p in starts if starts[p] < ends[p]}
     if not pending:
         return []
     consumer.assign([TopicPartition(TOPIC, p, starts[p]) for p in sorted(pending)])
     found: list[DeadLetter] = []
+    deadline = time.monotonic() + timeout
     while pending:
-        batch = consumer.consume(num_messages=500, timeout=timeout)
-        if not batch:
-            raise DeadLetterError(f"timed out reading {TOPIC} (partitions {sorted(pending)} not read to the end)")
+        batch = consumer.consume(num_messages=500, timeout=0.1)  # waits for all 500 or the timeout
         for msg in batch:
             if msg.error() is not None:
                 if msg.error().code() == KafkaError._PARTITION_EOF:
@@ -147,8 +148,13 @@ def _consume(consumer: Consumer, starts: dict[int, int], ends: dict[int, int], t
                 raise DeadLetterError(f"reading {TOPIC}: {msg.error()}")
             if msg.offset() < ends[msg.partition()]:
                 found.append(_letter(msg))
-            if msg.offset() + 1 >= ends[msg.partition()]:
-                pending.discard(msg.partition())
+        if batch:
+            deadline = time.monotonic() + timeout
+        # the position passes the end even where the last offsets hold no record
+        positions = consumer.position([TopicPartition(TOPIC, p) for p in pending])
+        pending -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+        if pending and time.monotonic() > deadline:
+            raise DeadLetterError(f"timed out reading {TOPIC} (partitions {sorted(pending)} not read to the end)")
     return found
 
 
@@ -186,7 +192,7 @@ def fetch(bootstrap_servers: str, positions: Iterable[str], timeout: float = 10.
             low, high = ranges.get(partition, (0, 0))
             if not low <= offset < high:
                 raise DeadLetterError(f"no dead letter at {partition}:{offset} "
-                                      f"(partition {partition} holds offsets {low} to {high - 1})")
+                                      f"(partition {partition} holds offsets from {low} up to {high})")
             got = _consume(consumer, {partition: offset}, {partition: offset + 1}, timeout)
             if not got or got[0].offset != offset:
                 raise DeadLetterError(f"no dead letter at {partition}:{offset}")

@@ -126,7 +126,9 @@ async def _settled(ctx: GatewayContext, customer_id: str, revision: int) -> dict
     deadline = time.monotonic() + DECISION_WAIT_S
     while True:
         left = max(deadline - time.monotonic(), 0.0)
-        _, row = await fetch_customer(ctx, customer_id, f"?afterRevision={revision}&timeout={left:.2f}", left)
+        status, row = await fetch_customer(ctx, customer_id, f"?afterRevision={revision}&timeout={left:.2f}", left)
+        if status != 200:
+            raise WorkersUnavailable(f"reading the customer answered {status}")
         if (row["revision"] > revision and row["pendingUpdate"] is None) or left == 0.0:
             return row
         revision = row["revision"]

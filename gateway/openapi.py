@@ -80,7 +80,7 @@ OPERATIONS: tuple[Operation, ...] = (
                   _param("waitWhileStatus", "query", {"type": "string"},
                          "comma-separated statuses: wait while the order is absent or in one of them"),
                   _param("timeout", "query", {"type": "number", "minimum": 0, "maximum": 30},
-                         "seconds to wait at most (capped at the gateway's long-poll maximum)"))),
+                         "seconds to wait at most; a value outside the range is clamped to it"))),
     Operation("post", "/api/v1/orders/{orderId}/cancel", "cancelOrder", "cancel before shipment",
               {200: "cancelled", 202: "cancelling", **_JSON_BODY, 404: "no such order",
                409: "shipped or ended: cannot be cancelled", **_UNAVAILABLE},

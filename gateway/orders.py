@@ -138,7 +138,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     order_id = path_id(request, "order_id")
     body = await read_json(request) if request.can_read_body else {}
     try:
-        cancel = CancelOrderRequest.model_validate(body or {})
+        cancel = CancelOrderRequest.model_validate(body)  # a JSON body must be an object
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the cancellation has invalid fields", fields=field_errors(exc))
     try:

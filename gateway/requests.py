@@ -36,6 +36,7 @@ __all__ = [
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENT_PATTERN)]
 Text = Annotated[str, Field(max_length=200)]
+MAX_LONG = 2**63 - 1
 # A path segment "." or ".." is removed by HTTP clients and proxies (RFC 3986,
 # 5.2.4), so such an id cannot be addressed in a URL.
 DOT_SEGMENTS = (".", "..")
@@ -134,7 +135,7 @@ class InventoryAdjustmentRequest(_Strict):
 class PriceRequest(_Strict):
     price: Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    effectiveAt: Annotated[StrictInt, Field(ge=0)] | None = None
+    effectiveAt: Annotated[StrictInt, Field(ge=0, le=MAX_LONG)] | None = None  # epoch ms, an Avro long
 
 
 ADJUSTMENT_KINDS = {"restock": "Restocked", "adjust": "Adjusted", "set": "StockSet",

@@ -19,8 +19,7 @@ import schemathesis
 from confluent_kafka import Consumer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-
-from support.http import request
+from support.http import post_json, request
 
 from orderflow.gateway.openapi import OPERATIONS, Operation
 from orderflow.schemas import catalog
@@ -115,6 +114,9 @@ def test_invalid_requests_get_json_4xx_and_write_nothing(api: Any, stack: DevSta
 
 def test_the_offsets_probe_sees_a_write(api: Any, stack: DevStack) -> None:
     """The no-write assertion above can fail: a valid admin write moves the offsets."""
+    assert set(GATEWAY_TOPICS) == {spec.name for spec in (
+        catalog.ORDER_COMMANDS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES, catalog.SHIPMENT_EVENTS,
+        catalog.CUSTOMER_COMMANDS)}
     servers = stack.settings.kafka_servers
     before = end_offsets(servers)
     response = api["/api/v1/products/{productId}/price"]["POST"].Case(
@@ -132,5 +134,16 @@ def test_a_dot_segment_id_is_a_json_400(stack: DevStack, op: Operation, segment:
     path = op.path.split("{")[0] + segment + op.path.split("}")[1]
     body = b"{}" if op.method in ("post", "put") else None
     reply = request(op.method.upper(), stack.gateway_url + path, body, {"Content-Type": "application/json"})
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/products/prod_fuzz/price", {"price": 1, "effectiveAt": 2**63}),  # no Avro long: was a 500
+    ("/api/v1/orders/ord_fuzz/cancel", 0),  # not an object: was taken for no body
+    ("/api/v1/orders/ord_fuzz/cancel", []),
+])
+def test_what_the_fuzzer_found_is_a_json_400(stack: DevStack, path: str, body: Any) -> None:
+    reply = post_json(stack.gateway_url + path, body)
     assert reply.status == 400, reply.body
     assert reply.json()["error"] == "invalid_request"
