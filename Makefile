@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := $(shell find core agents gateway schemas tables broker -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' \) 2>/dev/null)
 
-.PHONY: install dev test test-unit constraints clean
+.PHONY: install dev test test-unit test-chaos constraints clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ test: install
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
+
+# Kill -9, SIGTERM and disk loss during a stream of orders, then the invariant
+# checker (long: not part of `make test`). ORDERFLOW_SOAK=1 for ten times longer.
+test-chaos: install
+	$(BIN)/python -m pytest -m chaos -s tests/reliability
 
 # Re-pin every dependency to what a fresh resolve picks today.
 constraints:
