@@ -14,14 +14,13 @@ A thin adapter around ``tables.customers``.
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orderflow.agents.handling import Inbound, run_agent
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import customers as logic
+from orderflow.tables.clock import iso, now_ms
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -55,13 +54,13 @@ class CustomerDesk:
         row = self.customers.get(msg.key)
         if row is not None and row["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
             return "replayed"
-        now = _now()
+        now = now_ms()
         if msg.kind == "CreateCustomer":
             decision = logic.create(row, msg.record, now)
         elif msg.kind == "UpdateCustomer":
-            decision = logic.update(row, msg.record, now, _iso(now))
+            decision = logic.update(row, msg.record, now, iso(now))
         else:
-            decision = logic.on_claim_result(row, msg.record, now, _iso(now))
+            decision = logic.on_claim_result(row, msg.record, now, iso(now))
         if decision.row is None:
             return "unchanged"
         decision.row["appliedOffsets"] = {**decision.row["appliedOffsets"], msg.topic: msg.offset}
@@ -97,7 +96,7 @@ class CustomerDesk:
         sent_key = f"{summary['customerId']}/{summary['orderId']}/{summary['status']}".encode()
         if self.sent.get(sent_key) is not None:
             return "unchanged"
-        notification = logic.notification_for(summary, self.customers.get(msg.key), _now())
+        notification = logic.notification_for(summary, self.customers.get(msg.key), now_ms())
         if notification is None:
             return "unchanged"
         self.sent.put(sent_key, {"notificationId": notification["notificationId"]})
@@ -105,12 +104,6 @@ class CustomerDesk:
         return "applied"
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def register(pipeline: Pipeline) -> CustomerDesk:

@@ -18,13 +18,13 @@ what it produced is sent again, in case the crash lost it.
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from orderflow.agents.handling import Inbound, Outbox, run_agent
 from orderflow.agents.rows import Rows
 from orderflow.metrics import ILLEGAL_TRANSITIONS
 from orderflow.schemas import catalog
+from orderflow.tables.clock import now_ms
 from orderflow.tables import orders as saga
 
 if TYPE_CHECKING:
@@ -51,9 +51,9 @@ class OrderSaga:
         old = self.orders.get(msg.key)
         if old is not None and old["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
             await self._send(old, saga.events_caused_by(old, msg.cause), sorted(saga.effects(old)),
-                             summary=True, now_ms=_now())
+                             summary=True, now_ms=now_ms())
             return "replayed"
-        ctx = saga.Context(now_ms=_now(), cause=msg.cause, payment_timeout_ms=self.timeout_ms)
+        ctx = saga.Context(now_ms=now_ms(), cause=msg.cause, payment_timeout_ms=self.timeout_ms)
         decision = saga.decide(old, msg.kind, msg.record, ctx)
         if decision.ignored is not None:
             ILLEGAL_TRANSITIONS.labels(AGENT).inc()
@@ -118,9 +118,6 @@ def command_for(row: dict[str, Any], effect: saga.Effect, now_ms: int
             "reason": "order_cancelled", "requestedAt": now_ms}
     raise ValueError(f"unknown effect {effect}")
 
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def register(pipeline: Pipeline) -> OrderSaga:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from orderflow.agents.handling import Inbound, run_agent
 from orderflow.agents.payment_client import PaymentProviderClient, ProviderRejected, ProviderUnavailable
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.tables.clock import now_ms
 from orderflow.tables import payments as logic
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class PaymentDesk:
         while True:
             # Decided afresh after every attempt: a request that waited out an
             # outage past the payment timeout is expired, not charged.
-            step = logic.next_step(state, msg.kind, msg.record, _now(), self.timeout_ms)
+            step = logic.next_step(state, msg.kind, msg.record, now_ms(), self.timeout_ms)
             if step in PROVIDER_STEPS:
                 try:
                     state = await self._call(step, state, msg.record)
@@ -92,12 +92,9 @@ class PaymentDesk:
         return logic.after_refund(state, refund.refund_id)
 
     async def _announce(self, state: dict[str, Any]) -> None:
-        kind, event = logic.event_for(state, _now())
+        kind, event = logic.event_for(state, now_ms())
         await self.outbox.send(catalog.PAYMENT_EVENTS, state["orderId"], kind, event)
 
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def register(pipeline: Pipeline) -> PaymentDesk:

@@ -12,13 +12,13 @@ A thin adapter around ``tables.stock``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orderflow.agents.handling import Inbound, run_agent
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import stock as logic
+from orderflow.tables.clock import iso, now_ms
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -28,9 +28,6 @@ __all__ = ["SOURCES", "StockKeeper", "register"]
 AGENT = "manage_stock"
 SOURCES = (catalog.STOCK_REQUESTS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES)
 
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def reservation_key(cmd: dict[str, Any]) -> bytes:
@@ -68,7 +65,7 @@ class StockKeeper:
         """Write the stock row and announce the level crossings it makes."""
         self.stock.put(msg.key, new)
         self.watchers.notify(msg.key)
-        for kind, event in logic.level_events(old, new, self.low_stock_threshold, msg.cause, _now_iso()):
+        for kind, event in logic.level_events(old, new, self.low_stock_threshold, msg.cause, iso(now_ms())):
             await self.outbox.send(catalog.INVENTORY_EVENTS, new["productId"], kind, event)
 
     async def _line(self, msg: Inbound) -> str:

@@ -3,9 +3,10 @@ times instead of epoch millis, and only what a client needs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from orderflow.tables.clock import iso
 
 __all__ = ["amount", "iso", "present_inventory", "present_order", "present_summary"]
 
@@ -13,9 +14,6 @@ __all__ = ["amount", "iso", "present_inventory", "present_order", "present_summa
 def amount(cents: int | None) -> float | None:
     return None if cents is None else float(Decimal(cents) / 100)
 
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def present_order(row: dict[str, Any]) -> dict[str, Any]:

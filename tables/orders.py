@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from orderflow.tables import order_status as st
+from orderflow.tables.clock import iso
 
 __all__ = [
     "Context",
@@ -278,12 +278,9 @@ def payment_deadline(row: Row, timeout_ms: int) -> int | None:
 
 # --- events ---------------------------------------------------------------------------
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def _envelope(kind: str, event_id: str, at: int, data: dict[str, Any]) -> Event:
-    return kind, {"eventId": event_id, "eventType": kind, "timestamp": _iso(at), "version": "1.0", "data": data}
+    return kind, {"eventId": event_id, "eventType": kind, "timestamp": iso(at), "version": "1.0", "data": data}
 
 
 def events_at(row: Row, index: int) -> list[Event]:

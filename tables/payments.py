@@ -11,8 +11,9 @@ event instead (same eventId).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
+
+from orderflow.tables.clock import iso
 
 __all__ = ["after_authorize", "after_capture", "after_failure", "after_refund",
            "event_for", "new_payment", "next_step"]
@@ -64,9 +65,6 @@ def after_failure(state: Row, code: str, message: str) -> Row:
     return {**state, "status": "failed", "errorCode": code, "errorMessage": message}
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def event_for(state: Row, now_ms: int) -> tuple[str, dict[str, Any]]:
     """The event announcing the payment's current status (deterministic eventId)."""
@@ -82,4 +80,4 @@ def event_for(state: Row, now_ms: int) -> tuple[str, dict[str, Any]]:
         else:
             data["status"] = state["status"]
     return kind, {"eventId": f"evt_pay_{state['orderId']}_{state['status']}", "eventType": kind,
-                  "timestamp": _iso(now_ms), "version": "1.0", "data": data}
+                  "timestamp": iso(now_ms), "version": "1.0", "data": data}
