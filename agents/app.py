@@ -16,16 +16,26 @@ Choices made on purpose (see the Faust field notes):
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
-
 from typing import Any
 
 import faust
-
-from orderflow.agents import customer_orders, customers, emails, orders, payments, stock, timeouts, web
+from orderflow.agents import (
+    customer_orders,
+    customers,
+    emails,
+    orders,
+    payments,
+    stock,
+    timeouts,
+    web,
+)
 from orderflow.agents.durability import SafeTopic, make_commits_wait_for_changelogs
-from orderflow.agents.handling import Outbox
+from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.routing import TableRouter
 from orderflow.agents.watchers import Watchers
 from orderflow.schemas import catalog
@@ -52,6 +62,19 @@ class Pipeline:
     tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
+
+    def add_agent(self, name: str, sources: tuple[catalog.TopicSpec, ...], handler: Handler,
+                  around: Callable[[], AbstractAsyncContextManager[Any]] | None = None) -> None:
+        """A Faust agent over co-partitioned ``sources`` that hands each message to
+        ``handler`` through ``run_agent`` (decode, dead-letter, count);
+        ``around`` wraps the agent's life (e.g. an HTTP client session)."""
+        specs = {spec.name: spec for spec in sources}
+
+        async def agent(stream: faust.StreamT) -> None:
+            async with around() if around is not None else contextlib.nullcontext():
+                await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox, handler)
+
+        self.app.agent(self.source_topic(*sources), name=name)(agent)
 
     def source_topic(self, *specs: catalog.TopicSpec) -> faust.TopicT:
         """One Faust topic of raw bytes over co-partitioned catalog topics."""

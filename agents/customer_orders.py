@@ -6,9 +6,9 @@ table ``customer-orders``. Produces nothing; the worker's web view pages it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.handling import Inbound
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import customer_orders as logic
@@ -23,7 +23,6 @@ AGENT = "list_customer_orders"
 
 def register(pipeline: Pipeline) -> None:
     lists = Rows(pipeline.tables["customer-orders"], pipeline.codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
-    specs = {catalog.ORDERS_BY_CUSTOMER.name: catalog.ORDERS_BY_CUSTOMER}
 
     async def handle(msg: Inbound) -> str:
         new = logic.upsert(lists.get(msg.key), msg.record)
@@ -32,7 +31,4 @@ def register(pipeline: Pipeline) -> None:
         lists.put(msg.key, new)
         return "applied"
 
-    @pipeline.app.agent(pipeline.source_topic(catalog.ORDERS_BY_CUSTOMER), name=AGENT)
-    async def list_customer_orders(stream: Any) -> None:
-        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
-                        pipeline.outbox, handle)
+    pipeline.add_agent(AGENT, (catalog.ORDERS_BY_CUSTOMER,), handle)

@@ -14,9 +14,9 @@ A thin adapter around ``tables.customers``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.handling import Inbound
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import customers as logic
@@ -108,11 +108,6 @@ class CustomerDesk:
 
 def register(pipeline: Pipeline) -> CustomerDesk:
     desk = CustomerDesk(pipeline)
-    specs = {spec.name: spec for spec in SOURCES}
-
-    @pipeline.app.agent(pipeline.source_topic(*SOURCES), name=AGENT)
-    async def manage_customers(stream: Any) -> None:
-        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
-                        pipeline.outbox, desk.handle)
+    pipeline.add_agent(AGENT, SOURCES, desk.handle)
 
     return desk

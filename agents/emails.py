@@ -8,9 +8,9 @@ customerId).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.handling import Inbound
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import customers as logic
@@ -25,7 +25,6 @@ AGENT = "own_emails"
 
 def register(pipeline: Pipeline) -> None:
     owners = Rows(pipeline.tables["email-owners"], pipeline.codec, catalog.EMAIL_OWNERS_TABLE.value_schema)
-    specs = {catalog.EMAIL_CLAIMS.name: catalog.EMAIL_CLAIMS}
 
     async def handle(msg: Inbound) -> str:
         owner = owners.get(msg.key)
@@ -41,7 +40,4 @@ def register(pipeline: Pipeline) -> None:
         await pipeline.outbox.send(catalog.EMAIL_CLAIM_RESULTS, result["customerId"], "EmailClaimResult", result)
         return "applied" if new_owner is not None else "unchanged"
 
-    @pipeline.app.agent(pipeline.source_topic(catalog.EMAIL_CLAIMS), name=AGENT)
-    async def own_emails(stream: Any) -> None:
-        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
-                        pipeline.outbox, handle)
+    pipeline.add_agent(AGENT, (catalog.EMAIL_CLAIMS,), handle)

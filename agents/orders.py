@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from orderflow.agents.handling import Inbound, Outbox, run_agent
+from orderflow.agents.handling import Inbound, Outbox
 from orderflow.agents.rows import Rows
 from orderflow.metrics import ILLEGAL_TRANSITIONS
 from orderflow.schemas import catalog
-from orderflow.tables.clock import now_ms
 from orderflow.tables import orders as saga
+from orderflow.tables.clock import now_ms
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -122,12 +122,6 @@ def command_for(row: dict[str, Any], effect: saga.Effect, now_ms: int
 
 def register(pipeline: Pipeline) -> OrderSaga:
     saga_agent = OrderSaga(pipeline)
-    specs = {spec.name: spec for spec in SOURCES}
-    topic = pipeline.source_topic(*SOURCES)
-
-    @pipeline.app.agent(topic, name=AGENT)
-    async def process_orders(stream: Any) -> None:
-        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
-                        pipeline.outbox, saga_agent.handle)
+    pipeline.add_agent(AGENT, SOURCES, saga_agent.handle)
 
     return saga_agent

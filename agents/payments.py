@@ -20,12 +20,16 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from orderflow.agents.handling import Inbound, run_agent
-from orderflow.agents.payment_client import PaymentProviderClient, ProviderRejected, ProviderUnavailable
+from orderflow.agents.handling import Inbound
+from orderflow.agents.payment_client import (
+    PaymentProviderClient,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
-from orderflow.tables.clock import now_ms
 from orderflow.tables import payments as logic
+from orderflow.tables.clock import now_ms
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -104,15 +108,7 @@ def register(pipeline: Pipeline) -> PaymentDesk:
         backoff_initial_s=s.payment_backoff_initial_s, backoff_max_s=s.payment_backoff_max_s,
         breaker_failures=s.payment_breaker_failures, breaker_recovery_s=s.payment_breaker_recovery_s)
     desk = PaymentDesk(pipeline, client)
-    specs = {catalog.PAYMENT_REQUESTS.name: catalog.PAYMENT_REQUESTS}
-    app = pipeline.app
-
-    @app.agent(pipeline.source_topic(catalog.PAYMENT_REQUESTS), name=AGENT)
-    async def process_payments(stream: Any) -> None:
-        await client.start()
-        try:
-            await run_agent(AGENT, stream, specs, pipeline.codec, s.partitions, pipeline.outbox, desk.handle)
-        finally:
-            await client.close()
+    # the client's HTTP session lives as long as the agent
+    pipeline.add_agent(AGENT, (catalog.PAYMENT_REQUESTS,), desk.handle, around=lambda: client)
 
     return desk

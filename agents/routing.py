@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 from faust.web import Request, Response, View
-
 from orderflow.partitioning import partition_for_key
 
 if TYPE_CHECKING:

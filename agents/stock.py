@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.handling import Inbound
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import stock as logic
@@ -127,11 +127,6 @@ class StockKeeper:
 
 def register(pipeline: Pipeline) -> StockKeeper:
     keeper = StockKeeper(pipeline)
-    specs = {spec.name: spec for spec in SOURCES}
-
-    @pipeline.app.agent(pipeline.source_topic(*SOURCES), name=AGENT)
-    async def manage_stock(stream: Any) -> None:
-        await run_agent(AGENT, stream, specs, pipeline.codec, pipeline.settings.partitions,
-                        pipeline.outbox, keeper.handle)
+    pipeline.add_agent(AGENT, SOURCES, keeper.handle)
 
     return keeper

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
-
 from orderflow.agents.rows import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
 from orderflow.schemas import catalog

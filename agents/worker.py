@@ -5,7 +5,6 @@ and serves until SIGINT or SIGTERM (Faust's worker drains and commits first).
 from __future__ import annotations
 
 import faust
-
 from orderflow.agents.app import create_app
 from orderflow.settings import Settings
 from orderflow.topics import ensure_topics

@@ -42,8 +42,12 @@ from typing import IO
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata
-
-from orderflow.broker.runtime import ensure_jars, java_executable, kafka_version, log4j_config
+from orderflow.broker.runtime import (
+    ensure_jars,
+    java_executable,
+    kafka_version,
+    log4j_config,
+)
 
 __all__ = ["KafkaStartError", "LocalKafka"]
 

@@ -8,14 +8,12 @@ options override single fields.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 import click
-
 from orderflow.settings import Settings
 
 __all__ = ["main"]

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from confluent_kafka import KafkaException
-
 from orderflow.gateway import customers, inventory, openapi, orders
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.orders import path_id, produce, read_json
@@ -33,6 +32,7 @@ from orderflow.gateway.requests import (
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
+from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
 
@@ -58,7 +58,7 @@ async def create_customer(request: web.Request) -> web.Response:
         return json_error(400, "invalid_request", "the customer has invalid fields", fields=field_errors(exc))
     customer_id = f"cust_{uuid.uuid4().hex[:20]}"
     failed = await produce(ctx, catalog.CUSTOMER_COMMANDS, customer_id, "CreateCustomer",
-                           to_create_customer(req, customer_id, int(time.time() * 1000)))
+                           to_create_customer(req, customer_id, now_ms()))
     if failed is not None:
         return failed
     try:
@@ -77,10 +77,7 @@ async def create_customer(request: web.Request) -> web.Response:
 async def get_customer(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
     customer_id = path_id(request, "customer_id")
-    try:
-        status, row = await fetch_customer(ctx, customer_id)
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, row = await fetch_customer(ctx, customer_id)
     if status != 200 or row["status"] != "active":
         return json_error(404, "not_found", f"no customer {customer_id!r}")
     return web.json_response(present_customer(row))
@@ -93,20 +90,17 @@ async def update_customer(request: web.Request) -> web.Response:
         req = CustomerUpdateRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the update has invalid fields", fields=field_errors(exc))
-    try:
-        status, row = await fetch_customer(ctx, customer_id)
-        if status != 200 or row["status"] != "active":
-            return json_error(404, "not_found", f"no customer {customer_id!r}")
-        command = to_update_customer(req, customer_id, int(time.time() * 1000))
-        if not _changes(row, command):
-            return web.json_response(present_customer(row))
-        failed = await produce(ctx, catalog.CUSTOMER_COMMANDS, customer_id, "UpdateCustomer",
-                               command)
-        if failed is not None:
-            return failed
-        row = await _settled(ctx, customer_id, row["revision"])
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, row = await fetch_customer(ctx, customer_id)
+    if status != 200 or row["status"] != "active":
+        return json_error(404, "not_found", f"no customer {customer_id!r}")
+    command = to_update_customer(req, customer_id, now_ms())
+    if not _changes(row, command):
+        return web.json_response(present_customer(row))
+    failed = await produce(ctx, catalog.CUSTOMER_COMMANDS, customer_id, "UpdateCustomer",
+                           command)
+    if failed is not None:
+        return failed
+    row = await _settled(ctx, customer_id, row["revision"])
     if row["lastUpdateError"] is not None and row["pendingUpdate"] is None:
         return json_error(409, "conflict", f"the update was refused: {row['lastUpdateError']}")
     return web.json_response(present_customer(row))

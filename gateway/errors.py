@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from orderflow.gateway.tracking import WorkersUnavailable
 
 __all__ = ["RequestRejected", "error_middleware", "json_error"]
 
@@ -33,6 +34,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RequestRejected as exc:
         return exc.response
+    except WorkersUnavailable as exc:
+        # a read the workers could not answer now (down, or rebalancing)
+        return json_error(503, "unavailable", f"no worker answered: {exc}")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

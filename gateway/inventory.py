@@ -13,12 +13,10 @@ client (authentication comes later):
 
 from __future__ import annotations
 
-import time
 import uuid
 from urllib.parse import quote
 
 from aiohttp import web
-
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.orders import path_id, produce, read_json
@@ -31,8 +29,8 @@ from orderflow.gateway.requests import (
     to_adjustment,
     to_cents,
 )
-from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
+from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
 
@@ -43,20 +41,14 @@ def _product_id(request: web.Request) -> str:
 
 async def get_inventory(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
-    try:
-        status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     return web.json_response(present_inventory(body) if status == 200 else body, status=status)
 
 
 async def get_product(request: web.Request) -> web.Response:
     """Price and availability together, from the product's stock row."""
     ctx: GatewayContext = request.app["ctx"]
-    try:
-        status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     if status != 200:
         return web.json_response(body, status=status)
     price = body["priceCents"] if body["priceCents"] is not None else ctx.settings.default_price_cents
@@ -72,7 +64,7 @@ async def adjust_inventory(request: web.Request) -> web.Response:
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the adjustment has invalid fields", fields=field_errors(exc))
     adjustment_id = req.adjustmentId or f"adj_{uuid.uuid4().hex}"
-    kind, record = to_adjustment(req, product_id, adjustment_id, int(time.time() * 1000))
+    kind, record = to_adjustment(req, product_id, adjustment_id, now_ms())
     failed = await produce(ctx, catalog.INVENTORY_ADJUSTMENTS, product_id, kind, record)
     return failed or web.json_response({"adjustmentId": adjustment_id, "productId": product_id,
                                         "type": req.type}, status=202)
@@ -86,7 +78,7 @@ async def set_price(request: web.Request) -> web.Response:
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the price has invalid fields", fields=field_errors(exc))
     record = {"productId": product_id, "priceCents": to_cents(req.price), "currency": req.currency,
-              "effectiveAt": req.effectiveAt if req.effectiveAt is not None else int(time.time() * 1000)}
+              "effectiveAt": req.effectiveAt if req.effectiveAt is not None else now_ms()}
     failed = await produce(ctx, catalog.PRICES, product_id, "PriceUpdated", record)
     return failed or web.json_response({"productId": product_id, "price": float(req.price),
                                         "effectiveAt": record["effectiveAt"]}, status=202)

@@ -16,11 +16,10 @@ from functools import cache
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
-
 from orderflow.gateway import requests
 from orderflow.gateway.context import GatewayContext
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
 
 __all__ = ["OPERATIONS", "Operation", "document", "serve"]
 

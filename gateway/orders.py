@@ -21,14 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from confluent_kafka import KafkaException
-
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import RequestRejected, json_error
 from orderflow.gateway.presenters import iso, present_order, present_summary
@@ -44,6 +42,7 @@ from orderflow.gateway.requests import (
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
+from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
 
@@ -108,7 +107,7 @@ async def place_order(request: web.Request) -> web.Response:
     if key is not None and not 1 <= len(key) <= 200:
         return json_error(400, "invalid_request", "Idempotency-Key must be 1 to 200 characters")
     order_id = order_id_for(order.customerId, key)
-    command = to_place_order(order, order_id, int(time.time() * 1000), key)
+    command = to_place_order(order, order_id, now_ms(), key)
     failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "PlaceOrder", command)
     if failed is not None:
         return failed
@@ -124,10 +123,7 @@ async def get_order(request: web.Request) -> web.Response:
         timeout = min(max(float(request.query.get("timeout", 0)), 0.0), ctx.settings.long_poll_max_s)
     except ValueError:
         return json_error(400, "invalid_request", "timeout must be a number of seconds")
-    try:
-        status, body = await fetch_order(ctx, order_id, wait_while, timeout if wait_while else 0.0)
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, body = await fetch_order(ctx, order_id, wait_while, timeout if wait_while else 0.0)
     if status != 200:
         return web.json_response(body, status=status)
     return web.json_response(present_order(body))
@@ -141,22 +137,21 @@ async def cancel_order(request: web.Request) -> web.Response:
         cancel = CancelOrderRequest.model_validate(body)  # a JSON body must be an object
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the cancellation has invalid fields", fields=field_errors(exc))
-    try:
-        status, row = await fetch_order(ctx, order_id)
-        if status != 200:
-            return web.json_response(row, status=status)
-        if row["status"] == "cancelled":
-            return web.json_response({"orderId": order_id, "status": "cancelled"})
-        if row["status"] in NOT_CANCELLABLE:
-            return json_error(409, "conflict", f"order {order_id} is {row['status']} and cannot be cancelled")
-        failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "CancelOrder",
-                               {"orderId": order_id, "reason": cancel.reason,
-                                "requestedAt": int(time.time() * 1000)})
-        if failed is not None:
-            return failed
-        status, row = await fetch_order(ctx, order_id, row["status"], CANCEL_WAIT_S)
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, row = await fetch_order(ctx, order_id)
+    if status != 200:
+        return web.json_response(row, status=status)
+    if row["status"] == "cancelled":
+        return web.json_response({"orderId": order_id, "status": "cancelled"})
+    if row["status"] in NOT_CANCELLABLE:
+        return json_error(409, "conflict", f"order {order_id} is {row['status']} and cannot be cancelled")
+    failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "CancelOrder",
+                           {"orderId": order_id, "reason": cancel.reason,
+                            "requestedAt": now_ms()})
+    if failed is not None:
+        return failed
+    status, row = await fetch_order(ctx, order_id, row["status"], CANCEL_WAIT_S)
+    if status != 200:  # written, but not readable yet (e.g. a rebalance)
+        return web.json_response({"orderId": order_id, "status": "cancelling"}, status=202)
     if row["status"] == "cancelled":
         return web.json_response({"orderId": order_id, "status": "cancelled"})
     if row["status"] in NOT_CANCELLABLE:
@@ -173,7 +168,7 @@ async def record_shipment(request: web.Request) -> web.Response:
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the shipment has invalid fields", fields=field_errors(exc))
     event_id = f"evt_{uuid.uuid4().hex}"
-    kind, record = to_shipment_event(req, order_id, event_id, iso(int(time.time() * 1000)))
+    kind, record = to_shipment_event(req, order_id, event_id, iso(now_ms()))
     failed = await produce(ctx, catalog.SHIPMENT_EVENTS, order_id, kind, record)
     return failed or web.json_response({"orderId": order_id, "eventId": event_id, "eventType": kind}, status=202)
 
@@ -182,11 +177,8 @@ async def order_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: every status change of the order, until it ends."""
     ctx: GatewayContext = request.app["ctx"]
     order_id = path_id(request, "order_id")
-    try:
-        status, row = await ctx.tracking.get_json(
-            f"/orders/{quote(order_id, safe='')}?afterRevision=0&timeout=5", wait_s=5)
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, row = await ctx.tracking.get_json(
+        f"/orders/{quote(order_id, safe='')}?afterRevision=0&timeout=5", wait_s=5)
     if status != 200:
         return web.json_response(row, status=status)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
@@ -218,10 +210,7 @@ async def customer_orders(request: web.Request) -> web.Response:
     ctx: GatewayContext = request.app["ctx"]
     customer_id = path_id(request, "customer_id")
     query = urlencode({k: v for k, v in request.query.items() if k in ("page", "limit")})
-    try:
-        status, body = await ctx.tracking.get_json(f"/customers/{quote(customer_id, safe='')}/orders?{query}")
-    except WorkersUnavailable as exc:
-        return json_error(503, "unavailable", f"no worker answered: {exc}")
+    status, body = await ctx.tracking.get_json(f"/customers/{quote(customer_id, safe='')}/orders?{query}")
     if status != 200:
         return web.json_response(body, status=status)
     return web.json_response({"orders": [present_summary(o) for o in body["orders"]],

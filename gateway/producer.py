@@ -13,7 +13,6 @@ import threading
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-
 from orderflow.partitioning import CONFLUENT_PARTITIONER
 
 __all__ = ["AsyncProducer", "producer_config"]

@@ -11,9 +11,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, TypeAdapter, ValidationError, model_validator
-
 from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 __all__ = [
     "DOT_SEGMENTS",

@@ -21,7 +21,6 @@ from typing import Any
 import fastavro
 import fastavro.validation
 from fastavro.types import Schema
-
 from orderflow.schemas.catalog import SCHEMA_IDS, SHARED_SCHEMAS, TopicSpec
 
 __all__ = ["Codec", "DecodeError", "Decoded", "EncodeError", "load_schemas"]

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastavro.types import Schema
-
 from orderflow.schemas.codec import Codec, load_schemas
 
 if TYPE_CHECKING:
