@@ -54,10 +54,23 @@ def test_posted_order_is_stored_and_read_back(stack: DevStack) -> None:
     order = await_order(stack.gateway_url, order_id)
     assert order["orderId"] == order_id
     assert order["customerId"] == "cust_e2e"
-    assert order["status"] == "pending"
+    assert order["statusHistory"][0]["status"] == "pending"
     assert [(i["productId"], i["quantity"]) for i in order["items"]] == [("prod_a", 2), ("prod_b", 1)]
     assert order["items"][1]["requestedPrice"] == 12.5
     assert order["shippingAddress"]["city"] == "Springfield"
+
+
+def test_order_for_products_nobody_stocks_ends_rejected(stack: DevStack) -> None:
+    order_id = place(stack)
+
+    def settled() -> dict | None:
+        order = await_order(stack.gateway_url, order_id)
+        return order if order["status"] != "pending" else None
+
+    order = eventually(settled, timeout=30, what=f"order {order_id} settled")
+    assert order["status"] == "rejected"
+    assert [i["reason"] for i in order["items"]] == ["unknown_product", "unknown_product"]
+    assert [h["status"] for h in order["statusHistory"]] == ["pending", "rejected"]
 
 
 def test_every_worker_answers_for_every_order(stack: DevStack) -> None:
