@@ -34,9 +34,10 @@ from orderflow.agents import (
     timeouts,
     web,
 )
-from orderflow.agents.durability import SafeTopic, make_commits_wait_for_changelogs
+from orderflow.agents.durability import DurableApp, SafeTopic, make_commits_wait_for_changelogs
 from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.routing import TableRouter
+from orderflow.agents.watchdog import StallWatch
 from orderflow.agents.watchers import Watchers
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
@@ -59,6 +60,7 @@ class Pipeline:
     settings: Settings
     codec: Codec
     outbox: Outbox
+    stall_watch: StallWatch
     tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
@@ -69,10 +71,12 @@ class Pipeline:
         ``handler`` through ``run_agent`` (decode, dead-letter, count);
         ``around`` wraps the agent's life (e.g. an HTTP client session)."""
         specs = {spec.name: spec for spec in sources}
+        self.stall_watch.watch(name, list(specs))
+        watched = self.stall_watch.wrap(name, handler)
 
         async def agent(stream: faust.StreamT) -> None:
             async with around() if around is not None else contextlib.nullcontext():
-                await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox, handler)
+                await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox, watched)
 
         self.app.agent(self.source_topic(*sources), name=name)(agent)
 
@@ -88,7 +92,7 @@ def faust_broker_url(bootstrap_servers: str) -> str:
 
 
 def _faust_app(settings: Settings) -> faust.App:
-    return faust.App(
+    return DurableApp(
         settings.app_id,
         broker=faust_broker_url(settings.kafka_servers),
         store="rocksdb://",
@@ -103,6 +107,9 @@ def _faust_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_max_poll_records=500,
+        broker_session_timeout=settings.group_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.group_session_timeout_s / 3),
+        consumer_group_instance_id=settings.worker_instance_id or None,
         web_host=settings.advertised_worker_host,
         web_port=settings.worker_port,
         web_bind=settings.worker_bind or settings.advertised_worker_host,
@@ -128,7 +135,8 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
     make_commits_wait_for_changelogs(app)
     codec = codec or codec_for(settings)
-    pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec))
+    pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
+                        stall_watch=StallWatch(app, settings.stall_timeout_s))
     for spec in catalog.TABLES:
         if spec is catalog.VELOCITY_TABLE:
             pipeline.tables[spec.name] = _velocity_table(app, settings)
@@ -147,4 +155,5 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     customers.register(pipeline)
     emails.register(pipeline)
     web.register(pipeline)
+    pipeline.stall_watch.start()
     return pipeline

@@ -94,14 +94,18 @@ class CustomerDesk:
     async def _notify(self, msg: Inbound) -> str:
         summary = msg.record
         sent_key = f"{summary['customerId']}/{summary['orderId']}/{summary['status']}".encode()
-        if self.sent.get(sent_key) is not None:
-            return "unchanged"
         notification = logic.notification_for(summary, self.customers.get(msg.key), now_ms())
         if notification is None:
             return "unchanged"
-        self.sent.put(sent_key, {"notificationId": notification["notificationId"]})
+        # A summary for a transition already notified is a replay, and the crash
+        # that caused it may have lost the notification while its table record
+        # survived: send it again under the same notificationId, which readers
+        # deduplicate on.
+        outcome = "replayed" if self.sent.get(sent_key) is not None else "applied"
+        if outcome == "applied":
+            self.sent.put(sent_key, {"notificationId": notification["notificationId"]})
         await self.outbox.send(catalog.NOTIFICATIONS, summary["customerId"], "Notification", notification)
-        return "applied"
+        return outcome
 
 
 

@@ -7,7 +7,10 @@
    them. ``DrainingBuffer`` makes the flush wait until the queue is empty and
    nothing is in flight; the aiokafka flush Faust runs next then waits for
    the broker to acknowledge all of it.
-2. A send that fails for good (changelog or output) is only logged by Faust,
+2. Faust gives its producer idempotence only under exactly_once (which is
+   unsafe in 0.15); ``DurableApp`` turns it on under at_least_once too, so a
+   send retried after a broker failover is written once.
+3. A send that fails for good (changelog or output) is only logged by Faust,
    and the next commit moves past the message that made it. ``SafeTopic``
    ends the process at once instead, without a graceful stop (which would
    commit): Kafka redelivers from the last commit, and every state change
@@ -23,12 +26,29 @@ from typing import Any
 
 import faust
 from faust.topics import Topic
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
-__all__ = ["SafeTopic", "make_commits_wait_for_changelogs"]
+__all__ = ["DurableApp", "SafeTopic", "make_commits_wait_for_changelogs"]
 
 log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 70
 DRAIN_PATIENCE_S = 120.0
+
+
+class IdempotentProducer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentTransport(faust_aiokafka.Transport):
+    Producer = IdempotentProducer
+
+
+class DurableApp(faust.App):
+    """A Faust app whose producer writes with acks=all and idempotence."""
+
+    def _new_transport(self) -> IdempotentTransport:
+        return IdempotentTransport(self.conf.broker_consumer, self)
 
 
 class SafeTopic(Topic):

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     worker_bind: str = ""
     worker_port: int = 6066
     data_dir: Path = Path("run/worker-data")
+    # A stable name per worker (static group membership, KIP-345): a worker
+    # restarted under the same name gets its partitions back without a
+    # rebalance. Empty: dynamic membership.
+    worker_instance_id: str = ""
+    # A member silent this long is dropped from the group and its partitions
+    # go to the others.
+    group_session_timeout_s: float = Field(30.0, gt=0)
+    # An assigned partition whose committed offset lags its end this long,
+    # with its agent idle and no recovery running, is a stalled consumer
+    # (faust-streaming can lose track of a partition over repeated
+    # rebalances): the worker exits for its supervisor to restart it.
+    stall_timeout_s: float = Field(60.0, gt=0)
 
     # HTTP ingress.
     gateway_host: str = "127.0.0.1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from orderflow.topics import ensure_topics
 __all__ = ["DevStack"]
 
 READY_TIMEOUT_S = 90.0
+SUPERVISE_EVERY_S = 0.5
 
 
 class DevStack:
@@ -31,6 +33,14 @@ class DevStack:
         self._echo = echo
         self._kafka = None
         self.children: list[Child] = []
+        # Workers are restarted when they exit on their own, as a container
+        # orchestrator would (a worker exits on purpose when it cannot go on
+        # safely); those stopped by kill_worker stay down until restarted.
+        self._lock = threading.RLock()
+        self._held_down: set[int] = set()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self.restarts: list[tuple[str, int]] = []  # (worker, exit code) of each supervised restart
 
     @property
     def log_dir(self) -> Path:
@@ -53,6 +63,23 @@ class DevStack:
         for i in range(self.workers):
             self._start_worker(i)
         self._start_gateway()
+        self._stopping.clear()
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_EVERY_S):
+            with self._lock:
+                for index in range(self.workers):
+                    if index in self._held_down or self._stopping.is_set():
+                        continue
+                    child = self.worker(index)
+                    if not child.alive():
+                        code = child.stop()
+                        self.children.remove(child)
+                        self.restarts.append((child.name, code))
+                        self._echo(f"{child.name} exited ({code}); restarting it")
+                        self._start_worker(index, wait=False)
 
     def _start_broker(self) -> None:
         from orderflow.broker import LocalKafka, ensure_jars
@@ -82,8 +109,10 @@ class DevStack:
         data_dir = self.worker_data_dir(index)
         if self.fresh and data_dir.exists():
             shutil.rmtree(data_dir)
+        instance = f"{self.settings.app_id}-worker-{index}"
         child = Child(f"worker-{index}", orderflow_command("worker"),
-                      self._env(worker_port=self.settings.worker_port + index, data_dir=data_dir),
+                      self._env(worker_port=self.settings.worker_port + index, data_dir=data_dir,
+                                worker_instance_id=instance),
                       self.log_dir / f"worker-{index}.log")
         self.children.append(child)
         if wait:
@@ -95,17 +124,25 @@ class DevStack:
         return next(c for c in reversed(self.children) if c.name == f"worker-{index}")
 
     def kill_worker(self, index: int, signum: int = signal.SIGKILL) -> int:
-        """Signal a worker (kill -9 by default) and wait for it to end; returns its exit code."""
-        child = self.worker(index)
+        """Signal a worker (kill -9 by default) and wait for it to end; returns its
+        exit code. It stays down until ``restart_worker``."""
+        with self._lock:
+            self._held_down.add(index)
+            child = self.worker(index)
         child.signal(signum)
         code = child.process.wait(60)
-        self.children.remove(child)
+        with self._lock:
+            self.children.remove(child)
         child.stop()
         return code
 
     def restart_worker(self, index: int, wait: bool = False) -> None:
         """Start a worker again on its port and data directory."""
-        self._start_worker(index, wait=wait)
+        with self._lock:
+            self._start_worker(index, wait=False)
+            self._held_down.discard(index)
+        if wait:
+            wait_http_ok(f"{self.worker_url(index)}/readyz", self.worker(index), READY_TIMEOUT_S)
 
     @property
     def payment_simulator_url(self) -> str:
@@ -128,7 +165,8 @@ class DevStack:
 
     def crashed(self) -> bool:
         """A child ended on its own (not by ``kill_worker``)."""
-        return any(not c.alive() for c in self.children)
+        with self._lock:
+            return any(not c.alive() for c in self.children if not c.name.startswith("worker-"))
 
     def summary(self) -> str:
         lines = ["orderflow is up:",
@@ -141,6 +179,10 @@ class DevStack:
         return "\n".join(lines)
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
+            self._supervisor = None
         for child in reversed(self.children):
             code = child.stop()
             self._echo(f"{child.name} stopped (exit {code})")

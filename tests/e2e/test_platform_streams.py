@@ -10,7 +10,6 @@ from support.http import get, post_json, request
 from support.saga import (
     await_inventory,
     await_status,
-    inventory,
     keyed_records,
     new_customer,
     new_id,

@@ -38,3 +38,7 @@ def get(url: str, **kw: Any) -> Reply:
 def post_json(url: str, payload: Any, headers: dict[str, str] | None = None) -> Reply:
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     return request("POST", url, json.dumps(payload).encode(), all_headers)
+
+
+def put_json(url: str, payload: Any) -> Reply:
+    return request("PUT", url, json.dumps(payload).encode(), {"Content-Type": "application/json"})

@@ -43,6 +43,8 @@ class Report:
     resent_events: int = 0  # same eventId again: allowed, reported
     statuses: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # as read, by orderId
+    initial_stock: dict[str, int] = field(default_factory=dict)
 
     def ok(self) -> bool:
         return not (self.lost or self.stuck or self.oversold or self.doubled or self.stock_mismatches
@@ -182,8 +184,8 @@ def _notifications(stack: DevStack, orders: dict[str, dict[str, Any]], report: R
 
 
 def check(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int]) -> Report:
-    report = Report(sent=len(order_ids))
-    orders = _orders(stack, order_ids, report)
+    report = Report(sent=len(order_ids), initial_stock=dict(initial_stock))
+    orders = report.orders = _orders(stack, order_ids, report)
     _stock(stack, orders, initial_stock, report)
     _payments(stack, orders, report)
     _events(stack, orders, report)

@@ -1,0 +1,122 @@
+"""The stall watch ends a worker whose consumer stopped moving a partition, and
+only then."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, NamedTuple
+
+import pytest
+
+from orderflow.agents.watchdog import EXIT_STALLED, Progress, StallWatch, is_stalled
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+class FakeConsumer:
+    """The three things the watch reads from Faust's consumer."""
+
+    def __init__(self) -> None:
+        self.ends: dict[TP, int] = {}
+        self._committed_offset: dict[TP, int] = {}
+        self._read_offset: dict[TP, int] = {}
+
+    def assignment(self) -> set[TP]:
+        return set(self.ends)
+
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.ends[tp] for tp in tps}
+
+
+class FakeApp:
+    def __init__(self) -> None:
+        self.consumer = FakeConsumer()
+        self.in_recovery = False
+        self.rebalancing = False
+
+
+def test_a_partition_caught_up_or_moving_is_not_stalled() -> None:
+    assert not is_stalled(Progress(10, 9, 0.0), end=10, agent_blocked=False, now=100.0, timeout_s=30)
+    assert not is_stalled(Progress(5, 9, 90.0), end=10, agent_blocked=False, now=100.0, timeout_s=30)
+
+
+def test_a_lagging_partition_whose_commit_stands_still_is_stalled() -> None:
+    assert is_stalled(Progress(5, 9, 0.0), end=10, agent_blocked=False, now=100.0, timeout_s=30)
+
+
+def test_an_agent_held_up_in_one_message_excuses_the_lag() -> None:
+    assert not is_stalled(Progress(5, 9, 0.0), end=10, agent_blocked=True, now=100.0, timeout_s=30)
+
+
+def watch_over(app: FakeApp, timeout_s: float) -> tuple[StallWatch, list[int]]:
+    exits: list[int] = []
+    watch = StallWatch(app, timeout_s, exit_process=exits.append)
+    watch.watch("process_orders", ["orders.commands"])
+    return watch, exits
+
+
+def test_the_watch_exits_once_the_commit_stood_still_past_the_timeout() -> None:
+    app = FakeApp()
+    tp = TP("orders.commands", 11)
+    app.consumer.ends[tp] = 130
+    app.consumer._committed_offset[tp] = 7
+    app.consumer.ends[TP("orders.commands", 1)] = 50
+    app.consumer._committed_offset[TP("orders.commands", 1)] = 50
+    watch, exits = watch_over(app, timeout_s=0.2)
+    asyncio.run(watch.check())
+    assert exits == []
+    deadline = time.monotonic() + 5
+    while not exits and time.monotonic() < deadline:
+        asyncio.run(watch.check())
+    assert exits == [EXIT_STALLED]
+
+
+def test_a_partition_still_being_read_is_not_stalled() -> None:
+    app = FakeApp()
+    tp = TP("orders.commands", 2)
+    app.consumer.ends[tp], app.consumer._committed_offset[tp] = 500, 100
+    watch, exits = watch_over(app, timeout_s=0.1)
+    started = time.monotonic()
+    while time.monotonic() - started < 0.4:
+        app.consumer._read_offset[tp] = app.consumer._read_offset.get(tp, 100) + 1
+        asyncio.run(watch.check())
+    assert exits == []
+
+
+@pytest.mark.parametrize("flag", ["in_recovery", "rebalancing"])
+def test_recovery_and_rebalances_restart_the_clock(flag: str) -> None:
+    app = FakeApp()
+    tp = TP("orders.commands", 3)
+    app.consumer.ends[tp], app.consumer._committed_offset[tp] = 20, 0
+    watch, exits = watch_over(app, timeout_s=0.05)
+    asyncio.run(watch.check())
+    setattr(app, flag, True)
+    started = time.monotonic()
+    while time.monotonic() - started < 0.2:
+        asyncio.run(watch.check())
+    assert exits == []
+
+
+def test_a_handler_waiting_on_the_outside_world_is_not_a_stall() -> None:
+    app = FakeApp()
+    tp = TP("orders.commands", 3)
+    app.consumer.ends[tp], app.consumer._committed_offset[tp] = 20, 0
+    watch, exits = watch_over(app, timeout_s=0.05)
+
+    async def long_handler(_msg: Any) -> str:
+        await asyncio.sleep(1.3)
+        return "applied"
+
+    async def scenario() -> None:
+        handling = asyncio.create_task(watch.wrap("process_orders", long_handler)(None))
+        await asyncio.sleep(1.05)  # into the handler's wait, past what counts as one message's work
+        while not handling.done():
+            await watch.check()
+            await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    assert exits == []
