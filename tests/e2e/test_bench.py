@@ -1,0 +1,49 @@
+"""A tiny run of `orderflow bench` against the session's stack, so the harness
+keeps working: it sends, sees every order's outcome, and writes its JSON,
+markdown and PNG. No figure is asserted: speed is not tested here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orderflow.cli import main
+from orderflow.stack import DevStack
+
+pytestmark = pytest.mark.e2e
+
+PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
+
+
+def run_bench(stack: DevStack, out: Path, *args: str) -> dict:
+    result = CliRunner().invoke(main, [
+        "bench", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
+        "--app-id", stack.settings.app_id, "--products", "30", "--customers", "8", "--drain-timeout", "60",
+        "--out", str(out), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.md").read_text().startswith("# orderflow bench")
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return json.loads((out / "result.json").read_text())
+
+
+def test_a_short_kafka_run_sees_the_outcome_of_every_order(stack: DevStack, tmp_path: Path) -> None:
+    report = run_bench(stack, tmp_path, "--ingress", "kafka", "--rate", "20", "--duration", "3",
+                       "--decline-share", "0.2", "--cancel-share", "0.2", "--price-rate", "5")
+    step = report["result"]
+    assert step["sent"] == 60
+    assert step["completed"] == step["sent"]
+    assert set(PERCENTILES) <= set(step["latency_ms"])
+    assert step["outcomes"].get("payment_failed", 0) > 0
+    assert step["prices_sent"] == 15
+    assert step["series"] and step["cpu"]["cpu_s"]["bench"] >= 0
+
+
+def test_a_short_http_run_also_times_the_gateway(stack: DevStack, tmp_path: Path) -> None:
+    report = run_bench(stack, tmp_path, "--ingress", "http", "--rate", "10", "--duration", "2")
+    step = report["result"]
+    assert step["completed"] == step["sent"] == 20
+    assert set(PERCENTILES) <= set(step["latency_ms"])
+    assert step["http_ms"]["count"] == 20 and not step["http_errors"]
