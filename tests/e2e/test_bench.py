@@ -47,3 +47,25 @@ def test_a_short_http_run_also_times_the_gateway(stack: DevStack, tmp_path: Path
     assert step["completed"] == step["sent"] == 20
     assert set(PERCENTILES) <= set(step["latency_ms"])
     assert step["http_ms"]["count"] == 20 and not step["http_errors"]
+
+
+def test_the_ceilings_measure_every_reader_on_the_same_broker(bootstrap_servers: str, tmp_path: Path) -> None:
+    from orderflow.bench.ceilings import measure_ceilings
+    from orderflow.settings import Settings
+
+    settings = Settings(jar_cache=Path(__file__).resolve().parents[2] / "run", partitions=3)
+    figures = measure_ceilings(settings, bootstrap_servers, tmp_path, messages=2000, echo=lambda _line: None)
+    names = [row["name"] for row in figures["rows"]]
+    assert len(names) == 5 and any("Faust" in n for n in names) and any("ProducerPerformance" in n for n in names)
+    assert all(row["events_per_s"] > 0 for row in figures["rows"])
+
+
+def test_the_read_load_reads_placed_orders(stack: DevStack, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [
+        "bench", "reads", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
+        "--app-id", stack.settings.app_id, "--rate", "50", "--duration", "2", "--orders", "10",
+        "--out", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "reads.json").read_text())
+    assert figures["sent"] == 100 and figures["statuses"] == {"200": 100}
+    assert set(PERCENTILES) <= set(figures["latency_ms"])
