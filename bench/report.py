@@ -80,7 +80,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
                  label="completed/s" if k == 0 else None)
         samples = step["lag"]["samples"]
         lag.plot([offset + s["t"] for s in samples], [s["lag"] for s in samples], color="tab:red", lw=1.5,
-                 label="committed lag (all topics)" if k == 0 else None)
+                 label="committed lag, messages (all topics)" if k == 0 else None)
+        backlog = step.get("backlog_series", [])
+        lag.plot([offset + t for t in range(len(backlog))], backlog, color="tab:brown", lw=1.2,
+                 label="orders awaiting their outcome" if k == 0 else None)
         for p, color in (("p50", "tab:green"), ("p99", "tab:orange"), ("max", "tab:purple")):
             lat.plot([offset + r["t"] for r in series if p in r], [r[p] for r in series if p in r],
                      color=color, lw=1.2, label=p if k == 0 else None)
@@ -89,7 +92,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
                 ax.axvline(offset, color="black", lw=0.5, ls=":")
         offset += max(len(series), int(step["load_s"] + step["drain_s"]) + 1)
     thr.set_ylabel("orders per second")
-    lag.set_ylabel("messages")
+    lag.set_ylabel("count")
     lat.set_ylabel("latency (ms)")
     lat.set_yscale("log")
     lat.set_xlabel("seconds since the step's start (steps one after another)")

@@ -4,8 +4,10 @@ step is not sustained; each step waits for its orders' outcomes.
 
 Consumes a :class:`BenchConfig` and a :class:`Target`; produces the result
 dict that ``report`` writes. A step is *sustained* when every order's outcome
-arrived within the drain timeout and, when the load stopped, no more than two
-seconds' worth of orders were still waiting for theirs.
+arrived within the drain timeout and the backlog (orders sent but without an
+outcome yet) did not keep growing: its mean over the last quarter of the load
+is at most 1.5 times its mean over the second quarter plus half a second of
+orders.
 """
 
 from __future__ import annotations
@@ -31,7 +33,22 @@ from orderflow.tables.clock import now_ms
 
 __all__ = ["run_bench"]
 
-BACKLOG_S = 2.0
+GROWTH_FACTOR, GROWTH_SLACK_S = 1.5, 0.5
+
+
+def backlog_steady(series: list[dict[str, Any]], duration: float, rate: float) -> tuple[bool, list[int]]:
+    """Whether the per-second backlog stopped growing during the load; and the backlog series."""
+    backlog, sent, done = [], 0, 0
+    for row in series:
+        sent, done = sent + row["sent"], done + row["completed"]
+        backlog.append(sent - done)
+    d = int(duration)
+
+    def mean(lo: float, hi: float) -> float:
+        part = backlog[int(lo):max(int(hi), int(lo) + 1)]
+        return sum(part) / len(part) if part else 0.0
+
+    return mean(3 * d / 4, d) <= GROWTH_FACTOR * mean(d / 4, d / 2) + GROWTH_SLACK_S * rate, backlog
 
 
 def _planned_orders(config: BenchConfig) -> int:
@@ -111,6 +128,7 @@ class _Run:
         series = rec.series()
         completed = rec.completed
         drained = self.tracker.in_flight == 0
+        steady, backlog_series = backlog_steady(series, self.config.duration, rate)
         return {
             "rate": rate, "duration_s": self.config.duration, "load_s": round(load_s, 2),
             "drain_s": round(drain_s, 2), "sent": rec.sent, "completed": completed,
@@ -123,7 +141,8 @@ class _Run:
             "cancels_sent": rec.cancels_sent, "cancel_ms": summary(rec.cancel),
             "prices_sent": rec.prices_sent,
             "backlog_at_end": backlog,
-            "stable": drained and backlog <= max(rate * BACKLOG_S, 20),
+            "backlog_series": backlog_series,
+            "stable": drained and steady,
             "lag": {"max": max((s["lag"] for s in lag), default=None),
                     "end": lag[-1]["lag"] if lag else None, "samples": lag},
             "cpu": self.cpu.since_mark(),
