@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -161,8 +163,8 @@ def faust_noop(servers: str, messages: int, out: Path) -> dict[str, Any]:
 
     result = out / "faust-noop.json"
     result.unlink(missing_ok=True)
-    child = Child("faust-noop", [*_python(), "-m", "orderflow.bench.noop_agent", servers, str(messages),
-                                 str(result)], _env(), out / "faust-noop.log")
+    child = Child("faust-noop", [sys.executable, "-P", "-m", "orderflow.bench.noop_agent", servers,
+                                 str(messages), str(result)], dict(os.environ), out / "faust-noop.log")
     deadline = time.monotonic() + TOOL_TIMEOUT_S
     try:
         while not result.exists() and time.monotonic() < deadline:
@@ -173,18 +175,6 @@ def faust_noop(servers: str, messages: int, out: Path) -> dict[str, Any]:
     finally:
         child.stop()
     return {"name": "do-nothing Faust agent", **figures}
-
-
-def _python() -> list[str]:
-    import sys
-
-    return [sys.executable, "-P"]
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def measure_ceilings(settings: Settings, servers: str, out: Path, messages: int = 200_000,
