@@ -48,14 +48,15 @@ def markdown(result: dict[str, Any]) -> str:
         *_step_rows(result["steps"]), "",
     ]
     if config["ramp"]:
-        lines += [f"Highest sustained rate: {result['sustained_rate'] or 'none'} orders/s.", ""]
+        best = result["sustained_rate"]
+        lines += [f"Highest sustained rate: {f'{best:,.1f}' if best else 'none'} orders/s.", ""]
     lines += [f"Outcomes ({last['rate']:,.0f}/s step): "
               + ", ".join(f"{k} {v:,}" for k, v in sorted(last["outcomes"].items())), ""]
     cpu = last["cpu"]
     lines += ["CPU seconds per process in that step (wall "
               f"{cpu['wall_s']} s): " + ", ".join(f"{k} {v}" for k, v in sorted(cpu["cpu_s"].items())), ""]
     if result.get("ceilings"):
-        lines += ["## Ceilings on the same broker", "", "| measurement | events/s | pipeline completed/s as share |",
+        lines += ["## Ceilings on the same broker", "", "| measurement | events/s | ÷ pipeline's completed orders/s |",
                   "|---|---:|---:|"]
         for row in result["ceilings"]["rows"]:
             lines.append(f"| {row['name']} | {row['events_per_s']:,.0f} | {row.get('ratio', '-')} |")
