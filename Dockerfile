@@ -10,6 +10,7 @@ COPY schemas schemas
 COPY tables tables
 COPY broker broker
 COPY simulator simulator
+COPY bench bench
 RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home orderflow
 USER orderflow
 WORKDIR /home/orderflow

@@ -2,8 +2,9 @@
 
 ``orderflow dev`` runs the whole local stack; ``broker``, ``topics``,
 ``worker`` and ``gateway`` run one part each; ``dlq`` lists and replays dead
-letters. Settings come from the environment (ORDERFLOW_*), read once here;
-options override single fields.
+letters; ``bench`` measures throughput and latency (``orderflow.bench.cli``).
+Settings come from the environment (ORDERFLOW_*), read once here; options
+override single fields.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from orderflow.bench.cli import bench
 from orderflow.settings import Settings
 
 __all__ = ["main"]
@@ -182,6 +184,9 @@ def dev(ctx: click.Context, fresh: bool) -> None:
         stack.stop()
     if stack.crashed():
         raise click.ClickException("a process of the stack exited; see the logs above")
+
+
+main.add_command(bench)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BENCH_EVENTS",
+    "BENCH_TOPICS",
     "CUSTOMERS_TABLE",
     "CUSTOMER_CHECKS",
     "CUSTOMER_CHECKS_TABLE",
@@ -278,6 +280,17 @@ TOPICS: tuple[TopicSpec, ...] = (
     CUSTOMER_COMMANDS, EMAIL_CLAIMS, EMAIL_CLAIM_RESULTS, CUSTOMER_EVENTS, CUSTOMER_CHECKS, CUSTOMER_CHECK_RESULTS,
     NOTIFICATIONS, DEAD_LETTERS,
 )
+
+# The benchmark's own topic (``orderflow bench ceilings``): not part of a
+# deployment, so not in TOPICS; the harness creates it when it measures.
+BENCH_EVENTS = TopicSpec(
+    name="bench.events",
+    key="any",
+    value_schemas=_schemas("PlaceOrder"),
+    writer="orderflow bench (Kafka's ProducerPerformance, or PlaceOrder records)",
+    doc="Records of the pipeline's size that the ceiling measurements read back.",
+)
+BENCH_TOPICS: tuple[TopicSpec, ...] = (BENCH_EVENTS,)
 
 ORDERS_TABLE = TableSpec(
     name="orders",

@@ -1,0 +1,148 @@
+"""The ``orderflow bench`` command group (registered by ``orderflow.cli``).
+
+``orderflow bench [OPTIONS]`` runs the load harness (and with ``--ceilings``
+the ceilings on the same broker afterwards); ``orderflow bench ceilings``
+measures only the ceilings; ``orderflow bench reads`` loads GET
+/api/v1/orders/{id}. Consumes the settings from the parent command; writes
+into ``--out``. Everything heavy is imported when a command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["bench"]
+
+
+def _target_or_stack(ctx: click.Context, out: Path, workers: int, bootstrap: str | None,
+                     gateway: str | None, app_id: str | None):
+    """A context manager giving the Target: an existing stack (--gateway) or our own."""
+    import contextlib
+
+    from orderflow.bench.target import Target, own_stack
+
+    settings = ctx.obj
+    if gateway:
+        if not bootstrap:
+            raise click.UsageError("--gateway needs --bootstrap (the stack's broker) too")
+        return contextlib.nullcontext(Target(bootstrap, gateway.rstrip("/"), app_id or settings.app_id,
+                                             settings.partitions))
+    return own_stack(settings, out / "run", workers, bootstrap, echo=click.echo)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--rate", type=click.FloatRange(min=0.1), default=100.0, show_default=True,
+              help="Orders per second, open loop (the first step with --ramp).")
+@click.option("--duration", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds of load (per step with --ramp).")
+@click.option("--ingress", type=click.Choice(["kafka", "http"]), default="kafka", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Faust workers of the stack the bench starts.")
+@click.option("--products", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--customers", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--zipf", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Popularity exponent of the products (0: uniform).")
+@click.option("--lines", type=(click.IntRange(1, 100), click.IntRange(1, 100)), default=(1, 5), show_default=True,
+              help="Fewest and most lines per order.")
+@click.option("--price-rate", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="PriceUpdated records per second to the prices topic, in parallel.")
+@click.option("--decline-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of orders paid with pm_insufficient_funds.")
+@click.option("--cancel-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of orders cancelled once confirmed.")
+@click.option("--ramp", is_flag=True, help="Step the rate up until a step is not sustained.")
+@click.option("--ramp-factor", type=click.FloatRange(min=1.05), default=1.5, show_default=True)
+@click.option("--max-steps", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--drain-timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds to wait for the last outcomes after the load.")
+@click.option("--ceilings", "with_ceilings", is_flag=True, help="Measure the ceilings on the same broker after.")
+@click.option("--bootstrap", default=None, help="Use this broker instead of starting a fresh one.")
+@click.option("--gateway", default=None, help="Load this running stack (with --bootstrap) instead of starting one.")
+@click.option("--app-id", default=None, help="With --gateway: the stack's app id (its consumer group).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
+@click.pass_context
+def bench(ctx: click.Context, rate: float, duration: float, ingress: str, workers: int, products: int,
+          customers: int, zipf: float, lines: tuple[int, int], price_rate: float, decline_share: float,
+          cancel_share: float, ramp: bool, ramp_factor: float, max_steps: int, drain_timeout: float,
+          with_ceilings: bool, bootstrap: str | None, gateway: str | None, app_id: str | None, seed: int,
+          out: Path) -> None:
+    """Open-loop load through the whole saga: latency to each order's outcome,
+    throughput, lag, CPU; JSON, markdown and a PNG in --out."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from orderflow.bench.config import BenchConfig
+    from orderflow.bench.report import write
+    from orderflow.bench.run import run_bench
+
+    if lines[0] > lines[1]:
+        raise click.UsageError("--lines: the first number is the fewest")
+    config = BenchConfig(rate=rate, duration=duration, ingress=ingress, workers=workers, products=products,
+                         customers=customers, zipf=zipf, min_lines=lines[0], max_lines=lines[1],
+                         price_rate=price_rate, decline_share=decline_share, cancel_share=cancel_share,
+                         ramp=ramp, ramp_factor=ramp_factor, max_steps=max_steps, drain_timeout=drain_timeout,
+                         out=out, seed=seed)
+    with _target_or_stack(ctx, out, workers, bootstrap, gateway, app_id) as target:
+        result = run_bench(config, target, echo=click.echo)
+        if with_ceilings:
+            from orderflow.bench.ceilings import measure_ceilings, with_ratios
+
+            result["ceilings"] = with_ratios(
+                measure_ceilings(ctx.obj, target.bootstrap_servers, out, echo=click.echo), result)
+    paths = write(result, out)
+    click.echo(paths["markdown"].read_text())
+    click.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@bench.command()
+@click.option("--messages", type=click.IntRange(min=1000), default=200_000, show_default=True,
+              help="Records each measurement reads or writes.")
+@click.option("--bootstrap", default=None, help="Use this broker instead of starting a fresh one.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
+@click.pass_context
+def ceilings(ctx: click.Context, messages: int, bootstrap: str | None, out: Path) -> None:
+    """Kafka's producer and consumer perf tools, raw aiokafka and confluent-kafka
+    consume loops and a do-nothing Faust agent, on one broker, with records of
+    the pipeline's size."""
+    import json
+
+    from orderflow.bench.ceilings import (
+        ceilings_markdown,
+        fresh_broker,
+        measure_ceilings,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    with fresh_broker(ctx.obj, out / "run", bootstrap, echo=click.echo) as servers:
+        figures = measure_ceilings(ctx.obj, servers, out, messages=messages, echo=click.echo)
+    (out / "ceilings.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    (out / "ceilings.md").write_text(ceilings_markdown(figures), encoding="utf-8")
+    click.echo(ceilings_markdown(figures))
+
+
+@bench.command()
+@click.option("--rate", type=click.FloatRange(min=1), default=1000.0, show_default=True,
+              help="GET requests per second, open loop.")
+@click.option("--duration", type=click.FloatRange(min=1), default=20.0, show_default=True)
+@click.option("--orders", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Orders placed first; the reads pick among them.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--bootstrap", default=None, help="Use this broker instead of starting a fresh one.")
+@click.option("--gateway", default=None, help="Read from this running stack (with --bootstrap).")
+@click.option("--app-id", default=None, help="With --gateway: the stack's app id.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
+@click.pass_context
+def reads(ctx: click.Context, rate: float, duration: float, orders: int, workers: int, bootstrap: str | None,
+          gateway: str | None, app_id: str | None, out: Path) -> None:
+    """GET /api/v1/orders/{id} under open-loop load: requests/s and latency percentiles."""
+    import json
+
+    from orderflow.bench.http_read import read_load, reads_markdown
+
+    out.mkdir(parents=True, exist_ok=True)
+    with _target_or_stack(ctx, out, workers, bootstrap, gateway, app_id) as target:
+        figures = read_load(target, rate=rate, duration=duration, orders=orders, echo=click.echo)
+    (out / "reads.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    click.echo(reads_markdown(figures))

@@ -1,0 +1,89 @@
+"""The stack under load: started here (a fresh LocalKafka unless a broker is
+given, then a DevStack of N workers, the payment simulator and the gateway),
+or one already running (a gateway URL and its broker).
+
+Consumes the settings and the run's config; produces a :class:`Target` (where
+to send, which consumer group to watch, which processes to measure) and stops
+what it started.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orderflow.settings import Settings
+
+__all__ = ["Target", "own_stack"]
+
+# The bench's own stack lets a few hundred customers place many orders: the
+# velocity check still runs on every order, its limits are just out of reach.
+UNLIMITED_VELOCITY = {"velocity_max_orders": 1_000_000_000, "velocity_max_amount_cents": 10**15}
+
+
+@dataclass
+class Target:
+    bootstrap_servers: str
+    gateway_url: str
+    app_id: str
+    partitions: int
+    processes: dict[str, int] = field(default_factory=dict)  # name -> pid, for CPU seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _free_port_run(count: int) -> int:
+    for _ in range(200):
+        base = _free_port()
+        try:
+            for i in range(count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError(f"no run of {count} free ports")
+
+
+@contextmanager
+def own_stack(settings: Settings, run_dir: Path, workers: int, bootstrap: str | None = None,
+              echo=print) -> Iterator[Target]:
+    """A fresh stack in ``run_dir`` (wiped first); its data is removed after, its logs kept."""
+    from orderflow.broker import LocalKafka, ensure_jars
+    from orderflow.stack import DevStack
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    kafka = None
+    processes: dict[str, int] = {}
+    if not bootstrap:
+        kafka = LocalKafka(run_dir / "kafka", nodes=1, port=0, heap=settings.broker_heap,
+                           lib_dir=ensure_jars(settings.jar_cache))
+        echo(f"starting Kafka {kafka.version} ...")
+        kafka.start(fresh=True)
+        bootstrap = kafka.bootstrap_servers
+        processes["broker"] = int((run_dir / "kafka" / "node-1" / "kafka.pid").read_text())
+    stack_settings = settings.model_copy(update={
+        "bootstrap_servers": bootstrap, "app_id": f"orderflow-bench-{uuid.uuid4().hex[:6]}",
+        "run_dir": run_dir / "stack", "worker_port": _free_port_run(workers), "gateway_port": _free_port(),
+        "payment_sim_port": _free_port(), **UNLIMITED_VELOCITY})
+    stack = DevStack(stack_settings, workers=workers, echo=echo)
+    try:
+        stack.start()
+        processes.update({child.name: child.pid for child in stack.children})
+        yield Target(bootstrap, stack.gateway_url, stack.settings.app_id, stack.settings.partitions, processes)
+    finally:
+        stack.stop()
+        if kafka is not None:
+            kafka.stop()
+            shutil.rmtree(run_dir / "kafka", ignore_errors=True)
+        for data in (run_dir / "stack").glob("worker-*"):
+            shutil.rmtree(data, ignore_errors=True)

@@ -1,0 +1,71 @@
+"""A tiny run of `orderflow bench` against the session's stack, so the harness
+keeps working: it sends, sees every order's outcome, and writes its JSON,
+markdown and PNG. No figure is asserted: speed is not tested here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orderflow.cli import main
+from orderflow.stack import DevStack
+
+pytestmark = pytest.mark.e2e
+
+PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
+
+
+def run_bench(stack: DevStack, out: Path, *args: str) -> dict:
+    result = CliRunner().invoke(main, [
+        "bench", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
+        "--app-id", stack.settings.app_id, "--products", "30", "--customers", "8", "--drain-timeout", "60",
+        "--out", str(out), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.md").read_text().startswith("# orderflow bench")
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return json.loads((out / "result.json").read_text())
+
+
+def test_a_short_kafka_run_sees_the_outcome_of_every_order(stack: DevStack, tmp_path: Path) -> None:
+    report = run_bench(stack, tmp_path, "--ingress", "kafka", "--rate", "20", "--duration", "3",
+                       "--decline-share", "0.2", "--cancel-share", "0.2", "--price-rate", "5")
+    step = report["result"]
+    assert step["sent"] == 60
+    assert step["completed"] == step["sent"]
+    assert set(PERCENTILES) <= set(step["latency_ms"])
+    assert step["outcomes"].get("payment_failed", 0) > 0
+    assert step["prices_sent"] == 15
+    assert step["series"] and step["cpu"]["cpu_s"]["bench"] >= 0
+
+
+def test_a_short_http_run_also_times_the_gateway(stack: DevStack, tmp_path: Path) -> None:
+    report = run_bench(stack, tmp_path, "--ingress", "http", "--rate", "10", "--duration", "2")
+    step = report["result"]
+    assert step["completed"] == step["sent"] == 20
+    assert set(PERCENTILES) <= set(step["latency_ms"])
+    assert step["http_ms"]["count"] == 20 and not step["http_errors"]
+
+
+def test_the_ceilings_measure_every_reader_on_the_same_broker(bootstrap_servers: str, tmp_path: Path) -> None:
+    from orderflow.bench.ceilings import measure_ceilings
+    from orderflow.settings import Settings
+
+    settings = Settings(jar_cache=Path(__file__).resolve().parents[2] / "run", partitions=3)
+    figures = measure_ceilings(settings, bootstrap_servers, tmp_path, messages=2000, echo=lambda _line: None)
+    names = [row["name"] for row in figures["rows"]]
+    assert len(names) == 5 and any("Faust" in n for n in names) and any("ProducerPerformance" in n for n in names)
+    assert all(row["events_per_s"] > 0 for row in figures["rows"])
+
+
+def test_the_read_load_reads_placed_orders(stack: DevStack, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [
+        "bench", "reads", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
+        "--app-id", stack.settings.app_id, "--rate", "50", "--duration", "2", "--orders", "10",
+        "--out", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "reads.json").read_text())
+    assert figures["sent"] == 100 and figures["statuses"] == {"200": 100}
+    assert set(PERCENTILES) <= set(figures["latency_ms"])
