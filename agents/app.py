@@ -37,7 +37,7 @@ from orderflow.agents import (
 from orderflow.agents.durability import DurableApp, SafeTopic, make_commits_wait_for_changelogs
 from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.routing import TableRouter
-from orderflow.agents.watchdog import StallWatch
+from orderflow.agents.watchdog import SkipGuard, StallWatch
 from orderflow.agents.watchers import Watchers
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
@@ -61,6 +61,7 @@ class Pipeline:
     codec: Codec
     outbox: Outbox
     stall_watch: StallWatch
+    skip_guard: SkipGuard
     tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
@@ -76,7 +77,8 @@ class Pipeline:
 
         async def agent(stream: faust.StreamT) -> None:
             async with around() if around is not None else contextlib.nullcontext():
-                await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox, watched)
+                await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox, watched,
+                                self.skip_guard)
 
         self.app.agent(self.source_topic(*sources), name=name)(agent)
 
@@ -136,7 +138,8 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     make_commits_wait_for_changelogs(app)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
-                        stall_watch=StallWatch(app, settings.stall_timeout_s))
+                        stall_watch=StallWatch(app, settings.stall_timeout_s),
+                        skip_guard=SkipGuard(lambda: app.consumer))
     for spec in catalog.TABLES:
         if spec is catalog.VELOCITY_TABLE:
             pipeline.tables[spec.name] = _velocity_table(app, settings)

@@ -24,6 +24,8 @@ from orderflow.tables.validation import problems
 if TYPE_CHECKING:
     import faust
 
+    from orderflow.agents.watchdog import SkipGuard
+
 __all__ = ["Inbound", "Outbox", "run_agent"]
 
 log = logging.getLogger(__name__)
@@ -117,10 +119,14 @@ async def dead_letter(outbox: Outbox, event: Any, reason: str) -> None:
 
 
 async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalog.TopicSpec],
-                    codec: Codec, partitions: int, outbox: Outbox, handler: Handler) -> None:
-    """The loop of every agent: decode, handle, count; dead-letter failures."""
+                    codec: Codec, partitions: int, outbox: Outbox, handler: Handler,
+                    guard: SkipGuard | None = None) -> None:
+    """The loop of every agent: check nothing was skipped, decode, handle,
+    count; dead-letter failures."""
     async for event in stream.events():
         message = event.message
+        if guard is not None:
+            guard.check(message.tp, message.offset)
         try:
             inbound = decode(event, specs, codec, partitions)
         except DecodeError as exc:

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from orderflow.agents.watchdog import EXIT_STALLED, Progress, StallWatch, is_stalled
+from orderflow.agents.watchdog import EXIT_SKIPPED, EXIT_STALLED, Progress, SkipGuard, StallWatch, is_stalled
 
 
 class TP(NamedTuple):
@@ -119,4 +119,39 @@ def test_a_handler_waiting_on_the_outside_world_is_not_a_stall() -> None:
             await asyncio.sleep(0.05)
 
     asyncio.run(scenario())
+    assert exits == []
+
+
+def guard_over(consumer: FakeConsumer) -> tuple[SkipGuard, list[int]]:
+    exits: list[int] = []
+    return SkipGuard(lambda: consumer, exit_process=exits.append), exits
+
+
+def test_contiguous_offsets_and_replays_pass_the_skip_guard() -> None:
+    consumer = FakeConsumer()
+    tp = TP("orders.commands", 2)
+    consumer._committed_offset[tp] = 44
+    guard, exits = guard_over(consumer)
+    for offset in (44, 45, 46, 45, 46, 47):  # a replay goes back, never forward past one
+        guard.check(tp, offset)
+    assert exits == []
+
+
+def test_a_message_past_a_hole_ends_the_worker() -> None:
+    consumer = FakeConsumer()
+    tp = TP("orders.commands", 2)
+    consumer._committed_offset[tp] = 44
+    guard, exits = guard_over(consumer)
+    guard.check(tp, 58)
+    assert exits == [EXIT_SKIPPED]
+
+
+def test_after_a_reassignment_the_committed_offset_is_the_start() -> None:
+    consumer = FakeConsumer()
+    tp = TP("orders.commands", 2)
+    consumer._committed_offset[tp] = 10
+    guard, exits = guard_over(consumer)
+    guard.check(tp, 10)
+    consumer._committed_offset[tp] = 90  # another worker handled 11..89 meanwhile
+    guard.check(tp, 90)
     assert exits == []
