@@ -126,7 +126,7 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
     async for event in stream.events():
         message = event.message
         if guard is not None:
-            guard.check(message.tp, message.offset)
+            await guard.check(name, message.tp, message.offset)
         try:
             inbound = decode(event, specs, codec, partitions)
         except DecodeError as exc:

@@ -111,29 +111,43 @@ class SkipGuard:
     handed to an agent.
 
     Our source topics have contiguous offsets (no compaction, no transaction
-    markers), so after the consumer's committed offset every message must
-    reach its agent in order. faust-streaming can jump ahead after a restart
-    or rebalance and record the jumped-over offsets as a "gap" that its next
-    commit treats as done (seen here: 14 orders committed and never handled).
-    The message that reveals the jump is not acked, so the commit stays before
-    the skipped ones, and a restart reads them again.
+    markers), so after the group's committed offset every message of a
+    partition must reach each agent that reads it, in order. faust-streaming
+    can jump ahead after a restart or rebalance and record the jumped-over
+    offsets as a "gap" that its next commit treats as done (seen here: 14
+    orders committed and never handled). The message that reveals the jump is
+    not acked, so the commit stays before the skipped ones, and a restart
+    reads them again. Before deciding, the group's committed offset is asked
+    of Kafka: the consumer's own view can lag it just after a rebalance.
     """
 
     def __init__(self, consumer_of: Callable[[], Any], exit_process: Callable[[int], None] = os._exit) -> None:
         self._consumer_of = consumer_of
         self._exit = exit_process
-        self._last: dict[Any, int] = {}
+        self._last: dict[tuple[str, Any], int] = {}
 
-    def check(self, tp: Any, offset: int) -> None:
-        committed = self._consumer_of()._committed_offset.get(tp)
-        last = self._last.get(tp)
-        expected = committed
+    def _expected(self, key: tuple[str, Any], committed: int | None) -> int | None:
+        last = self._last.get(key)
         if last is not None and (committed is None or last + 1 >= committed):
-            expected = last + 1
+            return last + 1
+        return committed
+
+    async def check(self, agent: str, tp: Any, offset: int) -> None:
+        key = (agent, tp)
+        consumer = self._consumer_of()
+        expected = self._expected(key, consumer._committed_offset.get(tp))
         if expected is not None and offset > expected:
-            log.critical("%s[%d]: message %d arrived but %d..%d never did; exiting before a commit passes them",
-                         tp.topic, tp.partition, offset, expected, offset - 1)
+            expected = self._expected(key, await committed_in_kafka(consumer, tp))
+        if expected is not None and offset > expected:
+            log.critical("%s, %s[%d]: message %d arrived but %d..%d never did; exiting before a commit "
+                         "passes them", agent, tp.topic, tp.partition, offset, expected, offset - 1)
             logging.shutdown()
             self._exit(EXIT_SKIPPED)
             return
-        self._last[tp] = offset
+        self._last[key] = offset
+
+
+async def committed_in_kafka(consumer: Any, tp: Any) -> int | None:
+    """The group's committed offset of ``tp`` as the broker has it now."""
+    thread = consumer._thread
+    return await thread.call_thread(thread._ensure_consumer().committed, tp)

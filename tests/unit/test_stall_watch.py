@@ -127,13 +127,44 @@ def guard_over(consumer: FakeConsumer) -> tuple[SkipGuard, list[int]]:
     return SkipGuard(lambda: consumer, exit_process=exits.append), exits
 
 
+class FakeThread:
+    """The consumer thread's committed() as Kafka would answer it."""
+
+    def __init__(self, committed: dict[TP, int]) -> None:
+        self._committed = committed
+
+    async def committed(self, tp: TP) -> int | None:
+        return self._committed.get(tp)
+
+    def _ensure_consumer(self) -> FakeThread:
+        return self
+
+    async def call_thread(self, method: Any, *args: Any) -> Any:
+        return await method(*args)
+
+
+def check(guard: SkipGuard, tp: TP, *offsets: int, agent: str = "process_orders") -> None:
+    for offset in offsets:
+        asyncio.run(guard.check(agent, tp, offset))
+
+
 def test_contiguous_offsets_and_replays_pass_the_skip_guard() -> None:
     consumer = FakeConsumer()
     tp = TP("orders.commands", 2)
     consumer._committed_offset[tp] = 44
     guard, exits = guard_over(consumer)
-    for offset in (44, 45, 46, 45, 46, 47):  # a replay goes back, never forward past one
-        guard.check(tp, offset)
+    check(guard, tp, 44, 45, 46, 45, 46, 47)  # a replay goes back, never forward past one
+    assert exits == []
+
+
+def test_two_agents_reading_one_topic_are_followed_apart() -> None:
+    consumer = FakeConsumer()
+    tp = TP("orders.by-customer", 10)
+    consumer._committed_offset[tp] = 32
+    guard, exits = guard_over(consumer)
+    for offset in range(32, 40):
+        check(guard, tp, offset, agent="list_customer_orders")
+        check(guard, tp, offset, agent="manage_customers")
     assert exits == []
 
 
@@ -141,9 +172,20 @@ def test_a_message_past_a_hole_ends_the_worker() -> None:
     consumer = FakeConsumer()
     tp = TP("orders.commands", 2)
     consumer._committed_offset[tp] = 44
+    consumer._thread = FakeThread({tp: 44})
     guard, exits = guard_over(consumer)
-    guard.check(tp, 58)
+    check(guard, tp, 58)
     assert exits == [EXIT_SKIPPED]
+
+
+def test_a_commit_the_consumer_had_not_seen_yet_is_no_hole() -> None:
+    consumer = FakeConsumer()
+    tp = TP("stock.results", 7)
+    consumer._committed_offset[tp] = 24  # stale: another worker handled 24..34 and committed 35
+    consumer._thread = FakeThread({tp: 35})
+    guard, exits = guard_over(consumer)
+    check(guard, tp, 35, 36)
+    assert exits == []
 
 
 def test_after_a_reassignment_the_committed_offset_is_the_start() -> None:
@@ -151,7 +193,7 @@ def test_after_a_reassignment_the_committed_offset_is_the_start() -> None:
     tp = TP("orders.commands", 2)
     consumer._committed_offset[tp] = 10
     guard, exits = guard_over(consumer)
-    guard.check(tp, 10)
+    check(guard, tp, 10)
     consumer._committed_offset[tp] = 90  # another worker handled 11..89 meanwhile
-    guard.check(tp, 90)
+    check(guard, tp, 90)
     assert exits == []
