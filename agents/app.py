@@ -34,7 +34,12 @@ from orderflow.agents import (
     timeouts,
     web,
 )
-from orderflow.agents.durability import DurableApp, SafeTopic, make_commits_wait_for_changelogs
+from orderflow.agents.durability import (
+    DurableApp,
+    SafeTopic,
+    keep_messages_fetched_on_resume,
+    make_commits_wait_for_changelogs,
+)
 from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.routing import TableRouter
 from orderflow.agents.watchdog import SkipGuard, StallWatch
@@ -136,6 +141,7 @@ def _velocity_table(app: faust.App, settings: Settings) -> faust.TableT:
 def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
     make_commits_wait_for_changelogs(app)
+    keep_messages_fetched_on_resume(app)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
                         stall_watch=StallWatch(app, settings.stall_timeout_s),

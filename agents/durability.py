@@ -10,7 +10,16 @@
 2. Faust gives its producer idempotence only under exactly_once (which is
    unsafe in 0.15); ``DurableApp`` turns it on under at_least_once too, so a
    send retried after a broker failover is written once.
-3. A send that fails for good (changelog or output) is only logged by Faust,
+3. When recovery ends, Faust resumes the stream partitions, seeks them to
+   the committed offsets, and only then resumes flow control, which empties
+   every stream queue; messages fetched in between are dropped after their
+   offsets were marked read, so the agent never sees them and the commit
+   either stalls or (through Faust's gap tracking) passes them. Seen here as
+   orders committed and never handled. ``keep_messages_fetched_on_resume``
+   empties the queues before the partitions are resumed instead, so what is
+   fetched after the seek reaches the agents (a message fetched twice is a
+   replay, which every handler absorbs).
+4. A send that fails for good (changelog or output) is only logged by Faust,
    and the next commit moves past the message that made it. ``SafeTopic``
    ends the process at once instead, without a graceful stop (which would
    commit): Kafka redelivers from the last commit, and every state change
@@ -28,7 +37,7 @@ import faust
 from faust.topics import Topic
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-__all__ = ["DurableApp", "SafeTopic", "make_commits_wait_for_changelogs"]
+__all__ = ["DurableApp", "SafeTopic", "keep_messages_fetched_on_resume", "make_commits_wait_for_changelogs"]
 
 log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 70
@@ -97,3 +106,25 @@ def make_commits_wait_for_changelogs(app: faust.App) -> None:
     # The buffer's sending task reads _send_pending when it starts, after this.
     buffer._send_pending = counted_send
     buffer.flush = drain
+
+
+def keep_messages_fetched_on_resume(app: faust.App) -> None:
+    """Make the end of recovery empty the stream queues before, not after, the
+    stream partitions are resumed and sought (see 3. above)."""
+    recovery = app.tables.recovery
+    resume_streams = recovery._resume_streams
+    flow = app.flow_control
+
+    def resume_without_emptying() -> None:
+        flow._suspend.clear()
+        flow._resume.set()
+
+    async def resume_streams_keeping_what_is_fetched(generation_id: int = 0) -> None:
+        flow.clear()  # what was queued before the partitions resume is stale
+        flow.resume = resume_without_emptying
+        try:
+            await resume_streams(generation_id)
+        finally:
+            del flow.resume  # back to the class's, which empties
+
+    recovery._resume_streams = resume_streams_keeping_what_is_fetched

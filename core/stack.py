@@ -141,8 +141,8 @@ class DevStack:
         with self._lock:
             self._start_worker(index, wait=False)
             self._held_down.discard(index)
-        if wait:
-            wait_http_ok(f"{self.worker_url(index)}/readyz", self.worker(index), READY_TIMEOUT_S)
+        if wait:  # whichever process serves the index: the supervisor may have replaced it
+            wait_http_ok(f"{self.worker_url(index)}/readyz", None, READY_TIMEOUT_S)
 
     @property
     def payment_simulator_url(self) -> str:
