@@ -114,7 +114,9 @@ class StockKeeper:
         """The stock row already has this message: restore its reservation, answer again."""
         entry = logic.journal_entry(stock, msg.offset)
         left = entry["reservation"] if entry is not None else None
-        if left is not None and reservation != left:
+        # Restored only if this message made the reservation's last change: a
+        # later release or sale of the line must not be undone by this replay.
+        if left is not None and reservation != left and logic.last_change_of(stock, key) is entry:
             self.reservations.put(key.encode(), left)
         record = left or reservation
         if record is not None:

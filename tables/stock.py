@@ -22,6 +22,7 @@ __all__ = [
     "apply_record",
     "available",
     "journal_entry",
+    "last_change_of",
     "record_applied",
     "result_of",
     "level_events",
@@ -222,3 +223,8 @@ def record_applied(stock: Row, topic: str, offset: int, key: str, record: Row | 
 
 def journal_entry(stock: Row, offset: int) -> Row | None:
     return next((e for e in reversed(stock["journal"]) if e["offset"] == offset), None)
+
+
+def last_change_of(stock: Row, key: str) -> Row | None:
+    """The newest journal entry of one reservation (product/order/line)."""
+    return next((e for e in reversed(stock["journal"]) if e["reservationKey"] == key), None)

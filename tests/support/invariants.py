@@ -119,8 +119,11 @@ def _stock(stack: DevStack, orders: dict[str, dict[str, Any]], initial: dict[str
             report.problem(f"oversold: {inv}")
         if (inv["onHand"], inv["reserved"]) != (start - sold[product], held[product]):
             report.stock_mismatches += 1
+            holders = [(o["orderId"], o["status"], [(i["productId"], i["status"]) for i in o["items"]])
+                       for o in orders.values()
+                       if any(i["productId"] == product and i["status"] == "reserved" for i in o["items"])]
             report.problem(f"stock of {product}: {inv}, expected onHand={start - sold[product]} "
-                           f"reserved={held[product]}")
+                           f"reserved={held[product]}; orders holding it: {holders[:3]}")
 
 
 def _payments(stack: DevStack, orders: dict[str, dict[str, Any]], report: Report) -> None:

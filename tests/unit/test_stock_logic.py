@@ -357,3 +357,15 @@ def test_journal_remembers_what_each_applied_request_left_and_stays_bounded():
     assert len(row["journal"]) == stock.JOURNAL_SIZE
     assert stock.journal_entry(row, 3) is None
     assert stock.journal_entry(row, stock.JOURNAL_SIZE + 4)["reservationKey"] == f"sku-1/ord_{stock.JOURNAL_SIZE + 4}/0"
+
+
+def test_the_last_change_of_a_reservation_is_its_newest_journal_entry() -> None:
+    row = {"journal": [
+        {"offset": 7, "reservationKey": "prod_j/ord_1/0", "reservation": {"status": "reserved"}},
+        {"offset": 9, "reservationKey": "prod_j/ord_2/0", "reservation": {"status": "reserved"}},
+        {"offset": 12, "reservationKey": "prod_j/ord_1/0", "reservation": {"status": "released"}},
+    ]}
+    # a replay of offset 7 (the reservation) must not undo the release at 12
+    assert stock.last_change_of(row, "prod_j/ord_1/0") is not stock.journal_entry(row, 7)
+    assert stock.last_change_of(row, "prod_j/ord_2/0") is stock.journal_entry(row, 9)
+    assert stock.last_change_of(row, "prod_j/ord_3/0") is None
