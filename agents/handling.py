@@ -122,24 +122,41 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
                     codec: Codec, partitions: int, outbox: Outbox, handler: Handler,
                     guard: SkipGuard | None = None) -> None:
     """The loop of every agent: check nothing was skipped, decode, handle,
-    count; dead-letter failures."""
+    count; dead-letter failures; ack only a message that was dealt with.
+
+    Faust acks the current message itself when the agent leaves its loop,
+    also when it is cancelled or fails in the middle of that message (a
+    worker stopping, a table already closed), and the next commit would then
+    pass a message whose effects were never all written. So Faust's acks are
+    off and each message is acked here, after its handler or its dead letter.
+    """
+    stream.enable_acks = False
     async for event in stream.events():
         message = event.message
         if guard is not None:
             await guard.check(name, message.tp, message.offset)
-        try:
-            inbound = decode(event, specs, codec, partitions)
-        except DecodeError as exc:
-            UNDECODABLE_MESSAGES.labels(message.topic).inc()
-            log.warning("%s: undecodable %s[%d]@%d: %s", name, message.topic, message.partition,
-                        message.offset, exc.reason)
-            await dead_letter(outbox, event, f"undecodable: {exc.reason}")
-            continue
-        try:
-            outcome = await handler(inbound)
-        except Exception as exc:  # a poison message must not stop the agent
-            log.exception("%s: handler failed on %s", name, inbound.cause)
-            MESSAGES_HANDLED.labels(name, "failed").inc()
-            await dead_letter(outbox, event, f"handler failed: {type(exc).__name__}: {exc}")
-            continue
-        MESSAGES_HANDLED.labels(name, outcome).inc()
+        await _deal_with(name, stream, event, specs, codec, partitions, outbox, handler)
+        await stream.ack(event)
+
+
+async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mapping[str, catalog.TopicSpec],
+                     codec: Codec, partitions: int, outbox: Outbox, handler: Handler) -> None:
+    message = event.message
+    try:
+        inbound = decode(event, specs, codec, partitions)
+    except DecodeError as exc:
+        UNDECODABLE_MESSAGES.labels(message.topic).inc()
+        log.warning("%s: undecodable %s[%d]@%d: %s", name, message.topic, message.partition,
+                    message.offset, exc.reason)
+        await dead_letter(outbox, event, f"undecodable: {exc.reason}")
+        return
+    try:
+        outcome = await handler(inbound)
+    except Exception as exc:  # a poison message must not stop the agent
+        if stream.app.should_stop:
+            raise  # failed because the worker is stopping: not acked, handled again after the restart
+        log.exception("%s: handler failed on %s", name, inbound.cause)
+        MESSAGES_HANDLED.labels(name, "failed").inc()
+        await dead_letter(outbox, event, f"handler failed: {type(exc).__name__}: {exc}")
+        return
+    MESSAGES_HANDLED.labels(name, outcome).inc()
