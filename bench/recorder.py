@@ -101,6 +101,11 @@ class Recorder:
                 return 0.0
             return count / (self.last_done - self.first_done + 1.0 / sent_rate)
 
+    def percentiles(self, name: str) -> dict[str, float | int]:
+        """``summary`` of one of the histograms, read while no thread records into it."""
+        with self._lock:
+            return summary(getattr(self, name))
+
     @property
     def completed(self) -> int:
         with self._lock:

@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 from orderflow.bench.config import BenchConfig
 from orderflow.bench.probes import CpuProbe, LagProbe
-from orderflow.bench.recorder import Recorder, summary
+from orderflow.bench.recorder import Recorder
 from orderflow.bench.seeding import seed
 from orderflow.bench.senders import HttpIngress, KafkaIngress, open_loop
 from orderflow.bench.target import Target
@@ -136,9 +136,9 @@ class _Run:
             "send_errors": rec.send_errors, "http_errors": dict(rec.http_errors),
             "offered_per_s": round(rec.sent / self.config.duration, 1),
             "completed_per_s": round(rec.completion_rate(rate), 1),
-            "latency_ms": summary(rec.latency),
-            "http_ms": summary(rec.http) if self.config.ingress == "http" else None,
-            "cancels_sent": rec.cancels_sent, "cancel_ms": summary(rec.cancel),
+            "latency_ms": rec.percentiles("latency"),
+            "http_ms": rec.percentiles("http") if self.config.ingress == "http" else None,
+            "cancels_sent": rec.cancels_sent, "cancel_ms": rec.percentiles("cancel"),
             "prices_sent": rec.prices_sent,
             "backlog_at_end": backlog,
             "backlog_series": backlog_series,
