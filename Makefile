@@ -28,8 +28,9 @@ test: install
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
-# Kill -9, SIGTERM and disk loss during a stream of orders, then the invariant
-# checker (long: not part of `make test`). ORDERFLOW_SOAK=1 for ten times longer.
+# Worker, broker, payment provider and duplicate-input faults during streams of
+# orders, each followed by the invariant checker (about 25 min on 2 cores: not
+# part of `make test`). ORDERFLOW_SOAK=1 for ten times longer streams.
 test-chaos: install
 	$(BIN)/python -m pytest -m chaos -s tests/reliability
 
