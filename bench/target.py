@@ -10,13 +10,13 @@ what it started.
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orderflow.ports import free_port, free_port_run
 from orderflow.settings import Settings
 
 __all__ = ["Target", "own_stack"]
@@ -33,25 +33,6 @@ class Target:
     app_id: str
     partitions: int
     processes: dict[str, int] = field(default_factory=dict)  # name -> pid, for CPU seconds
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _free_port_run(count: int) -> int:
-    for _ in range(200):
-        base = _free_port()
-        try:
-            for i in range(count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError(f"no run of {count} free ports")
 
 
 @contextmanager
@@ -73,8 +54,8 @@ def own_stack(settings: Settings, run_dir: Path, workers: int, bootstrap: str | 
         processes["broker"] = int((run_dir / "kafka" / "node-1" / "kafka.pid").read_text())
     stack_settings = settings.model_copy(update={
         "bootstrap_servers": bootstrap, "app_id": f"orderflow-bench-{uuid.uuid4().hex[:6]}",
-        "run_dir": run_dir / "stack", "worker_port": _free_port_run(workers), "gateway_port": _free_port(),
-        "payment_sim_port": _free_port(), **UNLIMITED_VELOCITY})
+        "run_dir": run_dir / "stack", "worker_port": free_port_run(workers), "gateway_port": free_port(),
+        "payment_sim_port": free_port(), **UNLIMITED_VELOCITY})
     stack = DevStack(stack_settings, workers=workers, echo=echo)
     try:
         stack.start()

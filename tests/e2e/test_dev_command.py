@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.http import get, post_json
-from support.ports import free_port, free_port_run
+from orderflow.ports import free_port, free_port_run
 from support.waiting import eventually
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from support.http import get
-from support.ports import free_port
+from orderflow.ports import free_port
 
 from orderflow.agents.payment_client import PaymentProviderClient, ProviderRejected, ProviderUnavailable
 from orderflow.simulator import create_payment_provider

@@ -47,9 +47,11 @@ def test_the_survivor_takes_over_a_worker_that_stays_down(faulty_stack: DevStack
         eventually(lambda: stream.sent(200), timeout=60, what="orders flowing")
         faulty_stack.kill_worker(1)
         down_from = len(stream.order_ids)
-        time.sleep(SESSION_TIMEOUT_S + 15)  # the group drops the silent member, the survivor takes over
+        # worker-1 stays down while orders keep coming, well past the session
+        # timeout after which the group gives its partitions to the survivor
+        eventually(lambda: stream.sent(down_from + int(stream.rate * (SESSION_TIMEOUT_S + 15))),
+                   timeout=120, what="orders placed while worker-1 is down")
         placed_while_down = stream.order_ids[down_from:]
-        assert placed_while_down
         # every order placed while worker-1 was down is served, so worker-0 owns every partition
         for order_id in placed_while_down[::10]:
             eventually(lambda o=order_id: get(f"{faulty_stack.gateway_url}/api/v1/orders/{o}").status == 200,

@@ -24,7 +24,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartiti
 from confluent_kafka.admin import AdminClient
 from support.http import get, post_json
 from support.invariants import SETTLED, Report, check
-from support.ports import free_port, free_port_run
+from orderflow.ports import free_port, free_port_run
 from support.waiting import eventually
 
 from orderflow.broker import LocalKafka, ensure_jars

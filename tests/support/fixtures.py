@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from support.ports import free_port, free_port_run
+from orderflow.ports import free_port, free_port_run
 
 from orderflow.gateway.producer import producer_config
 from orderflow.settings import Settings

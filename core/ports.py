@@ -1,4 +1,4 @@
-"""Free loopback ports for test processes."""
+"""Free loopback ports for the processes of a local stack (benchmark and tests)."""
 
 from __future__ import annotations
 
