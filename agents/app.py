@@ -34,10 +34,10 @@ from orderflow.agents import (
     timeouts,
     web,
 )
+from orderflow.agents.commits import commit_only_handled
 from orderflow.agents.durability import (
     DurableApp,
     SafeTopic,
-    ack_only_current_generation,
     keep_messages_fetched_on_resume,
     make_commits_wait_for_changelogs,
 )
@@ -143,7 +143,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
     make_commits_wait_for_changelogs(app)
     keep_messages_fetched_on_resume(app)
-    ack_only_current_generation(app)
+    commit_only_handled(app)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
                         stall_watch=StallWatch(app, settings.stall_timeout_s),

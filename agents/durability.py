@@ -1,4 +1,4 @@
-"""Closes two holes in Faust's at-least-once commit (faust-streaming 0.15):
+"""Closes holes in Faust's at-least-once commit (faust-streaming 0.15):
 
 1. Before committing offsets Faust flushes its ProducerBuffer (the queue of
    table changelog writes), but that flush gives up after 0.1 s without
@@ -18,13 +18,9 @@
    orders committed and never handled. ``keep_messages_fetched_on_resume``
    empties the queues before the partitions are resumed instead, so what is
    fetched after the seek reaches the agents (a message fetched twice is a
-   replay, which every handler absorbs).
-4. A message delivered before a rebalance and taken from the queue after it
-   is skipped by Faust's stream and acked unhandled, so a commit can pass it
-   before its refetched copy is handled. ``ack_only_current_generation``
-   refuses the acks of such messages: the copy fetched in the new generation
-   is the one handled and acked.
-5. A send that fails for good (changelog or output) is only logged by Faust,
+   replay, which every handler absorbs). Which acks a commit may pass is
+   ``commits``'s business.
+4. A send that fails for good (changelog or output) is only logged by Faust,
    and the next commit moves past the message that made it. ``SafeTopic``
    ends the process at once instead, without a graceful stop (which would
    commit): Kafka redelivers from the last commit, and every state change
@@ -45,7 +41,6 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 __all__ = [
     "DurableApp",
     "SafeTopic",
-    "ack_only_current_generation",
     "keep_messages_fetched_on_resume",
     "make_commits_wait_for_changelogs",
 ]
@@ -139,18 +134,3 @@ def keep_messages_fetched_on_resume(app: faust.App) -> None:
             del flow.resume  # back to the class's, which empties
 
     recovery._resume_streams = resume_streams_keeping_what_is_fetched
-
-
-def ack_only_current_generation(app: faust.App) -> None:
-    """Refuse acks of messages fetched in an earlier consumer generation (see 4. above)."""
-    consumer = app.consumer
-    ack = consumer.ack
-
-    def ack_current(message: Any) -> bool:
-        if message.generation_id is not None and message.generation_id != app.consumer_generation_id:
-            message.acked = True  # settled: its copy from this generation is handled instead
-            consumer._unacked_messages.discard(message)
-            return False
-        return ack(message)
-
-    consumer.ack = ack_current

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orderflow.agents.commits import handled_ack
 from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
@@ -136,7 +137,8 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
         if guard is not None:
             await guard.check(name, message.tp, message.offset)
         await _deal_with(name, stream, event, specs, codec, partitions, outbox, handler)
-        await stream.ack(event)
+        with handled_ack():
+            await stream.ack(event)
 
 
 async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mapping[str, catalog.TopicSpec],

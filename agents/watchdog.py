@@ -139,8 +139,11 @@ class SkipGuard:
         if expected is not None and offset > expected:
             expected = self._expected(key, await committed_in_kafka(consumer, tp))
         if expected is not None and offset > expected:
-            log.critical("%s, %s[%d]: message %d arrived but %d..%d never did; exiting before a commit "
-                         "passes them", agent, tp.topic, tp.partition, offset, expected, offset - 1)
+            log.critical("%s, %s[%d]: message %d arrived but %d..%d never did (read offset %s, "
+                         "generation %s, rebalancing %s); exiting before a commit passes them",
+                         agent, tp.topic, tp.partition, offset, expected, offset - 1,
+                         consumer._read_offset.get(tp), consumer.app.consumer_generation_id,
+                         consumer.app.rebalancing)
             logging.shutdown()
             self._exit(EXIT_SKIPPED)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import pytest
@@ -18,9 +19,10 @@ class TP(NamedTuple):
 
 
 class FakeConsumer:
-    """The three things the watch reads from Faust's consumer."""
+    """What the watch and the guard read from Faust's consumer."""
 
     def __init__(self) -> None:
+        self.app = SimpleNamespace(consumer_generation_id=1, rebalancing=False)
         self.ends: dict[TP, int] = {}
         self._committed_offset: dict[TP, int] = {}
         self._read_offset: dict[TP, int] = {}
