@@ -82,6 +82,9 @@ def commit_only_handled(app: faust.App) -> None:
     def ack(message: Any) -> bool:
         if acks_enabled_for(message.topic) and not (
                 _HANDLED.get() and message.generation_id in (None, app.consumer_generation_id)):
+            log.debug("ack refused: %s[%d]@%d generation %s/%s handled %s flow %s", message.topic,
+                        message.partition, message.offset, message.generation_id, app.consumer_generation_id,
+                        _HANDLED.get(), app.flow_control.is_active())
             message.acked = True  # settled without a commit: it is read again after the seek
             consumer._unacked_messages.discard(message)
             return False

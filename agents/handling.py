@@ -134,8 +134,9 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
     stream.enable_acks = False
     async for event in stream.events():
         message = event.message
-        if guard is not None:
-            await guard.check(name, message.tp, message.offset)
+        if guard is not None and not await guard.admit(name, message.tp, message.offset):
+            await stream.ack(event)  # refused (not handled): settled without moving the commit
+            continue
         await _deal_with(name, stream, event, specs, codec, partitions, outbox, handler)
         with handled_ack():
             await stream.ack(event)

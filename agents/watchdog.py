@@ -1,5 +1,6 @@
-"""Catches a consumer that stopped moving and ends the worker so its supervisor
-restarts it.
+"""Catches a consumer that stopped moving or skipped messages: the stall watch
+ends the worker so its supervisor restarts it; the skip guard reads the
+skipped messages again.
 
 faust-streaming 0.15 can lose track of a partition that left a worker and came
 back over repeated rebalances (faust-streaming#318): it stops handing the
@@ -22,13 +23,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EXIT_SKIPPED", "EXIT_STALLED", "SkipGuard", "StallWatch", "is_stalled"]
+__all__ = ["EXIT_SKIPPED", "EXIT_STALLED", "Rewind", "SkipGuard", "StallWatch", "is_stalled"]
 
 log = logging.getLogger(__name__)
 EXIT_STALLED = 75
 EXIT_SKIPPED = 76
 CHECK_EVERY_S = 5.0
 BLOCKED_AFTER_S = 1.0  # a handler running longer is waiting on something outside
+RESEEK_AFTER_S = 1.0
+REWIND_PATIENCE_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +109,37 @@ class StallWatch:
         self._progress = seen
 
 
+@dataclass(slots=True)
+class Rewind:
+    target: int  # the first offset the agent has not seen
+    since: float
+    last_seek: float
+
+
 class SkipGuard:
-    """Ends the worker before a commit could pass messages the consumer never
-    handed to an agent.
+    """Reads again what the consumer skipped, before any of it can be lost.
 
     Our source topics have contiguous offsets (no compaction, no transaction
     markers), so after the group's committed offset every message of a
-    partition must reach each agent that reads it, in order. faust-streaming
-    can jump ahead after a restart or rebalance and record the jumped-over
-    offsets as a "gap" that its next commit treats as done (seen here: 14
-    orders committed and never handled). The message that reveals the jump is
-    not acked, so the commit stays before the skipped ones, and a restart
-    reads them again. Before deciding, the group's committed offset is asked
-    of Kafka: the consumer's own view can lag it just after a rebalance.
+    partition must reach the agent that reads it, in order. faust-streaming
+    sometimes jumps ahead while a worker takes partitions over (seen here:
+    the first message after a takeover was 9, with 5..8 never delivered).
+    The commit cannot pass the jumped-over messages (``commits``), but
+    nothing would read them again. So the guard seeks the partition back to
+    the first missing offset and drops, unacked, what arrives past it until
+    that offset comes; a rewind that does not complete within
+    ``REWIND_PATIENCE_S`` ends the worker for a restart instead. Before
+    deciding, the group's committed offset is asked of Kafka: the consumer's
+    own view can lag it just after a rebalance.
     """
 
-    def __init__(self, consumer_of: Callable[[], Any], exit_process: Callable[[int], None] = os._exit) -> None:
+    def __init__(self, consumer_of: Callable[[], Any], exit_process: Callable[[int], None] = os._exit,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._consumer_of = consumer_of
         self._exit = exit_process
+        self._clock = clock
         self._last: dict[tuple[str, Any], int] = {}
+        self._rewinds: dict[tuple[str, Any], Rewind] = {}
 
     def _expected(self, key: tuple[str, Any], committed: int | None) -> int | None:
         last = self._last.get(key)
@@ -132,22 +147,54 @@ class SkipGuard:
             return last + 1
         return committed
 
-    async def check(self, agent: str, tp: Any, offset: int) -> None:
+    async def admit(self, agent: str, tp: Any, offset: int) -> bool:
+        """Whether the agent may handle this message; one it may not is left
+        unacked and is delivered again after the seek."""
         key = (agent, tp)
         consumer = self._consumer_of()
+        rewind = self._rewinds.get(key)
+        if rewind is not None:
+            committed = consumer._committed_offset.get(tp)
+            if committed is not None and committed > rewind.target:
+                rewind.target = committed  # a rebalance sought it further since
+            if offset > rewind.target:
+                await self._keep_rewinding(consumer, tp, rewind)
+                return False
+            del self._rewinds[key]
+            self._last[key] = offset
+            return True
         expected = self._expected(key, consumer._committed_offset.get(tp))
         if expected is not None and offset > expected:
             expected = self._expected(key, await committed_in_kafka(consumer, tp))
         if expected is not None and offset > expected:
-            log.critical("%s, %s[%d]: message %d arrived but %d..%d never did (read offset %s, "
-                         "generation %s, rebalancing %s); exiting before a commit passes them",
-                         agent, tp.topic, tp.partition, offset, expected, offset - 1,
-                         consumer._read_offset.get(tp), consumer.app.consumer_generation_id,
-                         consumer.app.rebalancing)
+            log.warning("%s, %s[%d]: message %d arrived but %d..%d never did (read offset %s); "
+                        "reading them again", agent, tp.topic, tp.partition, offset, expected, offset - 1,
+                        consumer._read_offset.get(tp))
+            now = self._clock()
+            self._rewinds[key] = rewind = Rewind(expected, now, now)
+            await self._seek(consumer, tp, rewind)
+            return False
+        self._last[key] = offset
+        return True
+
+    async def _keep_rewinding(self, consumer: Any, tp: Any, rewind: Rewind) -> None:
+        now = self._clock()
+        if now - rewind.since > REWIND_PATIENCE_S:
+            log.critical("%s[%d]: offset %d still not read again after %.0fs; exiting for a restart",
+                         tp.topic, tp.partition, rewind.target, now - rewind.since)
             logging.shutdown()
             self._exit(EXIT_SKIPPED)
-            return
-        self._last[key] = offset
+        elif now - rewind.last_seek > RESEEK_AFTER_S:
+            # messages fetched before the seek moved Faust's read offset past the target again
+            rewind.last_seek = now
+            await self._seek(consumer, tp, rewind)
+
+    @staticmethod
+    async def _seek(consumer: Any, tp: Any, rewind: Rewind) -> None:
+        try:
+            await consumer.seek_wait({tp: rewind.target})
+        except Exception as exc:  # noqa: BLE001 - e.g. revoked meanwhile: the rebalance seeks it
+            log.warning("seek of %s[%d] to %d failed: %r", tp.topic, tp.partition, rewind.target, exc)
 
 
 async def committed_in_kafka(consumer: Any, tp: Any) -> int | None:

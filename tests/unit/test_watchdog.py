@@ -1,5 +1,5 @@
 """The stall watch ends a worker whose consumer stopped moving a partition, and
-only then."""
+only then; the skip guard reads again what the consumer jumped over."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ class FakeConsumer:
         self.ends: dict[TP, int] = {}
         self._committed_offset: dict[TP, int] = {}
         self._read_offset: dict[TP, int] = {}
+        self.seeks: list[dict[TP, int]] = []
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.seeks.append(dict(partitions))
 
     def assignment(self) -> set[TP]:
         return set(self.ends)
@@ -124,9 +128,17 @@ def test_a_handler_waiting_on_the_outside_world_is_not_a_stall() -> None:
     assert exits == []
 
 
-def guard_over(consumer: FakeConsumer) -> tuple[SkipGuard, list[int]]:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def guard_over(consumer: FakeConsumer, clock: Clock | None = None) -> tuple[SkipGuard, list[int]]:
     exits: list[int] = []
-    return SkipGuard(lambda: consumer, exit_process=exits.append), exits
+    return SkipGuard(lambda: consumer, exit_process=exits.append, clock=clock or Clock()), exits
 
 
 class FakeThread:
@@ -145,9 +157,8 @@ class FakeThread:
         return await method(*args)
 
 
-def check(guard: SkipGuard, tp: TP, *offsets: int, agent: str = "process_orders") -> None:
-    for offset in offsets:
-        asyncio.run(guard.check(agent, tp, offset))
+def admitted(guard: SkipGuard, tp: TP, *offsets: int, agent: str = "process_orders") -> list[int]:
+    return [offset for offset in offsets if asyncio.run(guard.admit(agent, tp, offset))]
 
 
 def test_contiguous_offsets_and_replays_pass_the_skip_guard() -> None:
@@ -155,8 +166,9 @@ def test_contiguous_offsets_and_replays_pass_the_skip_guard() -> None:
     tp = TP("orders.commands", 2)
     consumer._committed_offset[tp] = 44
     guard, exits = guard_over(consumer)
-    check(guard, tp, 44, 45, 46, 45, 46, 47)  # a replay goes back, never forward past one
-    assert exits == []
+    offsets = (44, 45, 46, 45, 46, 47)  # a replay goes back, never forward past one
+    assert admitted(guard, tp, *offsets) == list(offsets)
+    assert consumer.seeks == [] and exits == []
 
 
 def test_two_agents_reading_one_topic_are_followed_apart() -> None:
@@ -165,19 +177,56 @@ def test_two_agents_reading_one_topic_are_followed_apart() -> None:
     consumer._committed_offset[tp] = 32
     guard, exits = guard_over(consumer)
     for offset in range(32, 40):
-        check(guard, tp, offset, agent="list_customer_orders")
-        check(guard, tp, offset, agent="manage_customers")
-    assert exits == []
+        assert admitted(guard, tp, offset, agent="list_customer_orders") == [offset]
+        assert admitted(guard, tp, offset, agent="manage_customers") == [offset]
+    assert consumer.seeks == [] and exits == []
 
 
-def test_a_message_past_a_hole_ends_the_worker() -> None:
+def hole_at_44() -> tuple[FakeConsumer, TP]:
     consumer = FakeConsumer()
     tp = TP("orders.commands", 2)
     consumer._committed_offset[tp] = 44
     consumer._thread = FakeThread({tp: 44})
+    return consumer, tp
+
+
+def test_a_message_past_a_hole_is_refused_and_the_hole_read_again() -> None:
+    consumer, tp = hole_at_44()
     guard, exits = guard_over(consumer)
-    check(guard, tp, 58)
+    assert admitted(guard, tp, 58, 59) == []  # refused until 44 comes
+    assert consumer.seeks == [{tp: 44}]
+    assert admitted(guard, tp, 44, 45, 46) == [44, 45, 46]
+    assert exits == []
+
+
+def test_the_seek_is_repeated_while_messages_past_the_hole_keep_coming() -> None:
+    consumer, tp = hole_at_44()
+    clock = Clock()
+    guard, exits = guard_over(consumer, clock)
+    admitted(guard, tp, 58)
+    clock.now += 1.5  # messages fetched before the seek moved Faust's read offset past 44 again
+    assert admitted(guard, tp, 60) == []
+    assert consumer.seeks == [{tp: 44}, {tp: 44}]
+    assert exits == []
+
+
+def test_a_hole_never_read_again_ends_the_worker() -> None:
+    consumer, tp = hole_at_44()
+    clock = Clock()
+    guard, exits = guard_over(consumer, clock)
+    admitted(guard, tp, 58)
+    clock.now += 31
+    admitted(guard, tp, 59)
     assert exits == [EXIT_SKIPPED]
+
+
+def test_a_rebalance_during_a_rewind_moves_its_target() -> None:
+    consumer, tp = hole_at_44()
+    guard, exits = guard_over(consumer)
+    admitted(guard, tp, 58)
+    consumer._committed_offset[tp] = 70  # reassigned and sought to another worker's commit
+    assert admitted(guard, tp, 70, 71) == [70, 71]
+    assert exits == []
 
 
 def test_a_commit_the_consumer_had_not_seen_yet_is_no_hole() -> None:
@@ -186,8 +235,8 @@ def test_a_commit_the_consumer_had_not_seen_yet_is_no_hole() -> None:
     consumer._committed_offset[tp] = 24  # stale: another worker handled 24..34 and committed 35
     consumer._thread = FakeThread({tp: 35})
     guard, exits = guard_over(consumer)
-    check(guard, tp, 35, 36)
-    assert exits == []
+    assert admitted(guard, tp, 35, 36) == [35, 36]
+    assert consumer.seeks == [] and exits == []
 
 
 def test_after_a_reassignment_the_committed_offset_is_the_start() -> None:
@@ -195,7 +244,7 @@ def test_after_a_reassignment_the_committed_offset_is_the_start() -> None:
     tp = TP("orders.commands", 2)
     consumer._committed_offset[tp] = 10
     guard, exits = guard_over(consumer)
-    check(guard, tp, 10)
+    assert admitted(guard, tp, 10) == [10]
     consumer._committed_offset[tp] = 90  # another worker handled 11..89 meanwhile
-    check(guard, tp, 90)
-    assert exits == []
+    assert admitted(guard, tp, 90) == [90]
+    assert consumer.seeks == [] and exits == []
