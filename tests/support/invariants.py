@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from support.http import get
 
+from orderflow.agents.routing import ROUTED_HEADER
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.stack import DevStack
@@ -123,7 +124,22 @@ def _stock(stack: DevStack, orders: dict[str, dict[str, Any]], initial: dict[str
                        for o in orders.values()
                        if any(i["productId"] == product and i["status"] == "reserved" for i in o["items"])]
             report.problem(f"stock of {product}: {inv}, expected onHand={start - sold[product]} "
-                           f"reserved={held[product]}; orders holding it: {holders[:3]}")
+                           f"reserved={held[product]}; orders holding it: {holders[:3]}; "
+                           f"each worker's own copy: {_local_copies(stack, f'/inventory/{product}')}; "
+                           f"of the first holder: {_local_copies(stack, f'/orders/{holders[0][0]}') if holders else []}")
+
+
+def _local_copies(stack: DevStack, path: str) -> list[str]:
+    """What each worker answers from its own tables, unrouted (to tell a stale copy from a wrong row)."""
+    copies = []
+    for index in range(stack.workers):
+        reply = get(f"{stack.worker_url(index)}{path}", headers={ROUTED_HEADER: "1"})
+        body = reply.json() if reply.status == 200 else {}
+        seen = {k: body[k] for k in ("onHand", "reserved", "status", "revision") if k in body}
+        if "items" in body:
+            seen["lines"] = [line["status"] for line in body["items"]]
+        copies.append(f"worker-{index}: {reply.status} {seen}")
+    return copies
 
 
 def _payments(stack: DevStack, orders: dict[str, dict[str, Any]], report: Report) -> None:
