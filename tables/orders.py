@@ -222,7 +222,12 @@ def decide(row: Row | None, kind: str, msg: Record, ctx: Context) -> Decision:
 # --- helpers that change a copy --------------------------------------------------------
 
 def _changed(row: Row, ctx: Context) -> Row:
-    new = copy.deepcopy(row)
+    # Copies what decisions change in place (a line's fields, the history
+    # list); the rest is only ever replaced whole, so it is shared, not
+    # deep-copied on every message.
+    new = dict(row)
+    new["items"] = [dict(line) for line in row["items"]]
+    new["history"] = list(row["history"])
     new["revision"] = row["revision"] + 1
     new["updatedAt"] = ctx.now_ms
     return new
