@@ -34,15 +34,24 @@ import bisect
 import contextlib
 import contextvars
 import logging
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import faust
 
-__all__ = ["commit_only_handled", "handled_ack", "next_commit"]
+__all__ = ["commit_only_handled", "handled_ack", "next_commit", "refuse"]
 
 log = logging.getLogger(__name__)
 _HANDLED = contextvars.ContextVar("orderflow_handled_ack", default=False)
+# Messages an agent dropped unhandled to read them again. Two agents read
+# orders.by-customer: the other one's ack must not commit what this one dropped.
+_REFUSED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def refuse(message: Any) -> None:
+    """No ack commits ``message``: an agent dropped it, and reads it again after a seek."""
+    _REFUSED.add(message)
 
 
 @contextlib.contextmanager
@@ -80,8 +89,8 @@ def commit_only_handled(app: faust.App) -> None:
     acks_enabled_for = app.topics.acks_enabled_for
 
     def ack(message: Any) -> bool:
-        if acks_enabled_for(message.topic) and not (
-                _HANDLED.get() and message.generation_id in (None, app.consumer_generation_id)):
+        if acks_enabled_for(message.topic) and (message in _REFUSED or not (
+                _HANDLED.get() and message.generation_id in (None, app.consumer_generation_id))):
             log.debug("ack refused: %s[%d]@%d generation %s/%s handled %s flow %s", message.topic,
                         message.partition, message.offset, message.generation_id, app.consumer_generation_id,
                         _HANDLED.get(), app.flow_control.is_active())

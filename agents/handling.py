@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orderflow.agents.commits import handled_ack
+from orderflow.agents.commits import handled_ack, refuse
 from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
@@ -135,7 +135,8 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
     async for event in stream.events():
         message = event.message
         if guard is not None and not await guard.admit(name, message.tp, message.offset):
-            await stream.ack(event)  # refused (not handled): settled without moving the commit
+            refuse(message)
+            await stream.ack(event)  # settled, but never committed: it is read again
             continue
         await _deal_with(name, stream, event, specs, codec, partitions, outbox, handler)
         with handled_ack():

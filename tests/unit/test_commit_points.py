@@ -9,7 +9,7 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import Message
 
-from orderflow.agents.commits import commit_only_handled, handled_ack, next_commit
+from orderflow.agents.commits import commit_only_handled, handled_ack, next_commit, refuse
 
 
 def test_a_contiguous_run_from_the_committed_offset_is_committed() -> None:
@@ -82,3 +82,12 @@ def test_a_revoked_partition_commits_from_its_last_commit_point(consumer: faust.
     assert consumer._new_offset(SOURCE) is None  # 12 was never handled
     handled(consumer, 12)
     assert consumer._new_offset(SOURCE) == 14
+
+
+def test_a_message_one_agent_dropped_is_not_committed_by_another(consumer: faust.types.ConsumerT) -> None:
+    dropped = message(10)
+    refuse(dropped)  # one agent's skip guard dropped it, to read it again
+    with handled_ack():
+        assert consumer.ack(dropped) is False  # the other agent reading the topic handled it
+    handled(consumer, 11)
+    assert consumer._new_offset(SOURCE) is None
