@@ -1,12 +1,12 @@
 # orderflow: the two commands of the README, and their parts.
 #   make dev    install everything, then run the local stack (Ctrl-C stops it)
-#   make test   install everything, then run the whole test suite
+#   make test   install everything, then run the whole test suite (fault tests included, ~30 min)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := $(shell find core agents bench gateway schemas tables broker -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' \) 2>/dev/null)
 
-.PHONY: install dev test test-unit test-chaos constraints clean
+.PHONY: install dev test test-fast test-unit test-chaos constraints clean
 
 install: $(VENV)/.installed
 
@@ -28,9 +28,13 @@ test: install
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
-# Worker, broker, payment provider and duplicate-input faults during streams of
-# orders, each followed by the invariant checker (about 25 min on 2 cores: not
-# part of `make test`). ORDERFLOW_SOAK=1 for ten times longer streams.
+# Everything but the fault tests (about 4 min).
+test-fast: install
+	$(BIN)/python -m pytest -m 'not chaos'
+
+# Only the worker, broker, payment provider and duplicate-input faults during
+# streams of orders, each followed by the invariant checker (about 25 min on 2
+# cores; part of `make test`). ORDERFLOW_SOAK=1 for ten times longer streams.
 test-chaos: install
 	$(BIN)/python -m pytest -m chaos -s tests/reliability
 
