@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -148,11 +148,12 @@ def settle(stack: DevStack, order_ids: list[str], timeout: float) -> None:
                              f"supervised restarts: {stack.restarts}") from None
 
 
-def group_lag(stack: DevStack, everything: bool = False) -> dict[str, dict[int, int]]:
-    """Per partition of the saga's main inputs (``everything``: of every topic the
-    workers' group has committed on): end offset minus the committed offset."""
-    topics = None if everything else {s.name for s in (catalog.ORDER_COMMANDS, catalog.STOCK_RESULTS,
-                                                       catalog.STOCK_REQUESTS)}
+MAIN_INPUTS = frozenset(s.name for s in (catalog.ORDER_COMMANDS, catalog.STOCK_RESULTS, catalog.STOCK_REQUESTS))
+
+
+def group_lag(stack: DevStack, topics: Collection[str] | None = MAIN_INPUTS) -> dict[str, dict[int, int]]:
+    """Per partition of ``topics`` (None: every topic the workers' group has
+    committed on): end offset minus the group's committed offset, where not zero."""
     admin = AdminClient({"bootstrap.servers": stack.settings.kafka_servers})
     request = ConsumerGroupTopicPartitions(stack.settings.app_id)
     committed = admin.list_consumer_group_offsets([request])[stack.settings.app_id].result()
@@ -171,7 +172,7 @@ def group_lag(stack: DevStack, everything: bool = False) -> dict[str, dict[int, 
 
 def group_lag_of(stack: DevStack, spec: catalog.TopicSpec) -> dict[int, int]:
     """Partitions of one topic the workers' group has not committed to the end."""
-    return group_lag(stack, everything=True).get(spec.name, {})
+    return group_lag(stack, {spec.name}).get(spec.name, {})
 
 
 def run_and_check(stack: DevStack, fault: Callable[[OrderStream], int], count: int, rate: float,
@@ -186,7 +187,7 @@ def run_and_check(stack: DevStack, fault: Callable[[OrderStream], int], count: i
     # A settled order's last line results may still be on their way (the stock
     # sold a line, the order row has not heard yet): read only once every
     # message the workers consume has been handled and committed.
-    eventually(lambda: not group_lag(stack, everything=True), timeout=120, what="every message handled")
+    eventually(lambda: not group_lag(stack, topics=None), timeout=120, what="every message handled")
     report = check(stack, stream.order_ids, initial)
     print(f"\n{fault.__name__}: {faults} faults, {stream.duplicates} duplicated commands, "
           f"{len(stack.restarts)} supervised restarts; {report.figures()}")

@@ -162,9 +162,8 @@ def admitted(guard: SkipGuard, tp: TP, *offsets: int, agent: str = "process_orde
 
 
 def test_contiguous_offsets_and_replays_pass_the_skip_guard() -> None:
-    consumer = FakeConsumer()
     tp = TP("orders.commands", 2)
-    consumer._committed_offset[tp] = 44
+    consumer = consumer_at(tp, 44)
     guard, exits = guard_over(consumer)
     offsets = (44, 45, 46, 45, 46, 47)  # a replay goes back, never forward past one
     assert admitted(guard, tp, *offsets) == list(offsets)
@@ -172,9 +171,8 @@ def test_contiguous_offsets_and_replays_pass_the_skip_guard() -> None:
 
 
 def test_two_agents_reading_one_topic_are_followed_apart() -> None:
-    consumer = FakeConsumer()
     tp = TP("orders.by-customer", 10)
-    consumer._committed_offset[tp] = 32
+    consumer = consumer_at(tp, 32)
     guard, exits = guard_over(consumer)
     for offset in range(32, 40):
         assert admitted(guard, tp, offset, agent="list_customer_orders") == [offset]
@@ -182,12 +180,17 @@ def test_two_agents_reading_one_topic_are_followed_apart() -> None:
     assert consumer.seeks == [] and exits == []
 
 
-def hole_at_44() -> tuple[FakeConsumer, TP]:
+def consumer_at(tp: TP, committed: int, in_kafka: int | None = None) -> FakeConsumer:
+    """A consumer whose own view of ``tp``'s commit is ``committed``, Kafka's ``in_kafka``."""
     consumer = FakeConsumer()
+    consumer._committed_offset[tp] = committed
+    consumer._thread = FakeThread({} if in_kafka is None else {tp: in_kafka})
+    return consumer
+
+
+def hole_at_44() -> tuple[FakeConsumer, TP]:
     tp = TP("orders.commands", 2)
-    consumer._committed_offset[tp] = 44
-    consumer._thread = FakeThread({tp: 44})
-    return consumer, tp
+    return consumer_at(tp, 44, in_kafka=44), tp
 
 
 def test_a_message_past_a_hole_is_refused_and_the_hole_read_again() -> None:
@@ -230,19 +233,17 @@ def test_a_rebalance_during_a_rewind_moves_its_target() -> None:
 
 
 def test_a_commit_the_consumer_had_not_seen_yet_is_no_hole() -> None:
-    consumer = FakeConsumer()
     tp = TP("stock.results", 7)
-    consumer._committed_offset[tp] = 24  # stale: another worker handled 24..34 and committed 35
-    consumer._thread = FakeThread({tp: 35})
+    # the consumer's view is stale: another worker handled 24..34 and committed 35
+    consumer = consumer_at(tp, 24, in_kafka=35)
     guard, exits = guard_over(consumer)
     assert admitted(guard, tp, 35, 36) == [35, 36]
     assert consumer.seeks == [] and exits == []
 
 
 def test_after_a_reassignment_the_committed_offset_is_the_start() -> None:
-    consumer = FakeConsumer()
     tp = TP("orders.commands", 2)
-    consumer._committed_offset[tp] = 10
+    consumer = consumer_at(tp, 10)
     guard, exits = guard_over(consumer)
     assert admitted(guard, tp, 10) == [10]
     consumer._committed_offset[tp] = 90  # another worker handled 11..89 meanwhile
