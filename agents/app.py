@@ -30,6 +30,7 @@ from orderflow.agents import (
     emails,
     orders,
     payments,
+    prices,
     stock,
     timeouts,
     web,
@@ -169,6 +170,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     saga = orders.register(pipeline)
     timeouts.register(pipeline, saga)
     stock.register(pipeline)
+    prices.register(pipeline)
     payments.register(pipeline)
     customer_orders.register(pipeline)
     customers.register(pipeline)

@@ -1,9 +1,10 @@
 """Agent ``manage_stock``: the single writer of every product's stock.
 
-Consumes, all keyed by productId and co-partitioned: stock.requests
-(ReserveLine, ReleaseLine, SellLine from the order saga),
-inventory.adjustments (Restocked, Adjusted, StockSet, LowStockThresholdSet) and prices
-(PriceUpdated). Owns the tables ``stock`` and ``reservations``.
+Consumes, both keyed by productId and co-partitioned: stock.requests
+(ReserveLine, ReleaseLine, SellLine from the order saga) and
+inventory.adjustments (Restocked, Adjusted, StockSet, LowStockThresholdSet).
+Owns the tables ``stock`` and ``reservations``; reads ``prices`` (the price
+agent's, same partition) to stamp each reserved line with its unit price.
 Produces stock.results (keyed by orderId) and inventory.events (LowStock,
 OutOfStock, BackInStock once per crossing; StockShortage alerts).
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from orderflow.agents.handling import Inbound
 from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.tables import prices
 from orderflow.tables import stock as logic
 from orderflow.tables.clock import iso, now_ms
 
@@ -26,8 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["SOURCES", "StockKeeper", "register"]
 
 AGENT = "manage_stock"
-SOURCES = (catalog.STOCK_REQUESTS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES)
-
+SOURCES = (catalog.STOCK_REQUESTS, catalog.INVENTORY_ADJUSTMENTS)
 
 
 def reservation_key(cmd: dict[str, Any]) -> bytes:
@@ -40,6 +41,8 @@ class StockKeeper:
         self.stock = Rows(pipeline.tables["stock"], pipeline.codec, catalog.STOCK_TABLE.value_schema)
         self.reservations = Rows(pipeline.tables["reservations"], pipeline.codec,
                                  catalog.RESERVATIONS_TABLE.value_schema)
+        self.prices = Rows(pipeline.tables[catalog.PRICES_TABLE.name], pipeline.codec,
+                           catalog.PRICES_TABLE.value_schema)
         self.outbox = pipeline.outbox
         self.watchers = pipeline.watchers
         self.default_price = pipeline.settings.default_price_cents
@@ -51,10 +54,7 @@ class StockKeeper:
         old = self.stock.get(msg.key)
         if old is not None and old["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
             return "replayed"
-        if msg.kind == "PriceUpdated":
-            new = logic.update_price(old, msg.record)
-        else:
-            new = logic.adjust(old, msg.kind, msg.record)
+        new = logic.adjust(old, msg.kind, msg.record)
         if new is None:
             return "unchanged"
         new["appliedOffsets"] = {**new["appliedOffsets"], msg.topic: msg.offset}
@@ -104,7 +104,8 @@ class StockKeeper:
     def _decide(self, kind: str, stock: dict[str, Any] | None, reservation: dict[str, Any] | None,
                 cmd: dict[str, Any]) -> logic.LineDecision | None:
         if kind == "ReserveLine":
-            return logic.reserve(stock, reservation, cmd, self.default_price)
+            price, _currency = prices.price_of(self.prices.get(cmd["productId"].encode()), self.default_price)
+            return logic.reserve(stock, reservation, cmd, price)
         if kind == "ReleaseLine":
             return logic.release(stock, reservation, cmd)
         return logic.sell(stock, reservation, cmd)

@@ -23,7 +23,7 @@ from orderflow.agents.rows import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
 from orderflow.schemas import catalog
 from orderflow.tables import customer_orders
-from orderflow.tables.stock import available
+from orderflow.tables.stock import available, new_stock
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -69,6 +69,7 @@ def register(pipeline: Pipeline) -> None:
     app, codec, settings = pipeline.app, pipeline.codec, pipeline.settings
     orders = Rows(pipeline.tables["orders"], codec, catalog.ORDERS_TABLE.value_schema)
     stock = Rows(pipeline.tables["stock"], codec, catalog.STOCK_TABLE.value_schema)
+    prices = Rows(pipeline.tables[catalog.PRICES_TABLE.name], codec, catalog.PRICES_TABLE.value_schema)
     lists = Rows(pipeline.tables["customer-orders"], codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
     customers = Rows(pipeline.tables["customers"], codec, catalog.CUSTOMERS_TABLE.value_schema)
 
@@ -125,12 +126,15 @@ def register(pipeline: Pipeline) -> None:
         key = product_id.encode()
 
         async def local() -> Response:
-            row = stock.get(key)
-            if row is None:
+            # prices is co-partitioned with stock: the stock row's owner has both
+            row, price = stock.get(key), prices.get(key)
+            if row is None and price is None:
                 return _error(self, 404, "not_found", f"no product {product_id!r}")
+            row = row or new_stock(product_id)
             return self.json({"productId": product_id, "onHand": row["onHand"], "reserved": row["reserved"],
-                              "available": available(row), "priceCents": row["priceCents"],
-                              "currency": row["currency"]})
+                              "available": available(row),
+                              "priceCents": price["priceCents"] if price else None,
+                              "currency": price["currency"] if price else "USD"})
 
         return await routed(self, request, "stock", key, local)
 

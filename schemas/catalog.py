@@ -40,6 +40,7 @@ __all__ = [
     "PAYMENT_REQUESTS",
     "PENDING_PAYMENTS_TABLE",
     "PRICES",
+    "PRICES_TABLE",
     "RESERVATIONS_TABLE",
     "SHIPMENT_EVENTS",
     "STOCK_REQUESTS",
@@ -77,6 +78,7 @@ SCHEMA_IDS: dict[str, int] = {
             "CustomerCreated", "CustomerUpdated", "CustomerState", "EmailOwner",  # 41-44
             "CheckCustomer", "CustomerCheckResult", "CustomerCheck", "VelocityWindow",  # 45-48
             "Notification", "NotificationSent",  # 49-50
+            "ProductPrice",  # 51
         ),
         start=1,
     )
@@ -314,7 +316,15 @@ STOCK_TABLE = TableSpec(
     value_schema=f"{NAMESPACE}.StockLevel",
     writer="agents.stock",
     source_topic=STOCK_REQUESTS.name,
-    doc="On hand, reserved and current price per product.",
+    doc="On hand and reserved per product.",
+)
+PRICES_TABLE = TableSpec(
+    name="prices",
+    key="productId",
+    value_schema=f"{NAMESPACE}.ProductPrice",
+    writer="agents.prices",
+    source_topic=PRICES.name,
+    doc="Current price per product, co-partitioned with stock: the stage that reserves a line stamps it.",
 )
 RESERVATIONS_TABLE = TableSpec(
     name="reservations",
@@ -384,7 +394,7 @@ NOTIFICATIONS_SENT_TABLE = TableSpec(
 )
 
 TABLES: tuple[TableSpec, ...] = (
-    ORDERS_TABLE, PENDING_PAYMENTS_TABLE, STOCK_TABLE, RESERVATIONS_TABLE, PAYMENTS_TABLE,
+    ORDERS_TABLE, PENDING_PAYMENTS_TABLE, STOCK_TABLE, RESERVATIONS_TABLE, PRICES_TABLE, PAYMENTS_TABLE,
     CUSTOMER_ORDERS_TABLE, CUSTOMERS_TABLE, EMAIL_OWNERS_TABLE, CUSTOMER_CHECKS_TABLE, VELOCITY_TABLE,
     NOTIFICATIONS_SENT_TABLE,
 )

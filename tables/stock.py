@@ -1,5 +1,5 @@
 """Pure stock logic: reserve, release and sell order lines against a
-product's stock row, apply inventory adjustments and price updates.
+product's stock row, and apply inventory adjustments.
 
 Consumes and returns plain dicts in the shapes of ``orderflow.v1.StockLevel``,
 ``Reservation`` and ``LineResult``; no I/O. A product's stock row has one
@@ -29,7 +29,6 @@ __all__ = [
     "release",
     "reserve",
     "sell",
-    "update_price",
 ]
 
 Row = dict[str, Any]
@@ -55,8 +54,7 @@ def _copy(stock: Row) -> Row:
 
 
 def new_stock(product_id: str) -> Row:
-    return {"productId": product_id, "onHand": 0, "reserved": 0, "priceCents": None,
-            "priceEffectiveAt": 0, "currency": "USD", "appliedOffsets": {}, "recentAdjustments": [],
+    return {"productId": product_id, "onHand": 0, "reserved": 0, "appliedOffsets": {}, "recentAdjustments": [],
             "lowStockThreshold": None, "journal": []}
 
 
@@ -80,15 +78,15 @@ def _record(state: str, quantity: int, price: int | None = None, reason: str | N
             "previousState": None, "sourceOffset": -1}
 
 
-def reserve(stock: Row | None, reservation: Row | None, cmd: Record, default_price_cents: int) -> LineDecision:
-    """Reserve the line if available stock covers it, else reject it with the reason."""
+def reserve(stock: Row | None, reservation: Row | None, cmd: Record, price: int) -> LineDecision:
+    """Reserve the line at unit ``price`` (the product's current one) if available
+    stock covers it, else reject it with the reason."""
     if reservation is not None:
         return LineDecision(None, None, _result(cmd, reservation))
     quantity = cmd["quantity"]
     if stock is None:
         rejected = _record("rejected", quantity, reason="unknown_product")
         return LineDecision(None, rejected, _result(cmd, rejected))
-    price = stock["priceCents"] if stock["priceCents"] is not None else default_price_cents
     requested = cmd.get("requestedPriceCents")
     if requested is not None and requested != price:
         rejected = _record("rejected", quantity, price, "price_changed")
@@ -150,18 +148,6 @@ def adjust(stock: Row | None, kind: str, msg: Record) -> Row | None:
     else:
         raise ValueError(f"not an inventory adjustment: {kind}")
     new["recentAdjustments"] = [*current["recentAdjustments"], msg["adjustmentId"]][-RECENT_ADJUSTMENTS:]
-    return new
-
-
-def update_price(stock: Row | None, msg: Record) -> Row | None:
-    """Apply a price newer than the one applied; older or equal ones change nothing."""
-    current = stock if stock is not None else new_stock(msg["productId"])
-    if msg["effectiveAt"] <= current["priceEffectiveAt"] and current["priceCents"] is not None:
-        return None
-    new = _copy(current)
-    new["priceCents"] = msg["priceCents"]
-    new["priceEffectiveAt"] = msg["effectiveAt"]
-    new["currency"] = msg.get("currency", "USD")
     return new
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from support.chaos import group_lag_of
 from support.http import get, post_json, request
 from support.saga import (
     await_inventory,
@@ -47,6 +48,9 @@ def test_newer_price_sets_the_total_and_an_older_one_changes_nothing(stack: DevS
     set_price(stack, product, 4.00, now)
     eventually(lambda: product_price(stack, product) == 4.0, timeout=30, what="price applied")
     set_price(stack, product, 9.99, now - 60_000)  # older: arrives late, must not roll back
+    # Once the workers have committed every price update, the late one was handled.
+    eventually(lambda: not group_lag_of(stack, catalog.PRICES), timeout=30, what="the late price update handled")
+    assert product_price(stack, product) == 4.0
     set_price(stack, product, 5.00, now + 1)
     eventually(lambda: product_price(stack, product) == 5.0, timeout=30, what="newer price applied")
     order_id = place(stack, [{"productId": product, "quantity": 3}])

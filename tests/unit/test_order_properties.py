@@ -203,7 +203,7 @@ class World:
         key = (item["productId"], line)
         current, reservation = self.stock.get(item["productId"]), self.reservations.get(key)
         if kind == "reserve":
-            decision = stock.reserve(current, reservation, cmd, default_price_cents=100)
+            decision = stock.reserve(current, reservation, cmd, price=100)
         elif kind == "release":
             decision = stock.release(current, reservation, cmd)
         else:

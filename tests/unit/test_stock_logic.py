@@ -1,4 +1,4 @@
-"""tables.stock: reserving, releasing and selling order lines, inventory adjustments and prices."""
+"""tables.stock: reserving, releasing and selling order lines, and inventory adjustments."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from orderflow.schemas.codec import Codec
 from orderflow.tables import stock
 
 CODEC = Codec()
-DEFAULT_PRICE = 750
+PRICE = 1999  # the product's current unit price, as the price table gives it
 
 Row = dict[str, Any]
 
 
-def level(on_hand: int = 10, reserved: int = 0, price: int | None = 1999) -> Row:
+def level(on_hand: int = 10, reserved: int = 0) -> Row:
     row = stock.new_stock("sku-1")
-    row.update(onHand=on_hand, reserved=reserved, priceCents=price, priceEffectiveAt=1 if price else 0)
+    row.update(onHand=on_hand, reserved=reserved)
     return row
 
 
@@ -35,7 +35,7 @@ def result(outcome: str, quantity: int = 2, price: int | None = 1999, reason: st
 
 def reserved(on_hand: int = 10, quantity: int = 2) -> tuple[Row, Row]:
     """The stock row and the reservation after reserving ``quantity`` units of line 0."""
-    decision = stock.reserve(level(on_hand), None, line(quantity), DEFAULT_PRICE)
+    decision = stock.reserve(level(on_hand), None, line(quantity), PRICE)
     assert decision.stock is not None and decision.reservation is not None
     return decision.stock, decision.reservation
 
@@ -48,7 +48,7 @@ def restocked(quantity: int, adjustment_id: str = "adj_1") -> dict[str, Any]:
 
 def test_reserve_holds_the_units_when_available_stock_covers_the_line():
     before = level(on_hand=10, reserved=3)
-    decision = stock.reserve(before, None, line(2), DEFAULT_PRICE)
+    decision = stock.reserve(before, None, line(2), PRICE)
     assert decision.stock is not None
     assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 5)
     assert decision.reservation == {"state": "reserved", "quantity": 2, "unitPriceCents": 1999, "reason": None,
@@ -58,14 +58,14 @@ def test_reserve_holds_the_units_when_available_stock_covers_the_line():
 
 
 def test_reserve_of_exactly_the_available_units_succeeds():
-    decision = stock.reserve(level(on_hand=5, reserved=3), None, line(2), DEFAULT_PRICE)
+    decision = stock.reserve(level(on_hand=5, reserved=3), None, line(2), PRICE)
     assert decision.result["outcome"] == "reserved"
     assert stock.available(decision.stock) == 0
 
 
 @pytest.mark.parametrize("on_hand, already_reserved", [(1, 0), (5, 4), (0, 0)])
 def test_reserve_beyond_the_available_units_is_rejected_as_out_of_stock(on_hand, already_reserved):
-    decision = stock.reserve(level(on_hand, already_reserved), None, line(2), DEFAULT_PRICE)
+    decision = stock.reserve(level(on_hand, already_reserved), None, line(2), PRICE)
     assert decision.stock is None
     assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
                                     "unitPriceCents": 1999,
@@ -75,13 +75,13 @@ def test_reserve_beyond_the_available_units_is_rejected_as_out_of_stock(on_hand,
 
 @pytest.mark.parametrize("quantity", [0, -1])
 def test_reserve_of_no_units_is_rejected(quantity):
-    decision = stock.reserve(level(), None, line(quantity), DEFAULT_PRICE)
+    decision = stock.reserve(level(), None, line(quantity), PRICE)
     assert decision.stock is None
     assert decision.result["outcome"] == "rejected"
 
 
 def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product():
-    decision = stock.reserve(None, None, line(2), DEFAULT_PRICE)
+    decision = stock.reserve(None, None, line(2), PRICE)
     assert decision.stock is None
     assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
                                     "unitPriceCents": None,
@@ -90,7 +90,7 @@ def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product()
 
 
 def test_reserve_at_a_price_other_than_the_current_one_is_rejected_as_price_changed():
-    decision = stock.reserve(level(price=1999), None, line(2, requested=1500), DEFAULT_PRICE)
+    decision = stock.reserve(level(), None, line(2, requested=1500), PRICE)
     assert decision.stock is None
     assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
                                     "unitPriceCents": 1999,
@@ -99,29 +99,20 @@ def test_reserve_at_a_price_other_than_the_current_one_is_rejected_as_price_chan
 
 @pytest.mark.parametrize("requested", [1999, None], ids=["same price", "no price asked"])
 def test_reserve_accepts_the_current_price_or_none(requested):
-    decision = stock.reserve(level(price=1999), None, line(2, requested=requested), DEFAULT_PRICE)
+    decision = stock.reserve(level(), None, line(2, requested=requested), PRICE)
     assert decision.result == result("reserved", price=1999)
 
 
-def test_reserve_uses_the_default_price_when_the_product_has_none():
-    decision = stock.reserve(level(price=None), None, line(2), DEFAULT_PRICE)
-    assert decision.result == result("reserved", price=DEFAULT_PRICE)
-    asked_default = stock.reserve(level(price=None), None, line(2, requested=DEFAULT_PRICE), DEFAULT_PRICE)
-    assert asked_default.result["outcome"] == "reserved"
-    asked_other = stock.reserve(level(price=None), None, line(2, requested=1999), DEFAULT_PRICE)
-    assert asked_other.result == result("rejected", price=DEFAULT_PRICE, reason="price_changed")
-
-
 def test_duplicate_reserve_resends_the_same_result_and_changes_nothing():
-    first = stock.reserve(level(), None, line(2), DEFAULT_PRICE)
-    again = stock.reserve(first.stock, first.reservation, line(2), DEFAULT_PRICE)
+    first = stock.reserve(level(), None, line(2), PRICE)
+    again = stock.reserve(first.stock, first.reservation, line(2), PRICE)
     assert (again.stock, again.reservation) == (None, None)
     assert again.result == first.result
 
 
 def test_duplicate_reserve_of_a_rejected_line_stays_rejected_after_a_restock():
-    first = stock.reserve(level(on_hand=0), None, line(2), DEFAULT_PRICE)
-    again = stock.reserve(level(on_hand=100), first.reservation, line(2), DEFAULT_PRICE)
+    first = stock.reserve(level(on_hand=0), None, line(2), PRICE)
+    again = stock.reserve(level(on_hand=100), first.reservation, line(2), PRICE)
     assert (again.stock, again.reservation) == (None, None)
     assert again.result == result("rejected", reason="out_of_stock")
 
@@ -155,7 +146,7 @@ def test_release_without_reservation_records_a_released_guard():
 
 def test_reserve_after_a_release_guard_resends_released_and_takes_no_stock():
     guard = stock.release(level(), None, line(2)).reservation
-    decision = stock.reserve(level(), guard, line(2), DEFAULT_PRICE)
+    decision = stock.reserve(level(), guard, line(2), PRICE)
     assert (decision.stock, decision.reservation) == (None, None)
     assert decision.result["outcome"] == "released"
 
@@ -245,7 +236,7 @@ def test_stock_set_below_reserved_leaves_available_negative_and_reservations_sta
     row = stock.adjust(row, "StockSet", {"adjustmentId": "adj_1", "productId": "sku-1", "onHand": 4})
     assert row is not None
     assert (row["onHand"], row["reserved"], stock.available(row)) == (4, 6, -2)
-    assert stock.reserve(row, None, line(1, index=1), DEFAULT_PRICE).result["reason"] == "out_of_stock"
+    assert stock.reserve(row, None, line(1, index=1), PRICE).result["reason"] == "out_of_stock"
     released = stock.release(row, reservation, line(6))
     assert released.stock is not None and stock.available(released.stock) == 4
 
@@ -285,36 +276,6 @@ def test_adjust_does_not_change_the_row_passed_in():
     assert before == snapshot
 
 
-# --- prices ----------------------------------------------------------------------------
-
-def price(cents: int, at: int) -> dict[str, Any]:
-    return {"productId": "sku-1", "priceCents": cents, "currency": "EUR", "effectiveAt": at}
-
-
-def test_update_price_applies_a_newer_price():
-    row = stock.update_price(level(price=1999), price(2499, at=2))
-    assert row is not None
-    assert (row["priceCents"], row["priceEffectiveAt"], row["currency"]) == (2499, 2, "EUR")
-
-
-@pytest.mark.parametrize("at", [0, 5, 10])
-def test_update_price_ignores_an_older_or_equal_effective_time(at):
-    row = stock.update_price(level(price=None), price(1000, at=10))
-    assert row is not None
-    assert stock.update_price(row, price(2000, at=at)) is None
-
-
-def test_first_price_applies_whatever_its_effective_time():
-    row = stock.update_price(None, price(1000, at=0))
-    assert row is not None
-    assert (row["productId"], row["priceCents"], row["onHand"]) == ("sku-1", 1000, 0)
-
-
-def test_reserve_uses_the_updated_price():
-    row = stock.update_price(level(price=1999), price(2499, at=2))
-    assert stock.reserve(row, None, line(1), DEFAULT_PRICE).result["unitPriceCents"] == 2499
-
-
 # --- shapes ----------------------------------------------------------------------------
 
 def test_rows_reservations_and_results_round_trip_through_their_schemas():
@@ -323,7 +284,6 @@ def test_rows_reservations_and_results_round_trip_through_their_schemas():
     assert sold is not None
     samples = [
         (catalog.STOCK_TABLE.value_schema, stock.adjust(row, "Restocked", restocked(5))),
-        (catalog.STOCK_TABLE.value_schema, stock.update_price(None, price(100, at=1))),
         (catalog.RESERVATIONS_TABLE.value_schema, reservation),
         (catalog.RESERVATIONS_TABLE.value_schema, stock.release(level(), None, line(2)).reservation),
         (catalog.RESERVATIONS_TABLE.value_schema, stock.reserve(None, None, line(2), 1).reservation),

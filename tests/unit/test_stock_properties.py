@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, note, settings
 from hypothesis import strategies as hs
 
-from orderflow.tables import stock
+from orderflow.tables import prices, stock
 
 SETTINGS = settings(max_examples=200, deadline=None)
 PRODUCTS = ("sku-a", "sku-b")
@@ -33,10 +33,10 @@ line_ops = hs.tuples(hs.sampled_from(["reserve"] * 3 + ["sell"] * 2 + ["release"
                      hs.integers(0, 1), hs.integers(1, 3), hs.sampled_from([None, None, None, "current", "other"]))
 adjustments = hs.tuples(hs.sampled_from(["Restocked", "Adjusted", "StockSet"]), hs.sampled_from(PRODUCTS),
                         hs.integers(0, 5).map(lambda i: f"adj_{i}"), hs.integers(-3, 6))
-prices = hs.tuples(hs.just("PriceUpdated"), hs.sampled_from(PRODUCTS), hs.integers(0, 3), hs.integers(100, 103))
+price_updates = hs.tuples(hs.just("PriceUpdated"), hs.sampled_from(PRODUCTS), hs.integers(0, 3), hs.integers(100, 103))
 # Mostly order lines, so reservations compete for the same units.
 operations = hs.lists(hs.sampled_from(["line"] * 6 + ["adjust", "price", "again"]).flatmap(
-    lambda kind: {"line": line_ops, "adjust": adjustments, "price": prices, "again": hs.just(("again",))}[kind]),
+    lambda kind: {"line": line_ops, "adjust": adjustments, "price": price_updates, "again": hs.just(("again",))}[kind]),
     min_size=10, max_size=50)
 # Most products start with a stock row, so most reservations get as far as the stock check.
 opening_stock = hs.fixed_dictionaries({p: hs.one_of(hs.none(), hs.integers(0, 8), hs.integers(0, 8))
@@ -49,6 +49,7 @@ class Ledger:
     def __init__(self, opening: dict[str, int | None]) -> None:
         self.stock: dict[str, Row | None] = dict.fromkeys(PRODUCTS)
         self.reservations: dict[Key, Row] = {}
+        self.prices: dict[str, Row] = {}
         self.expected_on_hand: dict[str, int] = dict.fromkeys(PRODUCTS, 0)
         self.applied: dict[str, set[str]] = defaultdict(set)
         self.reserves_taken: dict[Key, int] = defaultdict(int)
@@ -64,7 +65,7 @@ class Ledger:
         level, reservation = self.stock[product], self.reservations.get(key)
         before = stock.available(level) if level is not None else None
         if op == "reserve":
-            decision = stock.reserve(level, reservation, cmd, DEFAULT_PRICE)
+            decision = stock.reserve(level, reservation, cmd, self._current_price(product))
         elif op == "release":
             decision = stock.release(level, reservation, cmd)
         else:
@@ -119,13 +120,16 @@ class Ledger:
         self.stock[product] = new
 
     def update_price(self, product: str, at: int, cents: int) -> None:
-        new = stock.update_price(self.stock[product], {"productId": product, "priceCents": cents, "effectiveAt": at})
+        new = prices.apply_update(self.prices.get(product), {"productId": product, "priceCents": cents,
+                                                             "effectiveAt": at})
         if new is not None:
-            self.stock[product] = new
+            self.prices[product] = new
+
+    def _current_price(self, product: str) -> int:
+        return prices.price_of(self.prices.get(product), DEFAULT_PRICE)[0]
 
     def _price(self, product: str, choice: str | None) -> int | None:
-        level = self.stock[product]
-        current = level["priceCents"] if level is not None and level["priceCents"] is not None else DEFAULT_PRICE
+        current = self._current_price(product)
         return None if choice is None else current if choice == "current" else current + 1
 
     def check(self) -> None:
