@@ -27,21 +27,49 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     return base.model_copy(update=update) if update else base
 
 
-def wait_for_stop_signal(extra_check: Any = None) -> int:
-    """Block until SIGINT/SIGTERM (returns the signal) or ``extra_check()`` says stop."""
-    stop = threading.Event()
-    received: list[int] = []
+class StopRequested(BaseException):
+    """SIGINT or SIGTERM arrived while a command was still starting.
 
-    def handler(signum: int, _frame: Any) -> None:
-        received.append(signum)
-        stop.set()
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the
+    way swallows it and every ``finally`` (LocalKafka.start's cleanup too) runs."""
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    while not stop.wait(0.5):
-        if extra_check is not None and extra_check():
-            return 0
-    return received[0]
+
+class StopSignals:
+    """SIGINT and SIGTERM handled alike for a command that starts processes.
+
+    Without a handler SIGTERM ends Python at once, skipping every ``finally``
+    and atexit hook: a broker started in its own session would outlive the
+    command. So until ``stop_raising()``, the first signal raises StopRequested
+    (the start unwinds and stops what it started); after it, signals only end
+    ``wait()``. A signal during the stop is recorded, never raised, so it
+    cannot cut the cleanup short.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._stop = threading.Event()
+        self._interrupt = True
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+        self._stop.set()
+        if self._interrupt:
+            self._interrupt = False
+            raise StopRequested(signum)
+
+    def stop_raising(self) -> None:
+        """From now on a signal only ends ``wait()``."""
+        self._interrupt = False
+
+    def wait(self, extra_check: Any = None) -> int:
+        """Block until a signal (returns it) or ``extra_check()`` says stop (returns 0)."""
+        self.stop_raising()
+        while not self._stop.wait(0.5):
+            if extra_check is not None and extra_check():
+                return 0
+        return self.received[0]
 
 
 @click.group()
@@ -65,11 +93,17 @@ def broker(ctx: click.Context, nodes: int, port: int | None, fresh: bool) -> Non
                        port=port or settings.broker_port, heap=settings.broker_heap,
                        lib_dir=ensure_jars(settings.jar_cache))
     click.echo(f"starting Kafka {kafka.version} ({nodes} node(s)) ...")
-    kafka.start(fresh=fresh)
+    signals = StopSignals()
+    try:
+        kafka.start(fresh=fresh)  # stops what it launched if a signal interrupts it
+    except StopRequested:
+        click.echo("stopped while starting")
+        return
     click.echo(f"Kafka ready in {kafka.startup_seconds:.1f}s at {kafka.bootstrap_servers}; Ctrl-C stops it")
     try:
-        wait_for_stop_signal()
+        signals.wait()
     finally:
+        signals.stop_raising()
         kafka.stop()
         click.echo("Kafka stopped")
 
@@ -176,11 +210,15 @@ def dev(ctx: click.Context, fresh: bool) -> None:
     from orderflow.stack import DevStack
 
     stack = DevStack(ctx.obj, fresh=fresh, echo=click.echo)
+    signals = StopSignals()
     try:
         stack.start()
         click.echo(stack.summary())
-        wait_for_stop_signal(extra_check=stack.crashed)
+        signals.wait(extra_check=stack.crashed)
+    except StopRequested:
+        click.echo("stopping what has started ...")
     finally:
+        signals.stop_raising()  # a second signal must not cut the stop short
         stack.stop()
     if stack.crashed():
         raise click.ClickException("a process of the stack exited; see the logs above")

@@ -1,6 +1,15 @@
 """`orderflow dev`, the README's first command after the install: it brings
 up broker, topics, payment simulator, worker and gateway, says where they
-listen, serves an order end to end, and on SIGINT stops every process."""
+listen, serves an order end to end, and on SIGINT or SIGTERM stops every
+process.
+
+SIGINT and SIGTERM reach the same handler once the stack runs, so the full
+run is paid once (with SIGINT). Where they used to differ is while the
+stack is still starting: SIGINT raised KeyboardInterrupt and the cleanup
+ran, SIGTERM killed the command outright and left the broker (its own
+session, no parent-death signal) running. The second test sends SIGTERM in
+that window, as soon as the broker is up, which costs a broker start only.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +22,9 @@ from pathlib import Path
 
 import pytest
 from support.http import get, post_json
-from orderflow.ports import free_port, free_port_run
 from support.waiting import eventually
+
+from orderflow.ports import free_port, free_port_run
 
 pytestmark = pytest.mark.e2e
 
@@ -45,19 +55,52 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_dev_serves_an_order_and_stops_everything_on_sigint(tmp_path: Path) -> None:
-    gateway = free_port()
+def is_broker(pid: int) -> bool:
+    try:
+        return b"kafka.Kafka" in (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def start_dev(tmp_path: Path, gateway_port: int) -> subprocess.Popen[bytes]:
+    """``orderflow dev`` in ``tmp_path`` on free ports, output to ``dev.out``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERFLOW_")}
     env.update(ORDERFLOW_RUN_DIR=str(tmp_path), ORDERFLOW_JAR_CACHE=str(REPO_ROOT / "run"),
                ORDERFLOW_BROKER_PORT=str(free_port_run(2)), ORDERFLOW_WORKER_PORT=str(free_port()),
-               ORDERFLOW_GATEWAY_PORT=str(gateway), ORDERFLOW_PAYMENT_SIM_PORT=str(free_port()))
-    out = (tmp_path / "dev.out").open("wb")
-    dev = subprocess.Popen([sys.executable, "-P", "-m", "orderflow.cli", "dev"], env=env,
-                           stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+               ORDERFLOW_GATEWAY_PORT=str(gateway_port), ORDERFLOW_PAYMENT_SIM_PORT=str(free_port()))
+    with (tmp_path / "dev.out").open("wb") as out:
+        return subprocess.Popen([sys.executable, "-P", "-m", "orderflow.cli", "dev"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+
+
+def await_output(dev: subprocess.Popen[bytes], tmp_path: Path, text: str, timeout: float) -> None:
+    """Wait until ``dev`` prints ``text``; fail with its output if it ends first."""
+    def printed() -> bool:
+        output = (tmp_path / "dev.out").read_text(errors="replace")
+        if dev.poll() is not None and text not in output:
+            pytest.fail(f"orderflow dev ended ({dev.returncode}) before printing {text!r}:\n{output}")
+        return text in output
+
+    eventually(printed, timeout=timeout, what=f"orderflow dev printing {text!r}")
+
+
+def stop_and_check_no_orphan(dev: subprocess.Popen[bytes], signum: int) -> int:
+    """Send ``signum``; the command ends within a minute and takes every child with it."""
+    children = descendants(dev.pid)
+    started = time.monotonic()
+    dev.send_signal(signum)
+    code = dev.wait(60)
+    assert time.monotonic() - started < 60
+    eventually(lambda: not any(alive(p) for p in children), timeout=10,
+               what=f"no orphan left of {sorted(p for p in children if alive(p))}")
+    return code
+
+
+def test_dev_serves_an_order_and_stops_everything_on_sigint(tmp_path: Path) -> None:
+    gateway = free_port()
+    dev = start_dev(tmp_path, gateway)
     try:
-        eventually(lambda: b"Ctrl-C stops everything" in (tmp_path / "dev.out").read_bytes() or
-                   (dev.poll() is not None and pytest.fail((tmp_path / "dev.out").read_text())),
-                   timeout=180, what="orderflow dev ready")
+        await_output(dev, tmp_path, "Ctrl-C stops everything", timeout=180)
         printed = (tmp_path / "dev.out").read_text()
         assert f"http://127.0.0.1:{gateway}" in printed and "Kafka" in printed
         base = f"http://127.0.0.1:{gateway}"
@@ -66,14 +109,20 @@ def test_dev_serves_an_order_and_stops_everything_on_sigint(tmp_path: Path) -> N
         assert reply.status == 202
         order = get(f"{base}/api/v1/orders/{reply.json()['orderId']}?waitWhileStatus=pending&timeout=20").json()
         assert order["status"] == "rejected"  # p1 has no stock in a fresh stack
-        children = descendants(dev.pid)
-        assert len(children) >= 4  # broker, payment simulator, worker, gateway
-        started = time.monotonic()
-        dev.send_signal(signal.SIGINT)
-        assert dev.wait(60) == 0
-        assert time.monotonic() - started < 60
-        eventually(lambda: not any(alive(p) for p in children), timeout=10, what="no orphan left")
+        assert len(descendants(dev.pid)) >= 4  # broker, payment simulator, worker, gateway
+        assert stop_and_check_no_orphan(dev, signal.SIGINT) == 0
     finally:
         if dev.poll() is None:
             dev.kill()
-        out.close()
+
+
+def test_dev_stopped_by_sigterm_while_starting_leaves_no_orphan(tmp_path: Path) -> None:
+    dev = start_dev(tmp_path, free_port())
+    try:
+        await_output(dev, tmp_path, "Kafka ready", timeout=180)
+        assert any(is_broker(p) for p in descendants(dev.pid))
+        stop_and_check_no_orphan(dev, signal.SIGTERM)
+        assert "Kafka stopped" in (tmp_path / "dev.out").read_text()
+    finally:
+        if dev.poll() is None:
+            dev.kill()
