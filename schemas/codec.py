@@ -5,7 +5,11 @@ Owns: loading the .avsc files (once), encoding and decoding, and the JSON
 ingress path (a value with header ``content-type: application/json`` is read as
 JSON, checked against the topic's schema and normalised to the Avro shape).
 Consumes nothing and opens no connection; ids come from the caller (the
-catalog's checked-in ids, or ``registry.register_all``).
+catalog's checked-in ids, or ``registry.register_all``). A value framed with
+an id the codec does not know is resolved through the optional ``resolve``
+callable (the registry's schema by id), read with that writer schema and
+projected onto the codec's own schema of the same name (Avro schema
+resolution), so another writer's compatible version reads as ours.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -95,13 +99,17 @@ class Codec:
     """Encodes and decodes records by fully qualified schema name."""
 
     def __init__(self, schemas: Mapping[str, Schema] | None = None,
-                 ids: Mapping[str, int] | None = None) -> None:
+                 ids: Mapping[str, int] | None = None,
+                 resolve: Callable[[int], str] | None = None) -> None:
         self._schemas = dict(schemas if schemas is not None else load_schemas())
         self._ids = dict(ids if ids is not None else SCHEMA_IDS)
         missing = [n for n in self._schemas if n not in self._ids]
         if missing:
             raise ValueError(f"schemas without an id: {missing}")
-        self._by_id = {self._ids[n]: (n, s) for n, s in self._schemas.items()}
+        # id -> (name, writer schema, reader schema or None when they are the same)
+        self._by_id: dict[int, tuple[str, Schema, Schema | None]] = {
+            self._ids[n]: (n, s, None) for n, s in self._schemas.items()}
+        self._resolve = resolve
         self._headers = {n: HEADER.pack(MAGIC, self._ids[n]) for n in self._schemas}
 
     @property
@@ -134,19 +142,29 @@ class Codec:
         magic, schema_id = HEADER.unpack_from(data)
         if magic != MAGIC:
             raise DecodeError(f"bad magic byte {magic} (not Confluent Avro framing)")
-        try:
-            name, schema = self._by_id[schema_id]
-        except KeyError:
-            raise DecodeError(f"unknown schema id {schema_id}") from None
+        name, writer, reader = self._by_id.get(schema_id) or self._writer_of(schema_id)
         body = io.BytesIO(data)
         body.seek(HEADER.size)
         try:
-            record = fastavro.schemaless_reader(body, schema, None)
+            record = fastavro.schemaless_reader(body, writer, reader)
         except Exception as exc:  # fastavro raises many types on corrupt input
             raise DecodeError(f"corrupt Avro body for {name}: {type(exc).__name__}") from exc
         if body.tell() != len(data):
             raise DecodeError(f"{len(data) - body.tell()} trailing bytes after {name}")
         return Decoded(name, record)  # type: ignore[arg-type]
+
+    def _writer_of(self, schema_id: int) -> tuple[str, Schema, Schema | None]:
+        """Name, writer and reader schema of an id only the registry knows (once per id)."""
+        if self._resolve is None:
+            raise DecodeError(f"unknown schema id {schema_id}")
+        try:
+            writer = fastavro.parse_schema(json.loads(self._resolve(schema_id)), named_schemas={})
+        except Exception as exc:  # a registry that is down or answers 404 for the id
+            raise DecodeError(f"unknown schema id {schema_id} ({type(exc).__name__}: {exc})"[:MAX_REASON]) from exc
+        name = writer["name"] if isinstance(writer, dict) else str(writer)
+        resolved = (name, writer, self._schemas.get(name))
+        self._by_id[schema_id] = resolved
+        return resolved
 
     def from_json(self, name: str, record: Any) -> dict[str, Any]:
         """Check a JSON object against schema ``name``; return it in the Avro shape."""

@@ -3,16 +3,18 @@
 Owns: turning the codec's parsed schemas into self-contained schema documents
 (every named type a schema uses is defined inline, once, so nothing is
 registered with references), registering them under the record's full name
-(RecordNameStrategy), and choosing where the codec's schema ids come from:
+(RecordNameStrategy), choosing where the codec's schema ids come from:
 the catalog's checked-in ids when no registry is configured, the registry's
-otherwise. Called once at process start, never at import; the registry
-client is imported lazily, so this module costs nothing when unused.
+otherwise, and resolving ids the codec does not know (another writer's
+version of a schema) to their schema text in the registry. Called once at
+process start, never at import; the registry client is imported lazily, so
+this module costs nothing when unused.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastavro.types import Schema
@@ -21,7 +23,7 @@ from orderflow.schemas.codec import Codec, load_schemas
 if TYPE_CHECKING:
     from orderflow.settings import Settings
 
-__all__ = ["codec_for", "register_all", "standalone_schema"]
+__all__ = ["codec_for", "register_all", "schema_text_by_id", "standalone_schema"]
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "enum", "fixed", "error"})
@@ -83,10 +85,26 @@ def register_all(url: str, codec_schemas: Mapping[str, Schema]) -> dict[str, int
     return ids
 
 
+def schema_text_by_id(url: str) -> Callable[[int], str]:
+    """Look a schema id up in the registry: its schema text (the codec caches it per id)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    client = SchemaRegistryClient({"url": url})
+
+    def lookup(schema_id: int) -> str:
+        schema = client.get_schema(schema_id)
+        if schema.schema_type not in (None, "AVRO"):
+            raise ValueError(f"schema {schema_id} is {schema.schema_type}, not Avro")
+        return schema.schema_str
+
+    return lookup
+
+
 def codec_for(settings: Settings) -> Codec:
-    """The codec of a process: catalog ids, or the registry's when one is configured."""
+    """The codec of a process: catalog ids, or the registry's when one is configured,
+    and then the registry also resolves ids written by other producers."""
     url = settings.schema_registry_url.strip()
     if not url:
         return Codec()
     schemas = load_schemas()
-    return Codec(schemas, ids=register_all(url, schemas))
+    return Codec(schemas, ids=register_all(url, schemas), resolve=schema_text_by_id(url))

@@ -1,8 +1,9 @@
 """schemas.registry against a small in-process stand-in for Confluent Schema Registry.
 
-The stand-in implements only what SchemaRegistryClient.register_schema calls
-(POST /subjects/{subject}/versions) and, like the real registry, rejects a
-schema that does not parse on its own (so a reference left un-inlined fails).
+The stand-in implements only what SchemaRegistryClient.register_schema and
+get_schema call (POST /subjects/{subject}/versions, GET /schemas/ids/{id})
+and, like the real registry, rejects a schema that does not parse on its own
+(so a reference left un-inlined fails).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from orderflow.schemas import catalog
-from orderflow.schemas.codec import Codec, load_schemas
+from orderflow.schemas.codec import Codec, DecodeError, load_schemas
 from orderflow.settings import Settings
 
 pytest.importorskip("confluent_kafka.schema_registry", reason="needs confluent-kafka[schemaregistry]")
@@ -49,6 +50,14 @@ class FakeRegistry:
             versions.append(text)
         return web.json_response({"id": schema_id})
 
+    async def schema_by_id(self, request: web.Request) -> web.Response:
+        self.calls.append(f"{request.method} {request.path}")
+        wanted = int(request.match_info["id"])
+        for text, schema_id in self.ids.items():
+            if schema_id == wanted:
+                return web.json_response({"schema": text})
+        return web.json_response({"error_code": 40403, "message": "Schema not found"}, status=404)
+
     async def not_implemented(self, request: web.Request) -> web.Response:
         self.calls.append(f"{request.method} {request.path}")
         return web.json_response({"error_code": 404, "message": "not in the fake"}, status=404)
@@ -60,6 +69,7 @@ def registry() -> Iterator[tuple[str, FakeRegistry]]:
     fake = FakeRegistry()
     app = web.Application()
     app.add_routes([web.post("/subjects/{subject}/versions", fake.register),
+                    web.get("/schemas/ids/{id}", fake.schema_by_id),
                     web.route("*", "/{tail:.*}", fake.not_implemented)])
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
@@ -124,3 +134,50 @@ def test_registered_schema_reads_what_the_codec_writes(registry):
 def test_codec_for_without_registry_url_uses_catalog_ids():
     codec = codec_for(Settings(schema_registry_url=""))
     assert {name: codec.schema_id(name) for name in codec.schemas} == catalog.SCHEMA_IDS
+
+
+def _register_raw(url: str, subject: str, schema: dict) -> int:
+    from confluent_kafka.schema_registry import Schema as RegistrySchema
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    with SchemaRegistryClient({"url": url}) as client:
+        return client.register_schema(subject, RegistrySchema(json.dumps(schema), "AVRO"))
+
+
+def _framed(schema_id: int, schema: dict, record: dict) -> bytes:
+    out = io.BytesIO()
+    out.write(b"\x00" + schema_id.to_bytes(4, "big"))
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema, named_schemas={}), record)
+    return out.getvalue()
+
+
+def test_another_writers_newer_version_is_resolved_in_the_registry_and_read_as_ours(registry):
+    url, fake = registry
+    codec = codec_for(Settings(schema_registry_url=url))
+    name = catalog.ORDER_COMMANDS.default_schema
+    ours = json.loads(register_all_texts(fake)[name])
+    newer = {**ours, "fields": [*ours["fields"], {"name": "salesChannel", "type": "string", "default": "web"}]}
+    newer_id = _register_raw(url, name, newer)
+    record = {"orderId": "o-9", "customerId": "c-9", "items": [{"productId": "p-1", "quantity": 2}],
+              "paymentMethodId": "pm-1", "salesChannel": "store"}
+    decoded = codec.decode(_framed(newer_id, newer, record))
+    assert newer_id != codec.schema_id(name)
+    assert decoded.schema == name
+    assert "salesChannel" not in decoded.record
+    assert (decoded.record["orderId"], decoded.record["items"][0]["quantity"]) == ("o-9", 2)
+    assert decoded.record == codec.decode(codec.encode(name, decoded.record)).record
+    assert fake.calls.count(f"GET /schemas/ids/{newer_id}") == 1
+    codec.decode(_framed(newer_id, newer, record))
+    assert fake.calls.count(f"GET /schemas/ids/{newer_id}") == 1, "the id was looked up again"
+
+
+def test_an_id_the_registry_does_not_know_is_a_decode_error_naming_it(registry):
+    url, _ = registry
+    codec = codec_for(Settings(schema_registry_url=url))
+    with pytest.raises(DecodeError, match="unknown schema id 9999"):
+        codec.decode(b"\x00" + (9999).to_bytes(4, "big") + b"\x02")
+
+
+def register_all_texts(fake: FakeRegistry) -> dict[str, str]:
+    """Each subject's registered schema text (what codec_for registered)."""
+    return {subject: versions[-1] for subject, versions in fake.subjects.items()}
