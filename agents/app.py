@@ -46,6 +46,7 @@ from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.routing import TableRouter
 from orderflow.agents.watchdog import SkipGuard, StallWatch
 from orderflow.agents.watchers import Watchers
+from orderflow.readiness import BrokerProbe, admin_ping
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.schemas.registry import codec_for
@@ -71,6 +72,7 @@ class Pipeline:
     outbox: Outbox
     stall_watch: StallWatch
     skip_guard: SkipGuard
+    broker: BrokerProbe  # for /readyz: is Kafka reachable (asked lazily, answers cached)
     tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
@@ -156,7 +158,8 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
                         stall_watch=StallWatch(app, settings.stall_timeout_s),
-                        skip_guard=SkipGuard(lambda: app.consumer))
+                        skip_guard=SkipGuard(lambda: app.consumer),
+                        broker=BrokerProbe(admin_ping(settings.kafka_servers)))
     for spec in catalog.TABLES:
         if spec is catalog.VELOCITY_TABLE:
             pipeline.tables[spec.name] = _velocity_table(app, settings)

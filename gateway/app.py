@@ -9,13 +9,13 @@ import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from confluent_kafka import KafkaException
 from orderflow.gateway import customers, inventory, openapi, orders
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware
 from orderflow.gateway.producer import AsyncProducer
 from orderflow.gateway.tracking import TrackingClient, WorkersUnavailable
 from orderflow.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, exposition
+from orderflow.readiness import BrokerProbe
 from orderflow.schemas.codec import Codec
 from orderflow.schemas.registry import codec_for
 from orderflow.settings import Settings
@@ -40,10 +40,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready: the broker answers a metadata request and a worker is ready."""
     ctx: GatewayContext = request.app["ctx"]
-    try:
-        await ctx.producer.ping()
-    except KafkaException as exc:
-        return web.json_response({"ready": False, "status": f"broker unreachable: {exc}"}, status=503)
+    reachable, why = await ctx.broker.check()
+    if not reachable:
+        return web.json_response({"ready": False, "status": why}, status=503)
     try:
         answer = await ctx.tracking.get("/readyz")
     except WorkersUnavailable as exc:
@@ -60,11 +59,13 @@ async def metrics(request: web.Request) -> web.Response:
 def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Application:
     app = web.Application(middlewares=[timing_middleware, error_middleware],
                           client_max_size=256 * 1024)
+    producer = AsyncProducer(settings.kafka_servers)
     ctx = GatewayContext(
         settings=settings,
         codec=codec or codec_for(settings),
-        producer=AsyncProducer(settings.kafka_servers),
+        producer=producer,
         tracking=TrackingClient(settings.worker_url_list, settings.request_timeout_s),
+        broker=BrokerProbe(producer.ping),
     )
     app["ctx"] = ctx
     app.cleanup_ctx.append(_lifecycle)

@@ -1,4 +1,5 @@
-"""What the gateway's handlers share: settings, codec, producer, tracking client."""
+"""What the gateway's handlers share: settings, codec, producer, tracking client,
+and the broker probe its /readyz asks."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from orderflow.gateway.producer import AsyncProducer
 from orderflow.gateway.tracking import TrackingClient
+from orderflow.readiness import BrokerProbe
 from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
 
@@ -18,3 +20,4 @@ class GatewayContext:
     codec: Codec
     producer: AsyncProducer
     tracking: TrackingClient
+    broker: BrokerProbe
