@@ -152,7 +152,7 @@ class DevStack:
         child = Child("payment-sim", orderflow_command("payment-sim"), self._env(),
                       self.log_dir / "payment-sim.log")
         self.children.append(child)
-        wait_http_ok(f"{self.payment_simulator_url}/healthz", child, READY_TIMEOUT_S)
+        wait_http_ok(f"{self.payment_simulator_url}/readyz", child, READY_TIMEOUT_S)
         self.settings = self.settings.model_copy(update={"payment_provider_url": self.payment_simulator_url})
         self._echo(f"payment simulator ready at {self.payment_simulator_url}")
 

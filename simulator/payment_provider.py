@@ -4,8 +4,9 @@ payment API in local runs and tests.
 Consumes: the payment client's calls under /api/v1/payments (authorize,
 capture, refund, read) and scripting calls under /_sim (behaviour, reset,
 ledger). Produces: the provider's JSON answers, late or failing when the
-current behaviour says so. Owns: its state, in memory only (payments,
-idempotency records, call counts), lost when the process ends.
+current behaviour says so; /healthz, /readyz and /metrics like every process
+of the stack. Owns: its state, in memory only (payments, idempotency
+records, call counts), lost when the process ends.
 
 Amounts on the wire are decimal numbers in the currency's unit (200.00); inside
 they are integer cents. Half of the errors injected by ``errorRate`` are
@@ -22,7 +23,7 @@ import logging
 import random
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,9 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 __all__ = ["DEFAULT_DECLINES", "Behaviour", "create_payment_provider", "run_payment_provider"]
 
@@ -354,6 +358,45 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    # Nothing to wait for (no broker, no state to load): serving means ready.
+    # A scripted outage is the provider's behaviour, not the process's health.
+    return web.json_response({"ready": True, "status": "ready"})
+
+
+class ProviderCollector(Collector):
+    """The simulator's metrics, read from its state at each scrape.
+
+    One registry per app (not prometheus-client's global one), so several
+    simulators in one process, as in the tests, each count only their own."""
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        provider = self._provider
+        calls = CounterMetricFamily("orderflow_payment_sim_calls", "Calls to the payment API, by endpoint "
+                                    "(injected failures included; /_sim/reset zeroes them).", labels=["endpoint"])
+        for endpoint, count in sorted(provider.calls.items()):
+            calls.add_metric([endpoint], count)
+        yield calls
+        payments = GaugeMetricFamily("orderflow_payment_sim_payments", "Payments held, by status.",
+                                     labels=["status"])
+        for status, count in sorted(Counter(p.status for p in provider.payments.values()).items()):
+            payments.add_metric([status], count)
+        yield payments
+        yield GaugeMetricFamily("orderflow_payment_sim_outage", "1 while an outage is scripted.",
+                                value=int(provider.behaviour.outage))
+
+
+METRICS = web.AppKey("metrics", CollectorRegistry)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(request.app[METRICS]),
+                        content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
 # ----------------------------------------------------------------------- middlewares
 
 
@@ -406,6 +449,8 @@ def create_payment_provider(behaviour: Behaviour | None = None, *, seed: int | N
     # (errors already turned into responses) and still answer 503.
     app = web.Application(middlewares=[fault_middleware, error_middleware], client_max_size=64 * 1024)
     app[PROVIDER] = Provider(behaviour or Behaviour(), random.Random(seed))
+    app[METRICS] = CollectorRegistry(auto_describe=True)
+    app[METRICS].register(ProviderCollector(app[PROVIDER]))
     app.add_routes([
         web.post("/api/v1/payments/authorize", authorize, name="authorize"),
         web.post("/api/v1/payments/{payment_id}/capture", capture, name="capture"),
@@ -416,6 +461,8 @@ def create_payment_provider(behaviour: Behaviour | None = None, *, seed: int | N
         web.post("/_sim/reset", reset),
         web.get("/_sim/ledger", ledger),
         web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
     ])
     app.cleanup_ctx.append(_announce)
     return app

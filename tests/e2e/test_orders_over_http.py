@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from support.http import get, post_json, request
+from support.metrics import counter_total, sample_value
 from support.waiting import eventually
 
 from orderflow.schemas import catalog
@@ -117,10 +118,25 @@ def test_body_that_is_not_json_gets_400_json_error(stack: DevStack) -> None:
 
 
 def test_each_process_serves_health_readiness_and_metrics(stack: DevStack) -> None:
-    for base in [stack.gateway_url, *(stack.worker_url(i) for i in range(stack.workers))]:
+    workers = [stack.worker_url(i) for i in range(stack.workers)]
+    gateway, simulator = stack.gateway_url, stack.payment_simulator_url
+    for base in [gateway, *workers, simulator]:
         assert get(f"{base}/healthz").status == 200
         ready = get(f"{base}/readyz")
-        assert ready.status == 200 and ready.json()["ready"] is True
+        assert ready.status == 200 and ready.json()["ready"] is True, (base, ready.body)
         metrics = get(f"{base}/metrics")
-        assert metrics.status == 200
-        assert b"orderflow_" in metrics.body
+        assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain"), base
+    # each process counts what it serves, under the names a dashboard reads
+    assert (sample_value(gateway, "orderflow_http_request_seconds_count", route="/healthz", status="200")
+            or 0) >= 1
+    for worker in workers:  # one payment-provider breaker per worker, in exactly one state
+        states = {state: sample_value(worker, "orderflow_payment_provider_breaker_state", state=state)
+                  for state in ("closed", "open", "half_open")}
+        assert sorted(states.values()) == [0.0, 0.0, 1.0], (worker, states)
+    handled = counter_total(workers, "orderflow_messages_handled", agent="process_orders", outcome="applied")
+    place(stack)
+    eventually(lambda: counter_total(workers, "orderflow_messages_handled", agent="process_orders",
+                                     outcome="applied") > handled, timeout=30, what="an order handled and counted")
+    reads = sample_value(simulator, "orderflow_payment_sim_calls_total", endpoint="read") or 0
+    assert get(f"{simulator}/api/v1/payments/pay_unknown").status == 404
+    assert sample_value(simulator, "orderflow_payment_sim_calls_total", endpoint="read") == reads + 1

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from support.http import get
 from orderflow.ports import free_port
 
@@ -339,6 +340,42 @@ async def test_unknown_routes_and_outage_answers_are_json_errors(sim):
     assert (missing[0], missing[1]["error"]) == (404, "not_found") and missing[1]["message"]
     assert (down[0], down[1]["error"]) == (503, "outage") and down[1]["message"]
     assert health[0] == 200, "an outage of the API is not an outage of the process"
+
+
+def sim_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Each sample of a Prometheus text exposition: (name, sorted labels) -> value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+async def test_simulator_is_ready_and_its_metrics_count_its_own_calls(sim, make_client):
+    client = await make_client()
+    await client.capture("ord_m", (await authorize(client, "ord_m")).payment_id, 20000)
+    await sim.behave(outage=True)
+    ready = await sim.request("GET", "/readyz")
+    async with sim.session.get(f"{sim.base_url}/metrics") as resp:
+        status, content_type, text = resp.status, resp.content_type, await resp.text()
+
+    assert ready == (200, {"ready": True, "status": "ready"}), "a scripted outage is not the process's"
+    assert (status, content_type) == (200, "text/plain")
+    samples = sim_samples(text)
+    assert samples[("orderflow_payment_sim_calls_total", (("endpoint", "authorize"),))] == 1
+    assert samples[("orderflow_payment_sim_calls_total", (("endpoint", "capture"),))] == 1
+    assert samples[("orderflow_payment_sim_payments", (("status", "captured"),))] == 1
+    assert samples[("orderflow_payment_sim_outage", ())] == 1
+    # a second simulator in this process counts only its own calls
+    other = web.AppRunner(create_payment_provider(), shutdown_timeout=2)
+    await other.setup()
+    site = web.TCPSite(other, "127.0.0.1", 0)
+    await site.start()
+    host, port = other.addresses[0][:2]
+    try:
+        async with sim.session.get(f"http://{host}:{port}/metrics") as resp:
+            fresh = sim_samples(await resp.text())
+    finally:
+        await other.cleanup()
+    assert not [key for key in fresh if key[0] == "orderflow_payment_sim_calls_total"]
+    assert fresh[("orderflow_payment_sim_outage", ())] == 0
 
 
 def test_provider_process_serves_and_stops_cleanly_on_sigterm():

@@ -1,11 +1,11 @@
-"""Read a counter from the /metrics endpoints of running processes."""
+"""Read metrics from the /metrics endpoints of running processes."""
 
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 from support.http import get
 
-__all__ = ["counter_total"]
+__all__ = ["counter_total", "sample_value"]
 
 
 def counter_total(base_urls: list[str], name: str, **labels: str) -> float:
@@ -20,3 +20,14 @@ def counter_total(base_urls: list[str], name: str, **labels: str) -> float:
                 if sample.name.endswith("_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value
     return total
+
+
+def sample_value(base_url: str, sample: str, **labels: str) -> float | None:
+    """The value of the one sample named ``sample`` (as exposed, e.g. with
+    ``_total``) with exactly these labels on one process; None if absent."""
+    text = get(f"{base_url}/metrics").body.decode()
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == sample and found.labels == labels:
+                return found.value
+    return None
