@@ -2,7 +2,10 @@
 payment provider and publishes what happened.
 
 Consumes payments.requests (RequestPayment, RefundPayment; keyed by orderId).
-Owns the table ``payments`` (one row per order's payment). Produces
+Owns the table ``payments`` (one row per order's payment); reads the table
+``orders`` (process_orders writes it; co-partitioned by orderId, so this
+worker holds the row) to see whether another payment service settled the
+order: then it does not capture. Produces
 payments.events (PaymentAuthorized, PaymentCompleted, PaymentFailed,
 PaymentRefunded). Calls the provider's authorize, capture and refund over
 HTTP through ``PaymentProviderClient`` (timeouts, retries, circuit breaker,
@@ -30,6 +33,7 @@ from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import payments as logic
 from orderflow.tables.clock import now_ms
+from prometheus_client import Counter
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -39,11 +43,17 @@ __all__ = ["PaymentDesk", "register"]
 log = logging.getLogger(__name__)
 AGENT = "process_payments"
 PROVIDER_STEPS = frozenset({logic.AUTHORIZE, logic.CAPTURE, logic.REFUND})
+SETTLED_ELSEWHERE = Counter(
+    "orderflow_payments_settled_elsewhere_total",
+    "Payments authorized but not captured because another payment service settled the order "
+    "(the authorization is a hold the provider releases when it expires).",
+)
 
 
 class PaymentDesk:
     def __init__(self, pipeline: Pipeline, client: PaymentProviderClient) -> None:
         self.payments = Rows(pipeline.tables["payments"], pipeline.codec, catalog.PAYMENTS_TABLE.value_schema)
+        self.orders = Rows(pipeline.tables["orders"], pipeline.codec, catalog.ORDERS_TABLE.value_schema)
         self.outbox = pipeline.outbox
         self.client = client
         self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
@@ -51,10 +61,12 @@ class PaymentDesk:
 
     async def handle(self, msg: Inbound) -> str:
         state = self.payments.get(msg.key) or logic.new_payment(msg.record)
+        authorized_now = False
         while True:
             # Decided afresh after every attempt: a request that waited out an
             # outage past the payment timeout is expired, not charged.
-            step = logic.next_step(state, msg.kind, msg.record, now_ms(), self.timeout_ms)
+            step = logic.next_step(state, msg.kind, msg.record, now_ms(), self.timeout_ms,
+                                   self.orders.get(msg.key))
             if step in PROVIDER_STEPS:
                 try:
                     state = await self._call(step, state, msg.record)
@@ -66,6 +78,7 @@ class PaymentDesk:
                 self.payments.put(msg.key, state)
                 await self._announce(state)
                 if state["status"] == "authorized":
+                    authorized_now = True
                     continue
                 return "applied"
             if step == logic.EXPIRE:
@@ -76,7 +89,18 @@ class PaymentDesk:
             if step == logic.RESEND:
                 await self._announce(state)
                 return "replayed"
+            if step == logic.SETTLED_ELSEWHERE:
+                return self._leave_uncaptured(state, authorized_now)
             return "unchanged"
+
+    def _leave_uncaptured(self, state: dict[str, Any], authorized_now: bool) -> str:
+        """Another payment service settled the order: our authorization stays a hold."""
+        if not authorized_now:
+            return "unchanged"  # a replay: decided, counted and logged before
+        SETTLED_ELSEWHERE.inc()
+        log.warning("order %s was settled through another payment service: authorization %s not captured",
+                    state["orderId"], state["paymentId"])
+        return "applied"
 
     async def _call(self, step: str, state: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
         order_id = state["orderId"]

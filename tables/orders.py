@@ -23,6 +23,7 @@ __all__ = [
     "Context",
     "Decision",
     "Effect",
+    "awaits_payment",
     "decide",
     "effects",
     "events_caused_by",
@@ -258,7 +259,7 @@ def effects(row: Row) -> frozenset[Effect]:
         out |= {("reserve", i) for i, line in enumerate(items) if line["status"] == "pending"}
         if row["customerCheck"] == "pending":
             out.add(("check_customer", -1))
-    elif status == st.PENDING_PAYMENT and row["paymentStatus"] in ("pending", "authorized"):
+    elif awaits_payment(row):
         out.add(("request_payment", -1))
     if status in st.PAID:
         out |= {("sell", i) for i, line in enumerate(items) if line["status"] == "reserved"}
@@ -267,6 +268,11 @@ def effects(row: Row) -> frozenset[Effect]:
         if row["paymentStatus"] == "captured":
             out.add(("refund", -1))
     return frozenset(out)
+
+
+def awaits_payment(row: Row) -> bool:
+    """Whether the order still waits for its payment to be captured or to fail."""
+    return row["status"] == st.PENDING_PAYMENT and row["paymentStatus"] in ("pending", "authorized")
 
 
 def new_effects(old: Row | None, new: Row) -> list[Effect]:

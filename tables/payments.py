@@ -6,6 +6,14 @@ Consumes and returns plain dicts in the shapes of ``orderflow.v1.PaymentState``,
 The payment row remembers every step the provider confirmed, so a replayed
 request never calls the provider for a step already done: it re-sends the
 event instead (same eventId).
+
+Another payment service may settle an order on payments.events while its
+request waits here (our provider down, or a backlog). An authorization is
+only a hold, and asking for one is idempotent per order, so it is made
+either way: its payment id tells ours from the other service's. The capture,
+the actual charge, is made only while the order still waits for payment or
+was settled under our own payment id (a replay after a crash lost our row);
+otherwise the customer paid elsewhere and capturing would charge them twice.
 """
 
 from __future__ import annotations
@@ -14,15 +22,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from orderflow.tables.clock import iso
+from orderflow.tables.orders import awaits_payment
 
 __all__ = ["after_authorize", "after_capture", "after_failure", "after_refund",
-           "event_for", "new_payment", "next_step"]
+           "event_for", "new_payment", "next_step", "settled_elsewhere"]
 
 Row = dict[str, Any]
 Record = Mapping[str, Any]
 
-AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING = (
-    "authorize", "capture", "refund", "expire", "resend", "nothing")
+AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING, SETTLED_ELSEWHERE = (
+    "authorize", "capture", "refund", "expire", "resend", "nothing", "settled_elsewhere")
 EXPIRED = "payment_expired"  # errorCode when a request outlived the order's payment window
 EVENT_OF_STATUS = {"authorized": "PaymentAuthorized", "captured": "PaymentCompleted",
                    "failed": "PaymentFailed", "refunded": "PaymentRefunded"}
@@ -35,8 +44,12 @@ def new_payment(cmd: Record) -> Row:
             "errorMessage": None}
 
 
-def next_step(state: Row | None, kind: str, cmd: Record, now_ms: int, timeout_ms: int) -> str:
-    """The next thing to do for a RequestPayment or RefundPayment."""
+def next_step(state: Row | None, kind: str, cmd: Record, now_ms: int, timeout_ms: int,
+              order: Row | None = None) -> str:
+    """The next thing to do for a RequestPayment or RefundPayment.
+
+    ``order`` is the order's row as the saga last stored it (None when it is
+    not at hand): it tells whether another payment service settled it."""
     status = state["status"] if state is not None else "none"
     if kind == "RefundPayment":
         return {"captured": REFUND, "refunded": RESEND}.get(status, NOTHING)
@@ -45,8 +58,16 @@ def next_step(state: Row | None, kind: str, cmd: Record, now_ms: int, timeout_ms
         # cancelled; charging it would only mean refunding it.
         return EXPIRE if now_ms - cmd["requestedAt"] > timeout_ms else AUTHORIZE
     if status == "authorized":
-        return CAPTURE
+        return SETTLED_ELSEWHERE if settled_elsewhere(state, order) else CAPTURE
     return RESEND
+
+
+def settled_elsewhere(state: Row, order: Row | None) -> bool:
+    """Whether the order's payment was settled by another payment service:
+    it no longer waits for payment, and not under our payment id."""
+    if order is None or awaits_payment(order):
+        return False
+    return order["paymentId"] != state["paymentId"]
 
 
 def after_authorize(state: Row, payment_id: str) -> Row:

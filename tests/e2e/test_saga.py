@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from confluent_kafka import Producer
 from support.http import post_json
+from support.metrics import counter_total
 from support.saga import (
     CODEC,
     await_inventory,
     await_status,
     inventory,
+    keyed_records,
     ledger,
     new_customer,
     new_id,
@@ -174,6 +176,55 @@ def test_shipment_events_move_a_confirmed_order_to_delivered_and_cancel_then_get
     ship(kafka_producer, order_id, "Delivered")
     assert await_status(stack, order_id, "delivered")["shippingStatus"] == "delivered"
     assert post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {}).status == 409
+
+
+def pay_externally(producer: Producer, order_id: str, kind: str, amount_cents: int) -> str:
+    """A payment event from another payment service on payments.events; returns its paymentId."""
+    payment_id = new_id("pay_ext")
+    data = {"paymentId": payment_id, "orderId": order_id, "customerId": "c", "amountCents": amount_cents,
+            "currency": "USD"}
+    data.update({"status": "captured"} if kind == "PaymentCompleted" else
+                {"errorCode": "card_expired", "errorMessage": "Card expired"})
+    record = {"eventId": new_id("evt"), "eventType": kind, "timestamp": "2026-11-22T00:00:00Z",
+              "version": "1.0", "data": data}
+    producer.produce(catalog.PAYMENT_EVENTS.name, key=order_id.encode(),
+                     value=CODEC.encode(f"orderflow.v1.{kind}", record))
+    assert producer.flush(10) == 0
+    return payment_id
+
+
+@pytest.mark.parametrize(("kind", "status", "on_hand", "reason"), [
+    ("PaymentCompleted", "confirmed", 3, "payment_successful"),
+    ("PaymentFailed", "payment_failed", 5, "card_expired"),
+])
+def test_external_payment_event_settles_a_waiting_order_and_our_provider_captures_nothing(
+    stack: DevStack, kafka_producer: Producer, kind: str, status: str, on_hand: int, reason: str
+) -> None:
+    # Given an order waiting for payment while our provider is down
+    (a,) = products(stack, 5)
+    set_provider(stack, outage=True)
+    order_id = place(stack, [{"productId": a, "quantity": 2}])
+    await_status(stack, order_id, "pending_payment")
+    workers = [stack.worker_url(i) for i in range(stack.workers)]
+    left_alone = counter_total(workers, "orderflow_payments_settled_elsewhere")
+    # When another payment service reports the payment on payments.events
+    payment_id = pay_externally(kafka_producer, order_id, kind, 2000)
+    # Then the order settles as if our payment agent had reported it, and so does its stock
+    order = await_status(stack, order_id, status)
+    assert order["statusHistory"][-1]["reason"] == reason
+    assert (order["paymentStatus"], order["paymentError"]) == (
+        ("captured", None) if kind == "PaymentCompleted" else ("failed", "card_expired"))
+    await_inventory(stack, a, on_hand=on_hand, reserved=0)
+    # and once our provider is back, our payment agent does not capture: nobody pays twice
+    set_provider(stack, outage=False)
+    eventually(lambda: counter_total(workers, "orderflow_payments_settled_elsewhere") > left_alone,
+               timeout=30, what="the payment agent leaving the settled order uncaptured")
+    assert [p["captures"] for p in payments_of(stack, order_id)] == [0]  # an authorization hold only
+    after = await_status(stack, order_id, status)
+    assert (after["paymentStatus"], after["statusHistory"]) == (order["paymentStatus"], order["statusHistory"])
+    events = keyed_records(stack.settings.kafka_servers, catalog.PAYMENT_EVENTS, order_id)
+    assert [(e["eventType"], e["data"]["paymentId"] == payment_id) for e in events] == [
+        (kind, True), ("PaymentAuthorized", False)]  # ours, which the order ignores
 
 
 def test_200_orders_racing_for_50_units_sell_exactly_50(stack: DevStack) -> None:

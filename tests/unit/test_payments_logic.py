@@ -94,6 +94,46 @@ def test_old_request_of_an_authorized_payment_still_captures():
     assert next_step(payment_in("authorized"), "RequestPayment", now=NOW + 10 * TIMEOUT_MS) == payments.CAPTURE
 
 
+# --- an order settled by another payment service ----------------------------------------
+
+def order_row(status: str, payment_status: str, payment_id: str | None) -> Row:
+    """The order as the saga stored it: only what the payment decision reads."""
+    return {"orderId": "ord_1", "status": status, "paymentStatus": payment_status, "paymentId": payment_id}
+
+
+def capture_step(order: Row | None) -> str:
+    return payments.next_step(payment_in("authorized"), "RequestPayment", request_payment(), NOW, TIMEOUT_MS,
+                              order)
+
+
+@pytest.mark.parametrize("order", [
+    None,  # not at hand: as before, capture
+    order_row("pending_payment", "pending", None),
+    order_row("pending_payment", "authorized", "pay_1"),
+    # settled under our own payment id: a replay after a crash lost our row; capturing again is idempotent
+    order_row("confirmed", "captured", "pay_1"),
+], ids=["unknown", "waiting", "our-authorization-applied", "settled-by-us"])
+def test_authorized_payment_of_an_order_still_ours_to_settle_is_captured(order):
+    assert capture_step(order) == payments.CAPTURE
+
+
+@pytest.mark.parametrize("order", [
+    order_row("confirmed", "captured", "pay_ext_1"),
+    order_row("payment_failed", "failed", "pay_ext_1"),
+    order_row("payment_failed", "failed", None),
+    order_row("cancelled", "pending", None),
+], ids=["paid-elsewhere", "failed-elsewhere", "failed-elsewhere-without-id", "cancelled-before-our-hold-was-seen"])
+def test_authorized_payment_of_an_order_settled_otherwise_is_not_captured(order):
+    assert capture_step(order) == payments.SETTLED_ELSEWHERE
+
+
+def test_an_order_settled_elsewhere_still_gets_its_first_authorization_request():
+    # asked with the same idempotency key, it returns our earlier payment after a crash, so the
+    # payment id can tell ours from another service's before anything is captured
+    order = order_row("confirmed", "captured", "pay_ext_1")
+    assert payments.next_step(None, "RequestPayment", request_payment(), NOW, TIMEOUT_MS, order) == payments.AUTHORIZE
+
+
 # --- rows ------------------------------------------------------------------------------
 
 def test_new_payment_takes_the_request_amount_and_nothing_is_done_yet():
