@@ -4,6 +4,7 @@ real workers and the payment provider simulator."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 from confluent_kafka import Producer
@@ -39,6 +40,12 @@ def healthy_provider(stack: DevStack):
     set_provider(stack, outage=False, errorRate=0.0, latencyMs=0.0)
 
 
+def parse_time(text: str) -> datetime:
+    """An API timestamp: ISO-8601 in UTC with a Z."""
+    assert text.endswith("Z"), text
+    return datetime.fromisoformat(text)
+
+
 def products(stack: DevStack, *quantities: int, price: float = 10.0) -> list[str]:
     ids = [new_id("prod") for _ in quantities]
     for product_id, quantity in zip(ids, quantities, strict=True):
@@ -58,6 +65,20 @@ def test_happy_path_confirms_sells_the_stock_and_publishes_each_step(stack: DevS
     # and on hand drops by the quantities once the reservations are sold
     for product_id, sold in ((a, 2), (b, 1), (c, 3)):
         await_inventory(stack, product_id, on_hand=10 - sold, reserved=0)
+    # and the order reads back whole: each line with its unit price and status, the amounts,
+    # every status with when and why it changed
+    order = eventually(lambda: (o := await_status(stack, order_id, "confirmed")) and
+                       all(line["status"] == "sold" for line in o["items"]) and o, timeout=30, what="lines sold")
+    assert [(i["productId"], i["quantity"], i["unitPrice"], i["status"]) for i in order["items"]] == [
+        (a, 2, 2.5, "sold"), (b, 1, 2.5, "sold"), (c, 3, 2.5, "sold")]
+    assert (order["totalAmount"], order["currency"], order["status"]) == (15.0, "USD", "confirmed")
+    assert (order["paymentStatus"], order["shippingStatus"]) == ("captured", "none")
+    history = order["statusHistory"]
+    assert [(h["status"], h["reason"]) for h in history] == [
+        ("pending", None), ("pending_payment", "validated"), ("confirmed", "payment_successful")]
+    times = [parse_time(h["at"]) for h in history]
+    assert times == sorted(times) and order["createdAt"] == history[0]["at"]
+    assert parse_time(order["updatedAt"]) >= times[-1]
     # and the events show pending -> pending_payment -> confirmed, in order
     events = order_events(stack.settings.kafka_servers, order_id)
     assert [e["eventType"] for e in events] == ["OrderCreated", "OrderStatusChanged", "OrderStatusChanged"]
