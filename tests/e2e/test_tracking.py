@@ -154,3 +154,21 @@ def test_duplicate_payment_events_change_nothing(stack: DevStack, kafka_producer
     assert after == before
     statuses = [e["data"].get("newStatus") for e in order_events(stack.settings.kafka_servers, order_id)]
     assert statuses.count("confirmed") == 1
+
+
+def test_delivered_for_an_order_never_shipped_is_ignored_and_counted(stack: DevStack) -> None:
+    product = new_id("prod")
+    seed_stock(stack, product, 5)
+    order_id = place(stack, [{"productId": product, "quantity": 1}])
+    before = eventually(lambda: (o := await_status(stack, order_id, "confirmed"))["items"][0]["status"] == "sold"
+                        and o, timeout=30, what="line sold")
+    workers = [stack.worker_url(i) for i in range(stack.workers)]
+    illegal = counter_total(workers, "orderflow_illegal_transitions", agent="process_orders")
+    # the delivery service reports a delivery the order never shipped for
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/shipments", {"status": "delivered"})
+    assert reply.status == 202
+    eventually(lambda: counter_total(workers, "orderflow_illegal_transitions", agent="process_orders")
+               >= illegal + 1, timeout=30, what="the illegal transition counted")
+    assert await_status(stack, order_id, "confirmed") == before  # not applied: the same revision
+    statuses = [e["data"].get("newStatus") for e in order_events(stack.settings.kafka_servers, order_id)]
+    assert "delivered" not in statuses
