@@ -17,6 +17,7 @@ from orderflow.schemas.codec import Codec
 from orderflow.stack import DevStack
 
 __all__ = [
+    "adjust_stock",
     "await_inventory",
     "await_status",
     "inventory",
@@ -45,6 +46,15 @@ def seed_stock(stack: DevStack, product_id: str, quantity: int, price: float | N
         assert post_json(f"{stack.gateway_url}/api/v1/products/{product_id}/price", {"price": price}).status == 202
     eventually(lambda: (inv := inventory(stack, product_id)) and inv["onHand"] >= quantity
                and (price is None or inv["price"] == price), timeout=30, what=f"stock of {product_id} seeded")
+
+
+def adjust_stock(stack: DevStack, product_id: str, kind: str, quantity: int, reason: str | None = None) -> None:
+    """An operator's inventory adjustment through the gateway's admin route."""
+    body: dict[str, Any] = {"type": kind, "quantity": quantity}
+    if reason is not None:
+        body["reason"] = reason
+    reply = post_json(f"{stack.gateway_url}/api/v1/inventory/{product_id}/adjustments", body)
+    assert reply.status == 202, reply.body
 
 
 def inventory(stack: DevStack, product_id: str) -> dict[str, Any] | None:
