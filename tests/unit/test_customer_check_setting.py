@@ -1,0 +1,69 @@
+"""ORDERFLOW_REQUIRE_KNOWN_CUSTOMER reaches the customer check: the real
+agent handler (``agents.customers.CustomerDesk``) over in-memory stand-ins for
+its tables and outbox, with settings read from the environment as a worker
+reads them. No broker: the decision itself is covered in test_customers_logic."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from orderflow.agents.customers import CustomerDesk
+from orderflow.agents.handling import Inbound
+from orderflow.agents.watchers import Watchers
+from orderflow.schemas import catalog
+from orderflow.schemas.codec import Codec
+from orderflow.settings import Settings
+
+
+class Windows:
+    """The windowed velocity table's face: one current window per customer."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+
+    def __getitem__(self, customer_id: str) -> SimpleNamespace:
+        return SimpleNamespace(current=lambda: self.values.get(customer_id))
+
+    def __setitem__(self, customer_id: str, value: bytes) -> None:
+        self.values[customer_id] = value
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: dict[str, Any]) -> None:
+        self.sent.append((spec.name, key, kind, record))
+
+
+def desk_from_environment() -> tuple[CustomerDesk, Outbox]:
+    outbox = Outbox()
+    pipeline = SimpleNamespace(
+        codec=Codec(), settings=Settings(_env_file=None), outbox=outbox, watchers=Watchers(),
+        tables={"customers": {}, "customer-checks": {}, "notifications-sent": {}, "velocity": Windows()})
+    return CustomerDesk(pipeline), outbox  # type: ignore[arg-type]
+
+
+def check_of_an_unknown_customer() -> Inbound:
+    return Inbound(topic=catalog.CUSTOMER_CHECKS.name, partition=0, offset=7, key=b"cust_nobody",
+                   kind="CheckCustomer",
+                   record={"orderId": "ord_1", "customerId": "cust_nobody", "amountCents": 1000, "at": 0})
+
+
+@pytest.mark.parametrize(("setting", "passed", "reason"), [
+    (None, False, "unknown_customer"),  # the default: the check is on
+    ("true", False, "unknown_customer"),
+    ("false", True, None),
+])
+async def test_unknown_customer_check_follows_the_setting(monkeypatch: pytest.MonkeyPatch, setting: str | None,
+                                                          passed: bool, reason: str | None) -> None:
+    monkeypatch.delenv("ORDERFLOW_REQUIRE_KNOWN_CUSTOMER", raising=False)
+    if setting is not None:
+        monkeypatch.setenv("ORDERFLOW_REQUIRE_KNOWN_CUSTOMER", setting)
+    desk, outbox = desk_from_environment()
+    assert await desk.handle(check_of_an_unknown_customer()) == "applied"
+    assert outbox.sent == [(catalog.CUSTOMER_CHECK_RESULTS.name, "ord_1", "CustomerCheckResult",
+                            {"orderId": "ord_1", "customerId": "cust_nobody", "passed": passed, "reason": reason})]
