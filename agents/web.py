@@ -32,7 +32,9 @@ __all__ = ["register", "worker_ready"]
 
 
 def worker_ready(pipeline: Pipeline) -> tuple[bool, str]:
-    """Ready means: tables recovered and no rebalance in progress."""
+    """Ready as far as the worker itself knows: partitions assigned and their
+    tables recovered (recovery completes only after an assignment), and no
+    rebalance in progress. /readyz also asks whether the broker answers."""
     app = pipeline.app
     if not app.tables.recovery.completed.is_set():
         return False, "recovering tables"
@@ -84,6 +86,8 @@ def register(pipeline: Pipeline) -> None:
     @app.page("/readyz")
     async def readyz(self: View, request: Request) -> Response:
         ready, why = worker_ready(pipeline)
+        if ready:
+            ready, why = await pipeline.broker.check()
         return self.json({"ready": ready, "status": why}, status=200 if ready else 503)
 
     @app.page("/metrics")
