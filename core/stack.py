@@ -58,11 +58,20 @@ class DevStack:
             self._start_broker()
         created = ensure_topics(self.settings)
         self._echo(f"topics ready ({len(created)} created) on {self.settings.kafka_servers}")
-        if self.payment_simulator:
-            self._start_payment_simulator()
-        for i in range(self.workers):
-            self._start_worker(i)
-        self._start_gateway()
+        # Every process is launched before any is waited for: their start-ups
+        # (imports, joining the group, recovery) overlap, and the workers join
+        # the group together instead of one rebalance per worker.
+        simulator = self._launch_payment_simulator() if self.payment_simulator else None
+        workers = [self._start_worker(i, wait=False) for i in range(self.workers)]
+        gateway = self._launch_gateway()
+        if simulator is not None:
+            wait_http_ok(f"{self.payment_simulator_url}/readyz", simulator, READY_TIMEOUT_S)
+            self._echo(f"payment simulator ready at {self.payment_simulator_url}")
+        for index, child in enumerate(workers):
+            wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
+            self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
+        wait_http_ok(f"{self.gateway_url}/readyz", gateway, READY_TIMEOUT_S)
+        self._echo(f"gateway ready at {self.gateway_url} (log {gateway.log_path})")
         self._stopping.clear()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         self._supervisor.start()
@@ -148,20 +157,19 @@ class DevStack:
     def payment_simulator_url(self) -> str:
         return f"http://{self.settings.payment_sim_host}:{self.settings.payment_sim_port}"
 
-    def _start_payment_simulator(self) -> None:
+    def _launch_payment_simulator(self) -> Child:
         child = Child("payment-sim", orderflow_command("payment-sim"), self._env(),
                       self.log_dir / "payment-sim.log")
         self.children.append(child)
-        wait_http_ok(f"{self.payment_simulator_url}/readyz", child, READY_TIMEOUT_S)
+        # the workers are launched next, with this address in their environment
         self.settings = self.settings.model_copy(update={"payment_provider_url": self.payment_simulator_url})
-        self._echo(f"payment simulator ready at {self.payment_simulator_url}")
+        return child
 
-    def _start_gateway(self) -> None:
+    def _launch_gateway(self) -> Child:
         child = Child("gateway", orderflow_command("gateway"), self._env(),
                       self.log_dir / "gateway.log")
         self.children.append(child)
-        wait_http_ok(f"{self.gateway_url}/readyz", child, READY_TIMEOUT_S)
-        self._echo(f"gateway ready at {self.gateway_url} (log {child.log_path})")
+        return child
 
     def crashed(self) -> bool:
         """A child ended on its own (not by ``kill_worker``)."""
