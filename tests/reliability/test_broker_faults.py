@@ -24,7 +24,7 @@ def test_the_only_broker_restarting_on_its_data_loses_and_doubles_nothing(tmp_pa
             kafka.start_node(1)
             return 1
 
-        run_and_check(stack, restart_broker, count=1200, rate=40)
+        run_and_check(stack, restart_broker, count=1000, rate=40)
 
 
 def test_one_broker_of_three_killed_and_back_loses_and_doubles_nothing(tmp_path: Path) -> None:
@@ -32,10 +32,10 @@ def test_one_broker_of_three_killed_and_back_loses_and_doubles_nothing(tmp_path:
         assert stack.settings.replication_factor == 3 and stack.settings.min_insync_replicas == 2
 
         def kill_a_broker(stream: OrderStream) -> int:
-            eventually(lambda: stream.sent(300), timeout=60, what="orders flowing")
+            eventually(lambda: stream.sent(200), timeout=60, what="orders flowing")
             kafka.kill(2)
-            eventually(lambda: stream.sent(900), timeout=60, what="orders flowing without broker 2")
+            eventually(lambda: stream.sent(600), timeout=60, what="orders flowing without broker 2")
             kafka.start_node(2)
             return 1
 
-        run_and_check(stack, kill_a_broker, count=1500, rate=40)
+        run_and_check(stack, kill_a_broker, count=1000, rate=40)
