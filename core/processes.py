@@ -42,6 +42,7 @@ class Child:
     def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
         self.name = name
         self.log_path = log_path
+        self._terminated = False  # a second SIGTERM can cut a clean stop short
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -60,9 +61,15 @@ class Child:
         if self.alive():
             os.killpg(self.process.pid, signum)
 
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM) without waiting; ``stop`` then waits."""
+        if not self._terminated:
+            self._terminated = True
+            self.signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 20.0) -> int:
-        """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
-        self.signal(signal.SIGTERM)
+        """SIGTERM (once), wait up to ``timeout``, then SIGKILL. Returns the exit code."""
+        self.terminate()
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:

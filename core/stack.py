@@ -20,6 +20,7 @@ from orderflow.topics import ensure_topics
 __all__ = ["DevStack"]
 
 READY_TIMEOUT_S = 90.0
+SIMULATOR = "payment-sim"  # the payment simulator child's name
 SUPERVISE_EVERY_S = 0.5
 
 
@@ -158,7 +159,7 @@ class DevStack:
         return f"http://{self.settings.payment_sim_host}:{self.settings.payment_sim_port}"
 
     def _launch_payment_simulator(self) -> Child:
-        child = Child("payment-sim", orderflow_command("payment-sim"), self._env(),
+        child = Child(SIMULATOR, orderflow_command("payment-sim"), self._env(),
                       self.log_dir / "payment-sim.log")
         self.children.append(child)
         # the workers are launched next, with this address in their environment
@@ -191,6 +192,12 @@ class DevStack:
         if self._supervisor is not None:
             self._supervisor.join()
             self._supervisor = None
+        # The gateway and the workers stop together (a clean stop takes each a
+        # few seconds); the payment simulator after them, so that no worker
+        # loses its provider in the middle of a call; the broker last.
+        for child in self.children:
+            if child.name != SIMULATOR:
+                child.terminate()
         for child in reversed(self.children):
             code = child.stop()
             self._echo(f"{child.name} stopped (exit {code})")

@@ -41,6 +41,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SOAK = 10 if os.environ.get("ORDERFLOW_SOAK") else 1
 PRODUCTS, UNITS, CUSTOMERS = 20, 400, 10
 SESSION_TIMEOUT_S = 10.0
+# Half the default: still several partitions per worker and per topic to move
+# at every rebalance, but half the RocksDB stores to open and recover at each
+# of the many restarts, which keeps the suite within CI time.
+PARTITIONS = 6
 
 
 @contextmanager
@@ -52,7 +56,7 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, **overrides: Any) -> Iterator[tu
         bootstrap_servers=kafka.bootstrap_servers, app_id=f"orderflow-chaos-{uuid.uuid4().hex[:6]}",
         run_dir=tmp_path / "stack", worker_port=free_port_run(2), gateway_port=free_port(),
         payment_sim_port=free_port(), payment_timeout_s=120.0, payment_breaker_recovery_s=1.0,
-        group_session_timeout_s=SESSION_TIMEOUT_S, stall_timeout_s=45.0,
+        group_session_timeout_s=SESSION_TIMEOUT_S, stall_timeout_s=45.0, partitions=PARTITIONS,
         replication_factor=kafka.replication_factor, min_insync_replicas=kafka.min_insync_replicas,
     )
     fields.update(overrides)
