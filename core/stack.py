@@ -187,11 +187,15 @@ class DevStack:
         lines += [f"  logs       {self.log_dir}", "Ctrl-C stops everything."]
         return "\n".join(lines)
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """Stop every process cleanly, or with ``kill`` at once (SIGKILL)."""
         self._stopping.set()
         if self._supervisor is not None:
             self._supervisor.join()
             self._supervisor = None
+        if kill:
+            for child in self.children:
+                child.signal(signal.SIGKILL)
         # The gateway and the workers stop together (a clean stop takes each a
         # few seconds); the payment simulator after them, so that no worker
         # loses its provider in the middle of a call; the broker last.
