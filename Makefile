@@ -1,6 +1,6 @@
 # orderflow: the two commands of the README, and their parts.
 #   make dev    install everything, then run the local stack (Ctrl-C stops it)
-#   make test   install everything, then run the whole test suite (fault tests included, ~19 min)
+#   make test   install everything, then run the whole test suite (fault tests included, ~18 min)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -33,7 +33,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m 'not chaos'
 
 # Only the worker, broker, payment provider and duplicate-input faults during
-# streams of orders, each followed by the invariant checker (about 15 min on 2
+# streams of orders, each followed by the invariant checker (about 14 min on 2
 # cores; part of `make test`). ORDERFLOW_SOAK=1 for ten times longer streams.
 test-chaos: install
 	$(BIN)/python -m pytest -m chaos -s tests/reliability
