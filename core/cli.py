@@ -211,16 +211,19 @@ def dev(ctx: click.Context, fresh: bool) -> None:
 
     stack = DevStack(ctx.obj, fresh=fresh, echo=click.echo)
     signals = StopSignals()
+    crashed = False
     try:
         stack.start()
         click.echo(stack.summary())
-        signals.wait(extra_check=stack.crashed)
+        # 0: no signal ended the wait, a process of the stack did (asked here,
+        # before the stop below clears the stack's list of processes)
+        crashed = signals.wait(extra_check=stack.crashed) == 0
     except StopRequested:
         click.echo("stopping what has started ...")
     finally:
         signals.stop_raising()  # a second signal must not cut the stop short
         stack.stop()
-    if stack.crashed():
+    if crashed:
         raise click.ClickException("a process of the stack exited; see the logs above")
 
 
