@@ -33,7 +33,7 @@ def test_kill_9_of_workers_during_a_stream_loses_and_doubles_nothing(faulty_stac
     def kill_nine(stream: OrderStream) -> int:
         pick = random.Random(11)
         for kill in range(20):
-            time.sleep(pick.uniform(0.5, 2.5))  # a random moment, not a wait for a condition
+            time.sleep(pick.uniform(1.0, 3.0))  # a random moment, not a wait for a condition
             faulty_stack.kill_worker(kill % 2)
             # half the time at work, half the time still restoring its tables
             faulty_stack.restart_worker(kill % 2, wait=kill % 4 < 2)
