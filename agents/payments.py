@@ -65,10 +65,8 @@ class PaymentDesk:
         while True:
             # Decided afresh after every attempt: a request that waited out an
             # outage past the payment timeout is expired, not charged.
-            # The order's row matters only before a capture (was it settled
-            # elsewhere?): decoded then, not at every step of every request.
-            order = self.orders.get(msg.key) if state["status"] == "authorized" else None
-            step = logic.next_step(state, msg.kind, msg.record, now_ms(), self.timeout_ms, order)
+            step = logic.next_step(state, msg.kind, msg.record, now_ms(), self.timeout_ms,
+                                   self.orders.get(msg.key))
             if step in PROVIDER_STEPS:
                 try:
                     state = await self._call(step, state, msg.record)
