@@ -18,7 +18,10 @@ all seen or read in its consumer and stream:
 4. A revoke forgets the committed offset before the last commits of the
    revoked partitions, and an unknown committed offset lets any run of acks
    be committed. Here the last committed offset is remembered, and a
-   partition that never had a commit starts from its earliest offset.
+   partition that never had a commit starts from its earliest offset, where
+   it is also sought (Faust seeks only partitions with a commit, and one
+   without keeps the position of messages fetched and dropped during
+   recovery).
 
 The commit moves only over a contiguous run of acked offsets that starts
 exactly at the committed offset. A dropped message therefore holds the
@@ -121,8 +124,13 @@ def commit_only_handled(app: faust.App) -> None:
         assigned = [tp for tp in consumer.assignment() if acks_enabled_for(tp.topic)]
         never = [tp for tp in assigned if committed[tp] is None]
         if never:
-            # no commit yet (or committed at 0): reading starts at the earliest offset
-            committed.update(await consumer.earliest_offsets(*never))
+            # No commit yet (or committed at 0): reading starts at the earliest
+            # offset. Faust's seek leaves such a partition where fetching during
+            # recovery left it, past messages the end of recovery dropped from
+            # the stream queues, so it is sought back here.
+            earliest = await consumer.earliest_offsets(*never)
+            committed.update(earliest)
+            await consumer.seek_wait(earliest)
         known.update({tp: committed[tp] for tp in assigned if committed[tp] is not None})
 
     consumer.ack = ack

@@ -163,9 +163,13 @@ class SkipGuard:
             del self._rewinds[key]
             self._last[key] = offset
             return True
-        expected = self._expected(key, consumer._committed_offset.get(tp))
+        own_view = consumer._committed_offset.get(tp)
+        expected = self._expected(key, own_view)
         if expected is not None and offset > expected:
-            expected = self._expected(key, await committed_in_kafka(consumer, tp))
+            in_kafka = await committed_in_kafka(consumer, tp)
+            # No commit in Kafka yet: the start is the log's first offset, which
+            # the seek on assignment put in the consumer's own view.
+            expected = self._expected(key, own_view if in_kafka is None else in_kafka)
         if expected is not None and offset > expected:
             log.warning("%s, %s[%d]: message %d arrived but %d..%d never did (read offset %s); "
                         "reading them again", agent, tp.topic, tp.partition, offset, expected, offset - 1,

@@ -91,3 +91,26 @@ def test_a_message_one_agent_dropped_is_not_committed_by_another(consumer: faust
         assert consumer.ack(dropped) is False  # the other agent reading the topic handled it
     handled(consumer, 11)
     assert consumer._new_offset(SOURCE) is None
+
+
+async def test_a_partition_never_committed_is_sought_to_its_first_offset(consumer: faust.types.ConsumerT) -> None:
+    never = TP(SOURCE.topic, 4)
+    sought: list[dict[TP, int]] = []
+
+    async def seek_to_committed() -> dict[TP, int | None]:
+        return {SOURCE: 10, never: None}  # what Kafka answers; Faust seeks only SOURCE
+
+    async def earliest_offsets(*tps: TP) -> dict[TP, int]:
+        return {tp: 0 for tp in tps}
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        sought.append(dict(partitions))
+
+    consumer.seek_to_committed = seek_to_committed
+    consumer.earliest_offsets = earliest_offsets
+    consumer.seek_wait = seek_wait
+    consumer.assignment = lambda: {SOURCE, never}
+    await consumer.perform_seek()
+    # fetching during recovery may have moved its position past messages dropped since
+    assert sought == [{never: 0}]
+    assert consumer._committed_offset[never] == 0  # the commit moves only from there

@@ -249,3 +249,15 @@ def test_after_a_reassignment_the_committed_offset_is_the_start() -> None:
     consumer._committed_offset[tp] = 90  # another worker handled 11..89 meanwhile
     assert admitted(guard, tp, 90) == [90]
     assert consumer.seeks == [] and exits == []
+
+
+def test_with_no_commit_in_kafka_a_message_past_the_first_offset_is_a_hole() -> None:
+    tp = TP("stock.requests", 5)
+    # never committed: the seek on assignment set the consumer's view to the log's
+    # first offset, but fetching during recovery left the position at 50
+    consumer = consumer_at(tp, 0, in_kafka=None)
+    guard, exits = guard_over(consumer)
+    assert admitted(guard, tp, 50, 51) == []
+    assert consumer.seeks == [{tp: 0}]
+    assert admitted(guard, tp, 0, 1, 2) == [0, 1, 2]
+    assert exits == []
