@@ -126,6 +126,7 @@ def _faust_app(settings: Settings) -> faust.App:
         producer_linger=PRODUCER_LINGER_S,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         broker_max_poll_records=500,
+        broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.group_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.group_session_timeout_s / 3),
         consumer_group_instance_id=settings.worker_instance_id or None,

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # (faust-streaming can lose track of a partition over repeated
     # rebalances): the worker exits for its supervisor to restart it.
     stall_timeout_s: float = Field(60.0, gt=0)
+    # How often a worker commits the offsets of handled messages; a crash
+    # replays at most this much (Faust's default).
+    commit_interval_s: float = Field(2.8, gt=0)
 
     # HTTP ingress.
     gateway_host: str = "127.0.0.1"

@@ -1,8 +1,8 @@
 """Worker faults during a steady stream of orders, each proven by the
 invariant checker: kill -9 (20 times in one run, each worker restarted under
-its own name), a worker kept down until the survivor takes its partitions
-over, SIGTERM, and the loss of a worker's RocksDB directory. Each run has its
-own fresh broker and stack."""
+its own name), a worker killed before its first commit, a worker kept down
+until the survivor takes its partitions over, SIGTERM, and the loss of a
+worker's RocksDB directory. Each run has its own fresh broker and stack."""
 
 from __future__ import annotations
 
@@ -40,6 +40,26 @@ def test_kill_9_of_workers_during_a_stream_loses_and_doubles_nothing(faulty_stac
         return 20
 
     run_and_check(faulty_stack, kill_nine, count=1200, rate=40)
+
+
+def test_a_worker_killed_before_its_first_commit_loses_nothing(tmp_path: Path) -> None:
+    """Its successor starts partitions that have no commit at all, with messages
+    waiting past the ones it had handled (the kill -9 run that left 62 order
+    lines unanswered). A long commit interval keeps the kill before the
+    first commit of the partitions seeding and the stream fed."""
+    with chaos_stack(tmp_path, commit_interval_s=10.0) as (stack, _kafka):
+        def kill_before_the_first_commit(stream: OrderStream) -> int:
+            eventually(lambda: stream.sent(40), timeout=60, what="orders flowing")
+            stack.kill_worker(0)
+            down_from = len(stream.order_ids)
+            eventually(lambda: stream.sent(down_from + 120), timeout=60, what="orders placed while worker-0 is down")
+            stack.restart_worker(0, wait=True)
+            return 1
+
+        run_and_check(stack, kill_before_the_first_commit, count=600, rate=40)
+        # Before the fix, the restarted worker's position stood past messages it
+        # never read, until the stall watch restarted it (twice in one run).
+        assert stack.restarts == [], f"supervised restarts: {stack.restarts}"
 
 
 def test_the_survivor_takes_over_a_worker_that_stays_down(faulty_stack: DevStack) -> None:
