@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from orderflow.gateway import customers, inventory, openapi, orders
-from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware
 from orderflow.gateway.producer import AsyncProducer
 from orderflow.gateway.tracking import TrackingClient, WorkersUnavailable
@@ -39,7 +39,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready: the broker answers a metadata request and a worker is ready."""
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     reachable, why = await ctx.broker.check()
     if not reachable:
         return web.json_response({"ready": False, "status": why}, status=503)
@@ -67,7 +67,7 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
         tracking=TrackingClient(settings.worker_url_list, settings.request_timeout_s),
         broker=BrokerProbe(producer.ping),
     )
-    app["ctx"] = ctx
+    app[CONTEXT] = ctx
     app.cleanup_ctx.append(_lifecycle)
     app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz),
                     web.get("/metrics", metrics), web.get("/openapi.json", openapi.serve),
@@ -77,7 +77,7 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    ctx: GatewayContext = app["ctx"]
+    ctx = app[CONTEXT]
     ctx.producer.start()
     await ctx.tracking.start()
     yield

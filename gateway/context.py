@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from orderflow.gateway.producer import AsyncProducer
 from orderflow.gateway.tracking import TrackingClient
 from orderflow.readiness import BrokerProbe
 from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
 
-__all__ = ["GatewayContext"]
+__all__ = ["CONTEXT", "GatewayContext"]
 
 
 @dataclass(frozen=True)
@@ -21,3 +23,7 @@ class GatewayContext:
     producer: AsyncProducer
     tracking: TrackingClient
     broker: BrokerProbe
+
+
+# The key the application holds its context under (a typed key: a bare string warns).
+CONTEXT = web.AppKey("ctx", GatewayContext)

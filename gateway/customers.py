@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.orders import path_id, produce, read_json
 from orderflow.gateway.requests import (
@@ -51,7 +51,7 @@ async def fetch_customer(ctx: GatewayContext, customer_id: str, query: str = "",
 
 
 async def create_customer(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     try:
         req = CustomerRequest.model_validate(await read_json(request))
     except ValidationError as exc:
@@ -75,7 +75,7 @@ async def create_customer(request: web.Request) -> web.Response:
 
 
 async def get_customer(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     customer_id = path_id(request, "customer_id")
     status, row = await fetch_customer(ctx, customer_id)
     if status != 200 or row["status"] != "active":
@@ -84,7 +84,7 @@ async def get_customer(request: web.Request) -> web.Response:
 
 
 async def update_customer(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     customer_id = path_id(request, "customer_id")
     try:
         req = CustomerUpdateRequest.model_validate(await read_json(request))

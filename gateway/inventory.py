@@ -17,7 +17,7 @@ import uuid
 from urllib.parse import quote
 
 from aiohttp import web
-from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.orders import path_id, produce, read_json
 from orderflow.gateway.presenters import amount, present_inventory
@@ -40,14 +40,14 @@ def _product_id(request: web.Request) -> str:
 
 
 async def get_inventory(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     return web.json_response(present_inventory(body) if status == 200 else body, status=status)
 
 
 async def get_product(request: web.Request) -> web.Response:
     """Price and availability together, from the product's stock row."""
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     if status != 200:
         return web.json_response(body, status=status)
@@ -57,7 +57,7 @@ async def get_product(request: web.Request) -> web.Response:
 
 
 async def adjust_inventory(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     product_id = _product_id(request)
     try:
         req = InventoryAdjustmentRequest.model_validate(await read_json(request))
@@ -71,7 +71,7 @@ async def adjust_inventory(request: web.Request) -> web.Response:
 
 
 async def set_price(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     product_id = _product_id(request)
     try:
         req = PriceRequest.model_validate(await read_json(request))

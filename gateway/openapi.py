@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 from orderflow.gateway import requests
-from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.context import CONTEXT
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
@@ -183,5 +183,5 @@ def document(long_poll_max_s: float = 30.0) -> dict[str, Any]:
 
 
 async def serve(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     return web.json_response(document(ctx.settings.long_poll_max_s))

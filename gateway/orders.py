@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from confluent_kafka import KafkaException
-from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import RequestRejected, json_error
 from orderflow.gateway.presenters import iso, present_order, present_summary
 from orderflow.gateway.requests import (
@@ -98,7 +98,7 @@ async def fetch_order(ctx: GatewayContext, order_id: str, wait_while: str | None
 
 
 async def place_order(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     try:
         order = PlaceOrderRequest.model_validate(await read_json(request))
     except ValidationError as exc:
@@ -116,7 +116,7 @@ async def place_order(request: web.Request) -> web.Response:
 
 
 async def get_order(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
     wait_while = request.query.get("waitWhileStatus")
     try:
@@ -130,7 +130,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 
 async def cancel_order(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
     body = await read_json(request) if request.can_read_body else {}
     try:
@@ -161,7 +161,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 async def record_shipment(request: web.Request) -> web.Response:
     """Admin: publish Shipped or Delivered as the delivery service would."""
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
     try:
         req = ShipmentRequest.model_validate(await read_json(request))
@@ -175,7 +175,7 @@ async def record_shipment(request: web.Request) -> web.Response:
 
 async def order_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: every status change of the order, until it ends."""
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
     status, row = await ctx.tracking.get_json(
         f"/orders/{quote(order_id, safe='')}?afterRevision=0&timeout=5", wait_s=5)
@@ -207,7 +207,7 @@ async def order_events(request: web.Request) -> web.StreamResponse:
 
 
 async def customer_orders(request: web.Request) -> web.Response:
-    ctx: GatewayContext = request.app["ctx"]
+    ctx = request.app[CONTEXT]
     customer_id = path_id(request, "customer_id")
     query = urlencode({k: v for k, v in request.query.items() if k in ("page", "limit")})
     status, body = await ctx.tracking.get_json(f"/customers/{quote(customer_id, safe='')}/orders?{query}")

@@ -13,6 +13,7 @@ from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from orderflow.gateway.context import CONTEXT
 from orderflow.gateway import requests
 from orderflow.gateway.app import create_gateway
 from orderflow.gateway.openapi import document, serve
@@ -118,4 +119,4 @@ async def test_the_route_serves_the_description(app) -> None:
     response = await serve(make_mocked_request("GET", "/openapi.json", app=app))
     assert response.status == 200
     assert response.content_type == "application/json"
-    assert json.loads(response.body) == document(app["ctx"].settings.long_poll_max_s)
+    assert json.loads(response.body) == document(app[CONTEXT].settings.long_poll_max_s)
