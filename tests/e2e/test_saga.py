@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 from confluent_kafka import Producer
+from support.chaos import group_lag_of
 from support.http import post_json
 from support.metrics import counter_total
 from support.saga import (
@@ -238,8 +239,11 @@ def test_external_payment_event_settles_a_waiting_order_and_our_provider_capture
     await_inventory(stack, a, on_hand=on_hand, reserved=0)
     # and once our provider is back, our payment agent does not capture: nobody pays twice
     set_provider(stack, outage=False)
-    eventually(lambda: counter_total(workers, "orderflow_payments_settled_elsewhere") > left_alone,
-               timeout=30, what="the payment agent leaving the settled order uncaptured")
+    # (waiting on the counter alone raced: another test's order, queued on the
+    # same partition behind the outage, could raise it before this one was handled)
+    eventually(lambda: not group_lag_of(stack, catalog.PAYMENT_REQUESTS), timeout=60,
+               what="every payment request handled and committed")
+    assert counter_total(workers, "orderflow_payments_settled_elsewhere") > left_alone
     assert [p["captures"] for p in payments_of(stack, order_id)] == [0]  # an authorization hold only
     after = await_status(stack, order_id, status)
     assert (after["paymentStatus"], after["statusHistory"]) == (order["paymentStatus"], order["statusHistory"])
