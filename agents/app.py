@@ -181,4 +181,5 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     emails.register(pipeline)
     web.register(pipeline)
     pipeline.stall_watch.start()
+    pipeline.skip_guard.start(app)
     return pipeline

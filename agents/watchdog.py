@@ -181,6 +181,27 @@ class SkipGuard:
         self._last[key] = offset
         return True
 
+    def start(self, app: Any) -> None:
+        app.timer(RESEEK_AFTER_S, name="skip_guard")(self.keep_rewinding)
+
+    async def keep_rewinding(self) -> None:
+        """Seek again every rewind still waiting, also when no message arrives to
+        prompt it: the messages fetched before the last seek can move Faust's
+        read offset past the target once more, and when they were the last of
+        the partition nothing else would (seen once: a rewind to offset 0 stood
+        until the stall watch restarted the worker)."""
+        if not self._rewinds:
+            return
+        consumer = self._consumer_of()
+        if consumer.app.rebalancing:
+            return  # the rebalance seeks every partition it assigns
+        assigned = consumer.assignment()
+        for key, rewind in list(self._rewinds.items()):
+            if key[1] not in assigned:
+                del self._rewinds[key]  # revoked: its next owner reads it from the commit
+                continue
+            await self._keep_rewinding(consumer, key[1], rewind)
+
     async def _keep_rewinding(self, consumer: Any, tp: Any, rewind: Rewind) -> None:
         now = self._clock()
         if now - rewind.since > REWIND_PATIENCE_S:

@@ -261,3 +261,30 @@ def test_with_no_commit_in_kafka_a_message_past_the_first_offset_is_a_hole() -> 
     assert consumer.seeks == [{tp: 0}]
     assert admitted(guard, tp, 0, 1, 2) == [0, 1, 2]
     assert exits == []
+
+
+def test_a_rewind_no_message_prompts_is_sought_again_by_the_timer() -> None:
+    consumer, tp = hole_at_44()
+    consumer.ends[tp] = 60  # assigned
+    clock = Clock()
+    guard, exits = guard_over(consumer, clock)
+    admitted(guard, tp, 59)  # the partition's last message, fetched before the seek
+    clock.now += 0.5
+    asyncio.run(guard.keep_rewinding())
+    assert consumer.seeks == [{tp: 44}]  # not yet: the seek is a second old at most
+    clock.now += 1.0
+    asyncio.run(guard.keep_rewinding())
+    assert consumer.seeks == [{tp: 44}, {tp: 44}]
+    clock.now += 30
+    asyncio.run(guard.keep_rewinding())
+    assert exits == [EXIT_SKIPPED]
+
+
+def test_the_timer_drops_the_rewind_of_a_partition_taken_away() -> None:
+    consumer, tp = hole_at_44()
+    clock = Clock()
+    guard, exits = guard_over(consumer, clock)
+    admitted(guard, tp, 59)
+    clock.now += 31  # long past the patience, but the partition is another worker's now
+    asyncio.run(guard.keep_rewinding())
+    assert consumer.seeks == [{tp: 44}] and exits == []
