@@ -158,8 +158,7 @@ class SkipGuard:
             if committed is not None and committed > rewind.target:
                 rewind.target = committed  # a rebalance sought it further since
             if offset > rewind.target:
-                await self._keep_rewinding(consumer, tp, rewind)
-                return False
+                return False  # the timer seeks again (keep_rewinding)
             del self._rewinds[key]
             self._last[key] = offset
             return True
@@ -182,37 +181,35 @@ class SkipGuard:
         return True
 
     def start(self, app: Any) -> None:
-        app.timer(RESEEK_AFTER_S, name="skip_guard")(self.keep_rewinding)
+        # twice per reseek interval, so a tick just short of it delays a seek by half, not all of it
+        app.timer(RESEEK_AFTER_S / 2, name="skip_guard")(self.keep_rewinding)
 
     async def keep_rewinding(self) -> None:
-        """Seek again every rewind still waiting, also when no message arrives to
-        prompt it: the messages fetched before the last seek can move Faust's
-        read offset past the target once more, and when they were the last of
-        the partition nothing else would (seen once: a rewind to offset 0 stood
-        until the stall watch restarted the worker)."""
+        """Seek again each rewind still waiting after ``RESEEK_AFTER_S``, or end the worker
+        once one has waited ``REWIND_PATIENCE_S``. Messages fetched before a
+        seek can carry Faust's read offset past the target once more, so one
+        seek is not always enough; and when they were the partition's last
+        messages, no arrival would prompt another (seen once: a rewind to
+        offset 0 stood until the stall watch restarted the worker)."""
         if not self._rewinds:
             return
         consumer = self._consumer_of()
         if consumer.app.rebalancing:
             return  # the rebalance seeks every partition it assigns
-        assigned = consumer.assignment()
+        assigned, now = consumer.assignment(), self._clock()
         for key, rewind in list(self._rewinds.items()):
-            if key[1] not in assigned:
+            tp = key[1]
+            if tp not in assigned:
                 del self._rewinds[key]  # revoked: its next owner reads it from the commit
-                continue
-            await self._keep_rewinding(consumer, key[1], rewind)
-
-    async def _keep_rewinding(self, consumer: Any, tp: Any, rewind: Rewind) -> None:
-        now = self._clock()
-        if now - rewind.since > REWIND_PATIENCE_S:
-            log.critical("%s[%d]: offset %d still not read again after %.0fs; exiting for a restart",
-                         tp.topic, tp.partition, rewind.target, now - rewind.since)
-            logging.shutdown()
-            self._exit(EXIT_SKIPPED)
-        elif now - rewind.last_seek > RESEEK_AFTER_S:
-            # messages fetched before the seek moved Faust's read offset past the target again
-            rewind.last_seek = now
-            await self._seek(consumer, tp, rewind)
+            elif now - rewind.since > REWIND_PATIENCE_S:
+                log.critical("%s[%d]: offset %d still not read again after %.0fs; exiting for a restart",
+                             tp.topic, tp.partition, rewind.target, now - rewind.since)
+                logging.shutdown()
+                self._exit(EXIT_SKIPPED)
+                return
+            elif now - rewind.last_seek >= RESEEK_AFTER_S:
+                rewind.last_seek = now
+                await self._seek(consumer, tp, rewind)
 
     @staticmethod
     async def _seek(consumer: Any, tp: Any, rewind: Rewind) -> None:

@@ -190,7 +190,9 @@ def consumer_at(tp: TP, committed: int, in_kafka: int | None = None) -> FakeCons
 
 def hole_at_44() -> tuple[FakeConsumer, TP]:
     tp = TP("orders.commands", 2)
-    return consumer_at(tp, 44, in_kafka=44), tp
+    consumer = consumer_at(tp, 44, in_kafka=44)
+    consumer.ends[tp] = 60  # assigned to this worker
+    return consumer, tp
 
 
 def test_a_message_past_a_hole_is_refused_and_the_hole_read_again() -> None:
@@ -209,6 +211,7 @@ def test_the_seek_is_repeated_while_messages_past_the_hole_keep_coming() -> None
     admitted(guard, tp, 58)
     clock.now += 1.5  # messages fetched before the seek moved Faust's read offset past 44 again
     assert admitted(guard, tp, 60) == []
+    asyncio.run(guard.keep_rewinding())
     assert consumer.seeks == [{tp: 44}, {tp: 44}]
     assert exits == []
 
@@ -220,6 +223,7 @@ def test_a_hole_never_read_again_ends_the_worker() -> None:
     admitted(guard, tp, 58)
     clock.now += 31
     admitted(guard, tp, 59)
+    asyncio.run(guard.keep_rewinding())
     assert exits == [EXIT_SKIPPED]
 
 
@@ -265,7 +269,6 @@ def test_with_no_commit_in_kafka_a_message_past_the_first_offset_is_a_hole() -> 
 
 def test_a_rewind_no_message_prompts_is_sought_again_by_the_timer() -> None:
     consumer, tp = hole_at_44()
-    consumer.ends[tp] = 60  # assigned
     clock = Clock()
     guard, exits = guard_over(consumer, clock)
     admitted(guard, tp, 59)  # the partition's last message, fetched before the seek
@@ -282,6 +285,7 @@ def test_a_rewind_no_message_prompts_is_sought_again_by_the_timer() -> None:
 
 def test_the_timer_drops_the_rewind_of_a_partition_taken_away() -> None:
     consumer, tp = hole_at_44()
+    del consumer.ends[tp]  # revoked
     clock = Clock()
     guard, exits = guard_over(consumer, clock)
     admitted(guard, tp, 59)
