@@ -12,7 +12,10 @@ Amounts on the wire are decimal numbers in the currency's unit (200.00); inside
 they are integer cents. Half of the errors injected by ``errorRate`` are
 answered after the call took effect, as when a reply is lost on its way back:
 a client that retries without an idempotency key would charge twice, and the
-ledger would show it. An outage answers 503 before anything happens.
+ledger would show it. Every call that moves money carries an Idempotency-Key:
+a repeat replays the first answer, a new key on a payment is a new (partial)
+capture or refund, and the ledger counts each one that moved money. An outage
+answers 503 before anything happens.
 """
 
 from __future__ import annotations
@@ -114,11 +117,28 @@ class Payment:
     expires_at: str
     status: str = "authorized"
     authorize_calls: int = 1
-    captured_cents: int = 0
-    refunded_cents: int = 0
-    # The first answer of each effect, replayed to every later call.
-    capture: dict[str, Any] | None = None
-    refund: dict[str, Any] | None = None
+    # Every capture and refund that moved money, by its Idempotency-Key: a
+    # repeated key replays the first answer; a new key is a new movement (as
+    # with providers that take partial captures and refunds), so a client
+    # that loses its key charges twice and the ledger shows it.
+    captures: dict[str, Movement] = field(default_factory=dict)
+    refunds: dict[str, Movement] = field(default_factory=dict)
+
+    @property
+    def captured_cents(self) -> int:
+        return sum(m.amount_cents for m in self.captures.values())
+
+    @property
+    def refunded_cents(self) -> int:
+        return sum(m.amount_cents for m in self.refunds.values())
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One capture or refund: its amount, and the answer every repeat of its key gets."""
+
+    amount_cents: int
+    answer: dict[str, Any]
 
 
 @dataclass
@@ -223,9 +243,7 @@ def now_iso(delta: timedelta = timedelta()) -> str:
 
 async def authorize(request: web.Request) -> web.Response:
     provider = request.app[PROVIDER]
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise Problem(400, "missing_idempotency_key", "the Idempotency-Key header is required")
+    key = idempotency_key(request)
     body = await json_body(request)
     order_id, customer_id = text_field(body, "orderId"), text_field(body, "customerId")
     method_id, currency = text_field(body, "paymentMethodId"), text_field(body, "currency")
@@ -264,35 +282,56 @@ def find_payment(request: web.Request) -> Payment:
     return payment
 
 
+def idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise Problem(400, "missing_idempotency_key", "the Idempotency-Key header is required")
+    return key
+
+
+def replayed(movements: dict[str, Movement], key: str, amount_cents: int) -> Movement | None:
+    """The earlier movement of this key (409 if it was for another amount)."""
+    earlier = movements.get(key)
+    if earlier is not None and earlier.amount_cents != amount_cents:
+        raise Problem(409, "idempotency_key_reused", f"Idempotency-Key {key!r} was used for a different amount")
+    return earlier
+
+
 async def capture(request: web.Request) -> web.Response:
     payment = find_payment(request)
+    key = idempotency_key(request)
     amount_cents = cents_of((await json_body(request)).get("amount"))
     if payment.status == "refunded":
         raise Problem(409, "payment_refunded", f"payment {payment.payment_id} was refunded")
-    if payment.capture is None:
-        if amount_cents > payment.amount_cents:
-            raise Problem(400, "invalid_amount", "the capture exceeds the authorized amount")
-        payment.status, payment.captured_cents = "captured", amount_cents
-        payment.capture = {"paymentId": payment.payment_id, "status": "captured",
-                           "capturedAmount": money(amount_cents), "capturedAt": now_iso()}
-    return web.json_response(payment.capture)
+    earlier = replayed(payment.captures, key, amount_cents)
+    if earlier is None:
+        if amount_cents > payment.amount_cents - payment.captured_cents:
+            raise Problem(400, "invalid_amount", "the capture exceeds the authorized amount left")
+        payment.status = "captured"
+        earlier = payment.captures[key] = Movement(amount_cents, {
+            "paymentId": payment.payment_id, "captureId": f"cap_{uuid.uuid4().hex[:16]}", "status": "captured",
+            "capturedAmount": money(amount_cents), "capturedAt": now_iso()})
+    return web.json_response(earlier.answer)
 
 
 async def refund(request: web.Request) -> web.Response:
     payment = find_payment(request)
+    key = idempotency_key(request)
     body = await json_body(request)
     amount_cents = cents_of(body.get("amount"))
     if not isinstance(body.get("reason", ""), str):
         raise Problem(400, "invalid_request", "reason must be a string")
-    if payment.refund is None:
-        if payment.capture is None:
+    earlier = replayed(payment.refunds, key, amount_cents)
+    if earlier is None:
+        if not payment.captures:
             raise Problem(409, "payment_not_captured", f"payment {payment.payment_id} is not captured")
-        if amount_cents > payment.captured_cents:
-            raise Problem(400, "invalid_amount", "the refund exceeds the captured amount")
-        payment.status, payment.refunded_cents = "refunded", amount_cents
-        payment.refund = {"refundId": f"ref_{uuid.uuid4().hex[:16]}", "paymentId": payment.payment_id,
-                          "status": "refunded", "refundedAmount": money(amount_cents), "refundedAt": now_iso()}
-    return web.json_response(payment.refund)
+        if amount_cents > payment.captured_cents - payment.refunded_cents:
+            raise Problem(400, "invalid_amount", "the refund exceeds the captured amount left")
+        payment.status = "refunded"
+        earlier = payment.refunds[key] = Movement(amount_cents, {
+            "refundId": f"ref_{uuid.uuid4().hex[:16]}", "paymentId": payment.payment_id, "status": "refunded",
+            "refundedAmount": money(amount_cents), "refundedAt": now_iso()})
+    return web.json_response(earlier.answer)
 
 
 async def read_payment(request: web.Request) -> web.Response:
@@ -302,9 +341,9 @@ async def read_payment(request: web.Request) -> web.Response:
         "status": payment.status, "amount": money(payment.amount_cents), "currency": payment.currency,
         "paymentMethodId": payment.payment_method_id, "expiresAt": payment.expires_at,
     }
-    if payment.capture:
+    if payment.captures:
         view["capturedAmount"] = money(payment.captured_cents)
-    if payment.refund:
+    if payment.refunds:
         view["refundedAmount"] = money(payment.refunded_cents)
     return web.json_response(view)
 
@@ -342,7 +381,9 @@ async def ledger(request: web.Request) -> web.Response:
     return web.json_response({
         "payments": [{"paymentId": p.payment_id, "orderId": p.order_id, "amount": money(p.amount_cents),
                       "status": p.status, "authorizeCalls": p.authorize_calls,
-                      "captures": int(p.capture is not None), "refunds": int(p.refund is not None)}
+                      # every capture and refund that moved money, not whether one did
+                      "captures": len(p.captures), "refunds": len(p.refunds),
+                      "capturedAmount": money(p.captured_cents), "refundedAmount": money(p.refunded_cents)}
                      for p in payments],
         "declines": [{"orderId": d.order_id, "paymentMethodId": d.payment_method_id,
                       "errorCode": d.error_code, "authorizeCalls": d.authorize_calls}

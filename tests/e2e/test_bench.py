@@ -49,8 +49,13 @@ def test_a_short_http_run_also_times_the_gateway(stack: DevStack, tmp_path: Path
     assert step["http_ms"]["count"] == 20 and not step["http_errors"]
 
 
-def test_the_ceilings_measure_every_reader_on_the_same_broker(bootstrap_servers: str, tmp_path: Path) -> None:
+def test_the_ceilings_write_to_the_given_broker_and_each_python_reader_reads_it_all(
+    bootstrap_servers: str, tmp_path: Path
+) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
     from orderflow.bench.ceilings import measure_ceilings
+    from orderflow.schemas import catalog
     from orderflow.settings import Settings
 
     settings = Settings(jar_cache=Path(__file__).resolve().parents[2] / "run", partitions=3)
@@ -58,6 +63,15 @@ def test_the_ceilings_measure_every_reader_on_the_same_broker(bootstrap_servers:
     names = [row["name"] for row in figures["rows"]]
     assert len(names) == 5 and any("Faust" in n for n in names) and any("ProducerPerformance" in n for n in names)
     assert all(row["events_per_s"] > 0 for row in figures["rows"])
+    # the records are on the broker the ceilings were given, and the loops that count read every one
+    probe = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "ceilings-probe"})
+    try:
+        topic = catalog.BENCH_EVENTS.name
+        ends = [probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(3)]
+    finally:
+        probe.close()
+    assert sum(ends) == 2000
+    assert [row["messages"] for row in figures["rows"] if "messages" in row] == [2000, 2000, 2000]
 
 
 def test_the_read_load_reads_placed_orders(stack: DevStack, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from support.saga import adjust_stock, await_inventory, keyed_records, new_id, seed_stock
-from support.waiting import eventually
+from support.waiting import eventually_value
 
 from orderflow.schemas import catalog
 from orderflow.stack import DevStack
@@ -25,9 +25,8 @@ def test_negative_adjustment_with_a_reason_and_a_product_threshold_that_raises_l
     adjust_stock(stack, product, "adjust", -3, reason="count_correction")
     await_inventory(stack, product, on_hand=14, reserved=0)
     # Then LowStock fires at the product's threshold, once; 17 left under a threshold of 15 said nothing
-    # (an empty list is an answer to eventually(): "or None" keeps it waiting)
-    events = eventually(lambda: keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product) or None,
-                        timeout=30, what="an inventory event")
+    events = eventually_value(lambda: keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product),
+                              until=lambda found: len(found) > 0, timeout=30, what="an inventory event")
     assert [(e["eventType"], e["data"]["onHand"], e["data"]["available"], e["data"]["threshold"])
             for e in events] == [("LowStock", 14, 14, 15)]
     # and each adjustment went out as the warehouses send it: a signed delta with its reason

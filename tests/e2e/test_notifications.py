@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from support.http import post_json
 from support.saga import await_status, keyed_records, new_id, place, seed_stock
-from support.waiting import eventually
+from support.waiting import eventually_value
 
 from orderflow.schemas import catalog
 from orderflow.stack import DevStack
@@ -27,11 +27,12 @@ def test_rejected_order_yields_exactly_one_notification_to_the_customer(stack: D
     marker = place(stack, [{"productId": new_id("ghost"), "quantity": 1}], customer=customer)
     await_status(stack, marker, "rejected")
 
-    def notified() -> list[dict] | None:
-        found = keyed_records(stack.settings.kafka_servers, catalog.NOTIFICATIONS, customer)
-        return found if marker in {n["fields"]["orderId"] for n in found} else None
+    def notified(found: list[dict]) -> bool:
+        return marker in {n["fields"]["orderId"] for n in found}
 
-    found = [n for n in eventually(notified, timeout=30, what="the marker's notification")
+    found = [n for n in eventually_value(lambda: keyed_records(stack.settings.kafka_servers, catalog.NOTIFICATIONS,
+                                                               customer),
+                                         until=notified, timeout=30, what="the marker's notification")
              if n["fields"]["orderId"] == rejected]
     assert [(n["channel"], n["recipient"], n["template"], n["fields"]) for n in found] == [
         ("email", email, "order_rejected",

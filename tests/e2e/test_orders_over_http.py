@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from support.http import get, post_json, request
 from support.metrics import counter_total, sample_value
-from support.waiting import eventually
+from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog
 from orderflow.stack import DevStack
@@ -32,11 +32,9 @@ def place(stack: DevStack, body: dict = ORDER) -> str:
 
 
 def await_order(base_url: str, order_id: str) -> dict:
-    def found() -> dict | None:
-        reply = get(f"{base_url}/api/v1/orders/{order_id}")
-        return reply.json() if reply.status == 200 else None
-
-    return eventually(found, timeout=30, what=f"order {order_id} readable")
+    reply = eventually_value(lambda: get(f"{base_url}/api/v1/orders/{order_id}"), until=lambda r: r.status == 200,
+                             timeout=30, what=f"order {order_id} readable")
+    return reply.json()
 
 
 def ingress_end_offsets(bootstrap: str) -> int:
@@ -64,11 +62,8 @@ def test_posted_order_is_stored_and_read_back(stack: DevStack) -> None:
 def test_order_for_products_nobody_stocks_ends_rejected(stack: DevStack) -> None:
     order_id = place(stack)
 
-    def settled() -> dict | None:
-        order = await_order(stack.gateway_url, order_id)
-        return order if order["status"] != "pending" else None
-
-    order = eventually(settled, timeout=30, what=f"order {order_id} settled")
+    order = eventually_value(lambda: await_order(stack.gateway_url, order_id),
+                             until=lambda o: o["status"] != "pending", timeout=30, what=f"order {order_id} settled")
     assert order["status"] == "rejected"
     assert [i["reason"] for i in order["items"]] == ["unknown_product", "unknown_product"]
     assert [h["status"] for h in order["statusHistory"]] == ["pending", "rejected"]

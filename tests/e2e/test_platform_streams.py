@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from support.chaos import group_lag_of
+from support.progress import group_lag_of
 from support.http import get, post_json, request
 from support.saga import (
     await_inventory,
@@ -18,7 +18,7 @@ from support.saga import (
     seed_stock,
     set_provider,
 )
-from support.waiting import eventually
+from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog
 from orderflow.stack import DevStack
@@ -84,11 +84,11 @@ def test_restock_makes_a_rejected_product_orderable_and_crossings_are_announced_
     again = place(stack, [{"productId": product, "quantity": 1}])
     await_status(stack, again, "confirmed")
 
-    def kinds() -> list[str] | None:
-        found = [e["eventType"] for e in keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)]
-        return found if "BackInStock" in found else None
+    def kinds() -> list[str]:
+        return [e["eventType"] for e in keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)]
 
-    assert eventually(kinds, timeout=30, what="inventory events") == ["LowStock", "OutOfStock", "BackInStock"]
+    assert eventually_value(kinds, until=lambda k: "BackInStock" in k, timeout=30, what="inventory events") == [
+        "LowStock", "OutOfStock", "BackInStock"]
 
 
 def test_stock_take_below_reservations_keeps_them_and_raises_a_shortage(stack: DevStack) -> None:
@@ -101,9 +101,9 @@ def test_stock_take_below_reservations_keeps_them_and_raises_a_shortage(stack: D
         adjust(stack, product, "set", 2)
         inv = await_inventory(stack, product, on_hand=2, reserved=6)  # the reservation stands
         assert inv["available"] == -4
-        kinds = eventually(lambda: (k := [e["eventType"] for e in keyed_records(
-            stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)]) and "StockShortage" in k and k or None,
-            timeout=30, what="shortage alert")
+        kinds = eventually_value(lambda: [e["eventType"] for e in keyed_records(
+            stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)],
+            until=lambda k: "StockShortage" in k, timeout=30, what="shortage alert")
         assert kinds == ["LowStock", "OutOfStock", "StockShortage"]  # 4 available, then -4
         assert post_json(f"{stack.gateway_url}/api/v1/orders/{held}/cancel", {}).status == 200
         await_inventory(stack, product, on_hand=2, reserved=0)
@@ -186,12 +186,12 @@ def test_each_customer_facing_transition_yields_exactly_one_notification(stack: 
     expected = {(shipped, "order_confirmed"), (shipped, "order_shipped"), (shipped, "order_delivered"),
                 (cancelled, "order_confirmed"), (cancelled, "order_cancelled"), (declined, "order_payment_failed")}
 
-    def notifications() -> list[tuple[str, str]] | None:
-        found = [(n["fields"]["orderId"], n["template"])
-                 for n in keyed_records(stack.settings.kafka_servers, catalog.NOTIFICATIONS, customer)]
-        return found if set(found) >= expected else None
+    def notifications() -> list[tuple[str, str]]:
+        return [(n["fields"]["orderId"], n["template"])
+                for n in keyed_records(stack.settings.kafka_servers, catalog.NOTIFICATIONS, customer)]
 
-    found = eventually(notifications, timeout=30, what="notifications written")
+    found = eventually_value(notifications, until=lambda f: set(f) >= expected, timeout=30,
+                             what="notifications written")
     assert sorted(found) == sorted(expected)  # exactly one each
     assert all(n["recipient"].endswith("@example.com") and n["channel"] == "email"
                for n in keyed_records(stack.settings.kafka_servers, catalog.NOTIFICATIONS, customer))

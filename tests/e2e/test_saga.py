@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 from confluent_kafka import Producer
-from support.chaos import group_lag_of
-from support.http import post_json
+from support.progress import group_lag_of
+from support.http import get, post_json
 from support.metrics import counter_total
 from support.saga import (
     CODEC,
@@ -26,7 +26,7 @@ from support.saga import (
     seed_stock,
     set_provider,
 )
-from support.waiting import eventually
+from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog
 from orderflow.stack import DevStack
@@ -68,8 +68,9 @@ def test_happy_path_confirms_sells_the_stock_and_publishes_each_step(stack: DevS
         await_inventory(stack, product_id, on_hand=10 - sold, reserved=0)
     # and the order reads back whole: each line with its unit price and status, the amounts,
     # every status with when and why it changed
-    order = eventually(lambda: (o := await_status(stack, order_id, "confirmed")) and
-                       all(line["status"] == "sold" for line in o["items"]) and o, timeout=30, what="lines sold")
+    order = eventually_value(lambda: await_status(stack, order_id, "confirmed"),
+                             until=lambda o: all(line["status"] == "sold" for line in o["items"]), timeout=30,
+                             what="lines sold")
     assert [(i["productId"], i["quantity"], i["unitPrice"], i["status"]) for i in order["items"]] == [
         (a, 2, 2.5, "sold"), (b, 1, 2.5, "sold"), (c, 3, 2.5, "sold")]
     assert (order["totalAmount"], order["currency"], order["status"]) == (15.0, "USD", "confirmed")
@@ -123,7 +124,9 @@ def test_provider_outage_makes_orders_wait_then_complete_without_double_charge(s
     # the payment agent keeps trying while the provider is down
     eventually(lambda: sum(ledger(stack)["calls"].values()) >= calls_before + 4, timeout=20,
                what="payment retries reaching the provider")
-    assert all(await_status(stack, o, "pending_payment")["status"] == "pending_payment" for o in order_ids)
+    # and the orders still wait: nothing was decided while the provider was down
+    assert [get(f"{stack.gateway_url}/api/v1/orders/{o}").json()["status"] for o in order_ids] == [
+        "pending_payment"] * 3
     set_provider(stack, outage=False)
     for order_id in order_ids:
         await_status(stack, order_id, "confirmed")
@@ -140,10 +143,15 @@ def test_payment_timeout_cancels_the_order_and_releases_the_stock(stack: DevStac
     assert order["statusHistory"][-1]["reason"] == "payment_timeout"
     await_inventory(stack, a, on_hand=6, reserved=0)
     set_provider(stack, outage=False)
-    # once the provider is back, the expired request charges nobody
-    marker = place(stack, [{"productId": a, "quantity": 1}])
-    await_status(stack, marker, "confirmed")
-    assert all(p["captures"] == 0 for p in payments_of(stack, order_id))
+    # the payment agent failed the request once it outlived the order's payment
+    # window, instead of calling the provider again: nobody is authorized, let alone charged
+    failed = eventually_value(lambda: keyed_records(stack.settings.kafka_servers, catalog.PAYMENT_EVENTS, order_id),
+                              until=lambda events: any(e["eventType"] == "PaymentFailed" for e in events),
+                              timeout=60, what="the expired payment request handled")
+    assert {(e["eventType"], e["data"]["errorCode"]) for e in failed} == {("PaymentFailed", "payment_expired")}
+    at_provider = ledger(stack)
+    assert [p for p in at_provider["payments"] if p["orderId"] == order_id] == []
+    assert [d for d in at_provider["declines"] if d["orderId"] == order_id] == []
 
 
 def test_cancel_before_shipment_releases_stock_and_refunds_once(stack: DevStack) -> None:
@@ -153,8 +161,7 @@ def test_cancel_before_shipment_releases_stock_and_refunds_once(stack: DevStack)
     await_inventory(stack, a, on_hand=3, reserved=0)
     reply = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {})
     assert reply.status == 200 and reply.json() == {"orderId": order_id, "status": "cancelled"}
-    eventually(lambda: payments_of(stack, order_id) and payments_of(stack, order_id)[0]["refunds"] == 1,
-               timeout=30, what="refund")
+    eventually(lambda: [p["refunds"] for p in payments_of(stack, order_id)] == [1], timeout=30, what="refund")
     eventually(lambda: await_status(stack, order_id, "cancelled")["paymentStatus"] == "refunded",
                timeout=30, what="refund recorded on the order")
     await_inventory(stack, a, on_hand=5, reserved=0)  # the sold units are back

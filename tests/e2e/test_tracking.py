@@ -22,7 +22,8 @@ from support.saga import (
     place,
     seed_stock,
 )
-from support.waiting import eventually
+from support.progress import await_handled, produce_one
+from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog
 from orderflow.stack import DevStack
@@ -86,11 +87,9 @@ def test_customer_order_list_is_paginated_newest_first(stack: DevStack) -> None:
     seed_stock(stack, product, 10)
     order_ids = [place(stack, [{"productId": product, "quantity": 1}], customer=customer) for _ in range(5)]
 
-    def listed() -> dict | None:
-        body = get(f"{stack.gateway_url}/api/v1/customers/{customer}/orders?page=1&limit=2").json()
-        return body if body["pagination"]["total"] == 5 else None
-
-    first = eventually(listed, timeout=30, what="five orders listed")
+    first = eventually_value(lambda: get(f"{stack.gateway_url}/api/v1/customers/{customer}/orders?page=1&limit=2")
+                             .json(), until=lambda body: body["pagination"]["total"] == 5, timeout=30,
+                             what="five orders listed")
     assert first["pagination"] == {"page": 1, "limit": 2, "total": 5}
     assert len(first["orders"]) == 2
     third = get(f"{stack.gateway_url}/api/v1/customers/{customer}/orders?page=3&limit=2").json()
@@ -132,24 +131,23 @@ def test_retried_post_with_the_same_idempotency_key_creates_one_order(stack: Dev
     assert [e["eventType"] for e in order_events(stack.settings.kafka_servers, first)].count("OrderCreated") == 1
 
 
+def line_sold(stack: DevStack, order_id: str) -> dict:
+    """The order once it is confirmed and its one line sold."""
+    return eventually_value(lambda: await_status(stack, order_id, "confirmed"),
+                            until=lambda o: o["items"][0]["status"] == "sold", timeout=30, what="line sold")
+
+
 def test_duplicate_payment_events_change_nothing(stack: DevStack, kafka_producer: Producer) -> None:
     product = new_id("prod")
     seed_stock(stack, product, 10)
     order_id = place(stack, [{"productId": product, "quantity": 1}])
-    await_status(stack, order_id, "confirmed")
-    before = eventually(lambda: (o := await_status(stack, order_id, "confirmed"))["items"][0]["status"] == "sold"
-                        and o, timeout=30, what="line sold")
-    urls = [stack.worker_url(i) for i in range(stack.workers)]
-    unchanged = counter_total(urls, "orderflow_messages_handled", agent="process_orders", outcome="unchanged")
+    before = line_sold(stack, order_id)
     completed = {"eventId": new_id("evt"), "eventType": "PaymentCompleted", "timestamp": "2026-11-22T00:00:00Z",
                  "version": "1.0", "data": {"paymentId": "pay_dup", "orderId": order_id, "customerId": "c",
                                             "amountCents": 1000, "currency": "USD", "status": "captured"}}
-    for _ in range(2):
-        kafka_producer.produce(catalog.PAYMENT_EVENTS.name, key=order_id.encode(),
-                               value=CODEC.encode("orderflow.v1.PaymentCompleted", completed))
-    assert kafka_producer.flush(10) == 0
-    eventually(lambda: counter_total(urls, "orderflow_messages_handled", agent="process_orders",
-                                     outcome="unchanged") >= unchanged + 2, timeout=30, what="duplicates handled")
+    value = CODEC.encode("orderflow.v1.PaymentCompleted", completed)
+    copies = [produce_one(kafka_producer, catalog.PAYMENT_EVENTS.name, order_id, value) for _ in range(2)]
+    await_handled(stack, catalog.PAYMENT_EVENTS.name, *max(copies))  # one key: one partition, in order
     after = await_status(stack, order_id, "confirmed")
     assert after == before
     statuses = [e["data"].get("newStatus") for e in order_events(stack.settings.kafka_servers, order_id)]
@@ -160,8 +158,7 @@ def test_delivered_for_an_order_never_shipped_is_ignored_and_counted(stack: DevS
     product = new_id("prod")
     seed_stock(stack, product, 5)
     order_id = place(stack, [{"productId": product, "quantity": 1}])
-    before = eventually(lambda: (o := await_status(stack, order_id, "confirmed"))["items"][0]["status"] == "sold"
-                        and o, timeout=30, what="line sold")
+    before = line_sold(stack, order_id)
     workers = [stack.worker_url(i) for i in range(stack.workers)]
     illegal = counter_total(workers, "orderflow_illegal_transitions", agent="process_orders")
     # the delivery service reports a delivery the order never shipped for

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from support.http import get
-from support.waiting import eventually
+from support.waiting import eventually, eventually_value
 
 from orderflow.cli import main
 from orderflow.deadletters import REPLAYED_FROM, DeadLetter, read, replay
@@ -42,7 +42,8 @@ def dead_letter_of(servers: str, key: str, replay_of: str | None = None) -> Dead
         letters, _ = read(servers, source_topic=TOPIC)
         return next((d for d in letters if d.key == key.encode() and d.replay_of == replay_of), None)
 
-    return eventually(probe, timeout=30, what=f"dead letter of {key} (replay of {replay_of})")
+    return eventually_value(probe, until=lambda found: found is not None, timeout=30,
+                            what=f"dead letter of {key} (replay of {replay_of})")
 
 
 def record_at(servers: str, topic: str, partition: int, offset: int) -> Message:
@@ -50,7 +51,8 @@ def record_at(servers: str, topic: str, partition: int, offset: int) -> Message:
                          "enable.auto.commit": False})
     try:
         consumer.assign([TopicPartition(topic, partition, offset)])
-        msg = eventually(lambda: consumer.poll(0.5), timeout=30, what=f"{topic}[{partition}]@{offset}")
+        msg = eventually_value(lambda: consumer.poll(0.5), until=lambda m: m is not None, timeout=30,
+                               what=f"{topic}[{partition}]@{offset}")
         assert msg.error() is None and msg.offset() == offset
         return msg
     finally:

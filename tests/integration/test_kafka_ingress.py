@@ -12,7 +12,8 @@ from confluent_kafka import Producer
 from support.http import get
 from support.metrics import counter_total
 from support.saga import order_events
-from support.waiting import eventually
+from support.progress import await_handled, produce_one
+from support.waiting import eventually_value
 
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
@@ -33,17 +34,14 @@ def new_id() -> str:
     return f"ord_{uuid.uuid4().hex}"
 
 
-def produce(producer: Producer, key: str, value: bytes, headers: dict | None = None) -> None:
-    producer.produce(TOPIC, key=key.encode(), value=value, headers=headers or {})
-    assert producer.flush(10) == 0
+def produce(producer: Producer, key: str, value: bytes, headers: dict | None = None) -> tuple[int, int]:
+    return produce_one(producer, TOPIC, key, value, headers)
 
 
 def stored(stack: DevStack, order_id: str) -> dict:
-    def probe() -> dict | None:
-        reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}")
-        return reply.json() if reply.status == 200 else None
-
-    return eventually(probe, timeout=30, what=f"order {order_id} stored")
+    reply = eventually_value(lambda: get(f"{stack.gateway_url}/api/v1/orders/{order_id}"),
+                             until=lambda r: r.status == 200, timeout=30, what=f"order {order_id} stored")
+    return reply.json()
 
 
 def test_avro_order_from_any_producer_is_stored(stack: DevStack, kafka_producer: Producer) -> None:
@@ -63,14 +61,11 @@ def test_json_order_with_content_type_header_is_stored(stack: DevStack, kafka_pr
 
 def test_duplicate_place_order_changes_nothing(stack: DevStack, kafka_producer: Producer) -> None:
     codec = Codec()
-    urls = [stack.worker_url(i) for i in range(stack.workers)]
     order_id = new_id()
     produce(kafka_producer, order_id, codec.encode(SCHEMA, command(order_id, customer="first")))
     stored(stack, order_id)
-    seen = counter_total(urls, "orderflow_messages_handled", agent="process_orders", outcome="unchanged")
-    produce(kafka_producer, order_id, codec.encode(SCHEMA, command(order_id, customer="second")))
-    eventually(lambda: counter_total(urls, "orderflow_messages_handled", agent="process_orders",
-                                     outcome="unchanged") > seen, timeout=30, what="duplicate handled")
+    await_handled(stack, TOPIC, *produce(kafka_producer, order_id, codec.encode(SCHEMA, command(order_id,
+                                                                                              customer="second"))))
     assert stored(stack, order_id)["customerId"] == "first"
     created = [e for e in order_events(stack.settings.kafka_servers, order_id) if e["eventType"] == "OrderCreated"]
     assert len(created) == 1 and created[0]["data"]["customerId"] == "first"
@@ -92,9 +87,8 @@ def test_undecodable_value_is_counted_and_the_worker_keeps_going(
     urls = [stack.worker_url(i) for i in range(stack.workers)]
     before = counter_total(urls, "orderflow_undecodable_messages", topic=TOPIC)
     bad_key = new_id()
-    produce(kafka_producer, bad_key, value, headers)
-    eventually(lambda: counter_total(urls, "orderflow_undecodable_messages", topic=TOPIC) > before,
-               timeout=30, what="undecodable message counted")
+    await_handled(stack, TOPIC, *produce(kafka_producer, bad_key, value, headers))
+    assert counter_total(urls, "orderflow_undecodable_messages", topic=TOPIC) > before
     good = new_id()
     produce(kafka_producer, good, Codec().encode(SCHEMA, command(good)))
     stored(stack, good)
@@ -105,7 +99,6 @@ def test_key_that_does_not_match_order_id_is_not_stored(stack: DevStack, kafka_p
     urls = [stack.worker_url(i) for i in range(stack.workers)]
     before = counter_total(urls, "orderflow_undecodable_messages", topic=TOPIC)
     order_id = new_id()
-    produce(kafka_producer, "some-other-key", Codec().encode(SCHEMA, command(order_id)))
-    eventually(lambda: counter_total(urls, "orderflow_undecodable_messages", topic=TOPIC) > before,
-               timeout=30, what="mis-keyed message counted")
+    await_handled(stack, TOPIC, *produce(kafka_producer, "some-other-key", Codec().encode(SCHEMA, command(order_id))))
+    assert counter_total(urls, "orderflow_undecodable_messages", topic=TOPIC) > before
     assert get(f"{stack.gateway_url}/api/v1/orders/{order_id}").status == 404

@@ -2,7 +2,8 @@
 loopback port inside the test's event loop: no mocks, real HTTP.
 
 Every test ends by checking the simulator's ledger: one payment per order,
-never more than one capture or refund per payment.
+never more than one capture or refund per payment (the ledger counts every
+capture and refund that moved money, so a second one shows).
 """
 
 from __future__ import annotations
@@ -207,6 +208,33 @@ async def test_reusing_an_idempotency_key_for_another_order_is_a_conflict(sim):
 
     assert (first, status, answer["error"]) == (200, 409, "idempotency_key_reused")
     assert len((await sim.ledger())["payments"]) == 1
+
+
+async def test_a_capture_or_refund_under_another_key_moves_money_again_and_the_ledger_shows_it(sim):
+    # What a client that lost its idempotency key would do: the check must catch it.
+    _, auth = await sim.request("POST", "/api/v1/payments/authorize", {
+        "orderId": "ord_split", "customerId": "cust_1", "amount": 200.0, "currency": "EUR",
+        "paymentMethodId": "pm_visa"}, {"Idempotency-Key": "authorize-ord_split"})
+    path = f"/api/v1/payments/{auth['paymentId']}"
+    for step, key in (("capture", "capture-a"), ("capture", "capture-b"), ("refund", "refund-a"),
+                      ("refund", "refund-b")):
+        status, body = await sim.request("POST", f"{path}/{step}", {"amount": 50.0}, {"Idempotency-Key": key})
+        assert status == 200, body
+    ledger = await sim.ledger()
+    assert [(p["captures"], p["capturedAmount"], p["refunds"], p["refundedAmount"])
+            for p in ledger["payments"]] == [(2, 100.0, 2, 100.0)]
+    with pytest.raises(AssertionError):
+        assert_nobody_charged_twice(ledger)
+
+
+async def test_a_capture_or_refund_without_an_idempotency_key_is_refused(sim):
+    _, auth = await sim.request("POST", "/api/v1/payments/authorize", {
+        "orderId": "ord_nokey", "customerId": "cust_1", "amount": 20.0, "currency": "EUR",
+        "paymentMethodId": "pm_visa"}, {"Idempotency-Key": "authorize-ord_nokey"})
+    for step in ("capture", "refund"):
+        status, body = await sim.request("POST", f"/api/v1/payments/{auth['paymentId']}/{step}", {"amount": 20.0})
+        assert (status, body["error"]) == (400, "missing_idempotency_key")
+    assert [p["captures"] for p in (await sim.ledger())["payments"]] == [0]
 
 
 async def test_refund_before_capture_and_capture_after_refund_are_conflicts(sim, make_client):

@@ -34,7 +34,7 @@ def test_one_broker_of_three_killed_and_back_loses_and_doubles_nothing(tmp_path:
         def kill_a_broker(stream: OrderStream) -> int:
             eventually(lambda: stream.sent(200), timeout=60, what="orders flowing")
             kafka.kill(2)
-            eventually(lambda: stream.sent(500), timeout=60, what="orders flowing without broker 2")
+            eventually(lambda: stream.acknowledged(500), timeout=60, what="orders acknowledged without broker 2")
             kafka.start_node(2)
             return 1
 

@@ -3,6 +3,11 @@ products and customers, an open-loop stream of PlaceOrder commands straight to
 Kafka, and the wait for every order to settle before the invariant checker
 runs.
 
+The load can break the rules: a few hot products have less stock than the
+stream asks of them, so they sell out mid-run, under the faults, and orders
+race for their last units; the velocity limit is raised out of the way, so
+rejections come from stock, not from ten customers ordering fast.
+
 ORDERFLOW_SOAK=1 makes every stream ten times longer, for the benchmark machine.
 """
 
@@ -14,16 +19,15 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer as KafkaConsumer
-from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Producer
 from support.http import get, post_json
 from support.invariants import SETTLED, Report, check
+from support.progress import group_lag
 from orderflow.ports import free_port, free_port_run
 from support.waiting import eventually
 
@@ -35,11 +39,14 @@ from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
 
-__all__ = ["OrderStream", "chaos_stack", "group_lag", "group_lag_of", "run_and_check", "seed", "settle"]
+__all__ = ["OrderStream", "chaos_stack", "run_and_check", "seed", "settle"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOAK = 10 if os.environ.get("ORDERFLOW_SOAK") else 1
 PRODUCTS, UNITS, CUSTOMERS = 20, 400, 10
+# Each product is in a tenth of the orders at 2 units on average: about 0.2
+# units per order, so 80 units of a hot product last some 400 orders.
+HOT_PRODUCTS, HOT_UNITS = 3, 80
 SESSION_TIMEOUT_S = 10.0
 # Half the default: still several partitions per worker and per topic to move
 # at every rebalance, but half the RocksDB stores to open and recover at each
@@ -58,6 +65,7 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, **overrides: Any) -> Iterator[tu
         payment_sim_port=free_port(), payment_timeout_s=120.0, payment_breaker_recovery_s=1.0,
         group_session_timeout_s=SESSION_TIMEOUT_S, stall_timeout_s=45.0, partitions=PARTITIONS,
         replication_factor=kafka.replication_factor, min_insync_replicas=kafka.min_insync_replicas,
+        velocity_max_orders=1_000_000,
     )
     fields.update(overrides)
     stack = DevStack(Settings(**fields), workers=2, echo=lambda _line: None)
@@ -71,9 +79,10 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, **overrides: Any) -> Iterator[tu
 
 def seed(stack: DevStack) -> tuple[list[str], list[str], dict[str, int]]:
     products = [f"prod_{i}" for i in range(PRODUCTS)]
-    for product in products:
+    initial = {p: (HOT_UNITS if i < HOT_PRODUCTS else UNITS) * SOAK for i, p in enumerate(products)}
+    for product, units in initial.items():
         assert post_json(f"{stack.gateway_url}/api/v1/inventory/{product}/adjustments",
-                         {"type": "restock", "quantity": UNITS * SOAK}).status == 202
+                         {"type": "restock", "quantity": units}).status == 202
     customers = []
     for i in range(CUSTOMERS):
         reply = post_json(f"{stack.gateway_url}/api/v1/customers", {"email": f"chaos{i}@example.com"})
@@ -82,19 +91,24 @@ def seed(stack: DevStack) -> tuple[list[str], list[str], dict[str, int]]:
     for product in products:
         eventually(lambda p=product: get(f"{stack.gateway_url}/api/v1/inventory/{p}").status == 200,
                    timeout=60, what=f"{product} seeded")
-    return products, customers, {p: UNITS * SOAK for p in products}
+    return products, customers, initial
 
 
 class OrderStream:
     """Open-loop PlaceOrder commands straight to Kafka at a fixed rate, in a
-    thread, until ``count`` are sent; ``duplicate_share`` of them are sent twice."""
+    thread, until ``count`` are sent; ``duplicate_share`` of them are sent twice.
+
+    ``order_ids`` lists the orders handed to the producer, ``delivered`` how
+    many the broker acknowledged; ``join`` raises what ended the thread early."""
 
     def __init__(self, stack: DevStack, products: list[str], customers: list[str], count: int, rate: float,
                  duplicate_share: float = 0.0):
         self.stack, self.products, self.customers = stack, products, customers
         self.count, self.rate, self.duplicate_share = count, rate, duplicate_share
         self.order_ids: list[str] = []
+        self.delivered = 0
         self.duplicates = 0
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.codec = Codec()
         self.random = random.Random(7)
@@ -107,6 +121,16 @@ class OrderStream:
                 "items": [{"productId": p, "quantity": pick.randint(1, 3)} for p in lines]}
 
     def _run(self) -> None:
+        try:
+            self._stream()
+        except BaseException as exc:  # re-raised by join(), in the test's own thread
+            self.error = exc
+
+    def _on_delivery(self, error: object, _message: object) -> None:
+        if error is None:
+            self.delivered += 1
+
+    def _stream(self) -> None:
         producer = Producer(producer_config(self.stack.settings.kafka_servers))
         start = time.monotonic()
         for i in range(self.count):
@@ -116,7 +140,9 @@ class OrderStream:
             order_id = f"ord_chaos_{i}_{uuid.uuid4().hex[:6]}"
             value = self.codec.encode("orderflow.v1.PlaceOrder", self._command(order_id))
             copies = 2 if self.random.random() < self.duplicate_share else 1
-            for _ in range(copies):
+            producer.produce(catalog.ORDER_COMMANDS.name, key=order_id.encode(), value=value,
+                             on_delivery=self._on_delivery)
+            for _ in range(copies - 1):
                 producer.produce(catalog.ORDER_COMMANDS.name, key=order_id.encode(), value=value)
             self.duplicates += copies - 1
             producer.poll(0)
@@ -126,8 +152,26 @@ class OrderStream:
     def start(self) -> None:
         self.thread.start()
 
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise AssertionError(f"the order stream failed after {len(self.order_ids)} of {self.count} "
+                                 f"orders: {self.error!r}") from self.error
+
     def sent(self, at_least: int) -> bool:
+        """Whether at least this many orders were handed to the producer."""
+        self._raise_if_failed()
         return len(self.order_ids) >= at_least
+
+    def acknowledged(self, at_least: int) -> bool:
+        """Whether the broker acknowledged at least this many orders."""
+        self._raise_if_failed()
+        return self.delivered >= at_least
+
+    def _raise_if_failed(self) -> None:
+        # A fault waiting on a stream that died would otherwise only time out.
+        if self.error is not None:
+            self.join()
 
 
 def settle(stack: DevStack, order_ids: list[str], timeout: float) -> None:
@@ -158,36 +202,6 @@ def settle(stack: DevStack, order_ids: list[str], timeout: float) -> None:
                              f"supervised restarts: {stack.restarts}") from None
 
 
-MAIN_INPUTS = frozenset(s.name for s in (catalog.ORDER_COMMANDS, catalog.STOCK_RESULTS, catalog.STOCK_REQUESTS))
-
-
-def group_lag(stack: DevStack, topics: Collection[str] | None = MAIN_INPUTS) -> dict[str, dict[int, int]]:
-    """Per partition of ``topics`` (None: every topic the workers' group has
-    committed on): end offset minus the group's committed offset, where not
-    zero. A partition the group never committed on lags by its end offset."""
-    admin = AdminClient({"bootstrap.servers": stack.settings.kafka_servers})
-    request = ConsumerGroupTopicPartitions(stack.settings.app_id)
-    committed = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in
-                 admin.list_consumer_group_offsets([request])[stack.settings.app_id].result().topic_partitions}
-    names = {topic for topic, _ in committed} if topics is None else set(topics)
-    consumer = KafkaConsumer({"bootstrap.servers": stack.settings.kafka_servers, "group.id": "lag-probe"})
-    try:
-        lag: dict[str, dict[int, int]] = {}
-        for name in sorted(names):
-            for partition in consumer.list_topics(name, timeout=10).topics[name].partitions:
-                high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
-                if high - committed.get((name, partition), 0):
-                    lag.setdefault(name, {})[partition] = high - committed.get((name, partition), 0)
-        return lag
-    finally:
-        consumer.close()
-
-
-def group_lag_of(stack: DevStack, spec: catalog.TopicSpec) -> dict[int, int]:
-    """Partitions of one topic the workers' group has not committed to the end."""
-    return group_lag(stack, {spec.name}).get(spec.name, {})
-
-
 def run_and_check(stack: DevStack, fault: Callable[[OrderStream], int], count: int, rate: float,
                   duplicate_share: float = 0.0) -> Report:
     """Seed, stream ``count`` orders while ``fault`` runs, settle, check the invariants."""
@@ -195,15 +209,17 @@ def run_and_check(stack: DevStack, fault: Callable[[OrderStream], int], count: i
     stream = OrderStream(stack, products, customers, count * SOAK, rate, duplicate_share)
     stream.start()
     faults = fault(stream)
-    stream.thread.join()
+    stream.join()
     settle(stack, stream.order_ids, timeout=300)
     # A settled order's last line results may still be on their way (the stock
     # sold a line, the order row has not heard yet): read only once every
     # message the workers consume has been handled and committed.
     eventually(lambda: not group_lag(stack, topics=None), timeout=120, what="every message handled")
-    report = check(stack, stream.order_ids, initial)
+    report = check(stack, stream.order_ids, initial, expected=stream.count)
     print(f"\n{fault.__name__}: {faults} faults, {stream.duplicates} duplicated commands, "
           f"{len(stack.restarts)} supervised restarts; {report.figures()}")
     assert report.ok(), report.problems
-    assert report.checked == len(stream.order_ids) > 0
+    assert report.checked == len(stream.order_ids) == stream.count
+    # the load broke the rules it is meant to: hot products sold out under the faults
+    assert report.rejected_for["out_of_stock"] > 0, report.figures()
     return report

@@ -1,17 +1,31 @@
-"""The invariant checker: after a run, reads the public HTTP API and the output
-topics (never the workers' internals) and counts what went wrong.
+"""The invariant checker: after a run, reads the public HTTP API, the payment
+provider's ledger and the output topics (never the workers' internals) and
+counts what went wrong.
 
-Checks: every order exists and has settled (lost, stuck); stock is conserved
-per product and never oversold; nobody is charged twice and every captured
-payment of an undone order is refunded once; orders.events holds a gap-free,
-legal sequence per order (a re-sent eventId is fine, a second different event
-for one transition is not); exactly one notification per customer-facing
-transition.
+Two halves: ``observe`` reads a run as a user would, ``judge`` is a pure
+function of what was read, so the checker's own tests feed it runs with a
+defect planted and see it fail.
+
+Checks:
+- every order the load was asked for was sent, exists and has settled (unsent,
+  lost, stuck);
+- every line of a paid order is sold, no line of an undone order is held;
+  per product, on hand is the initial stock minus what paid orders bought,
+  reserved is what still-pending orders hold, and nothing is oversold;
+- at the provider (its ledger only): a paid order is captured exactly once,
+  a captured payment of an undone order refunded exactly once, a kept order
+  never refunded;
+- orders.events holds a gap-free, legal sequence per order, OrderCancelled
+  included (a re-sent eventId is fine, a second different event for one
+  transition is not), ending at the order's status;
+- notifications: exactly one per customer-facing transition on orders.events,
+  none for a status the order never reached.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,47 +37,74 @@ from orderflow.agents.routing import ROUTED_HEADER
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.stack import DevStack
-from orderflow.tables.order_status import CUSTOMER_FACING, ORDER_TRANSITIONS, is_legal
+from orderflow.tables.order_status import CUSTOMER_FACING, ORDER_TRANSITIONS, PAID, UNDONE, is_legal
 
-__all__ = ["Report", "check", "read_topic"]
+__all__ = ["Report", "Run", "check", "judge", "observe", "read_topic"]
 
 SETTLED = frozenset({"confirmed", "rejected", "payment_failed", "cancelled", "shipped", "delivered"})
-UNDONE = frozenset({"rejected", "payment_failed", "cancelled"})
+STILL_PENDING = frozenset({"pending", "pending_payment"})
 CODEC = Codec()
+Record = dict[str, Any]
+
+
+@dataclass
+class Run:
+    """What a run left behind, read from outside."""
+
+    expected: int  # orders the load was asked to send
+    order_ids: list[str]  # orders it sent
+    orders: dict[str, Record | None]  # GET /orders/{id}; None where it is not found
+    initial_stock: dict[str, int]
+    inventory: dict[str, Record | None]  # GET /inventory/{product}
+    ledger: Record  # the payment provider's /_sim/ledger
+    order_events: list[tuple[str, Record]]  # orders.events, in partition order
+    notifications: list[tuple[str, Record]]
+    # Each worker's own unrouted answer for a path: tells a stale copy from a wrong row.
+    local_copies: Callable[[str], list[str]] = lambda _path: []
 
 
 @dataclass
 class Report:
+    expected: int = 0
     sent: int = 0
     checked: int = 0
+    unsent: int = 0  # orders the load should have sent and did not
     lost: int = 0
     stuck: int = 0
     oversold: int = 0
-    doubled: int = 0  # double charges, duplicate transitions, duplicate notifications
+    doubled: int = 0  # double charges or refunds, duplicate transitions, duplicate notifications
+    missing: int = 0  # effects a settled order calls for that never happened: capture, refund, notification
+    spurious: int = 0  # effects nothing called for: a kept order refunded, a notification of a status never reached
     stock_mismatches: int = 0
     illegal_sequences: int = 0
     resent_events: int = 0  # same eventId again: allowed, reported
     statuses: Counter = field(default_factory=Counter)
+    rejected_for: Counter = field(default_factory=Counter)  # reasons of rejected orders
     problems: list[str] = field(default_factory=list)
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # as read, by orderId
+    orders: dict[str, Record] = field(default_factory=dict)  # as read, by orderId
     initial_stock: dict[str, int] = field(default_factory=dict)
 
+    FAILURES = ("unsent", "lost", "stuck", "oversold", "doubled", "missing", "spurious", "stock_mismatches",
+                "illegal_sequences")
+
     def ok(self) -> bool:
-        return not (self.lost or self.stuck or self.oversold or self.doubled or self.stock_mismatches
-                    or self.illegal_sequences)
+        return not any(getattr(self, name) for name in self.FAILURES)
 
     def figures(self) -> str:
-        return (f"orders sent={self.sent} checked={self.checked} lost={self.lost} doubled={self.doubled} "
-                f"oversold={self.oversold} stuck={self.stuck} stock_mismatches={self.stock_mismatches} "
-                f"illegal_sequences={self.illegal_sequences} resent_events={self.resent_events} "
-                f"statuses={dict(self.statuses)}")
+        counts = " ".join(f"{name}={getattr(self, name)}" for name in self.FAILURES)
+        return (f"orders expected={self.expected} sent={self.sent} checked={self.checked} {counts} "
+                f"resent_events={self.resent_events} statuses={dict(self.statuses)} "
+                f"rejected_for={dict(self.rejected_for)}")
 
     def problem(self, text: str) -> None:
         if len(self.problems) < 30:
             self.problems.append(text)
 
 
-def read_topic(bootstrap: str, spec: catalog.TopicSpec) -> list[tuple[str, dict[str, Any]]]:
+# ----------------------------------------------------------------------- reading a run
+
+
+def read_topic(bootstrap: str, spec: catalog.TopicSpec) -> list[tuple[str, Record]]:
     """Every (key, record) of a topic up to its end, in order within each partition."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "invariants", "enable.auto.commit": False})
     try:
@@ -72,7 +113,7 @@ def read_topic(bootstrap: str, spec: catalog.TopicSpec) -> list[tuple[str, dict[
         left = {p for p, end in ends.items() if end > 0}
         # Every partition in one assignment: one fetch session, not one per partition.
         consumer.assign([TopicPartition(spec.name, p, 0) for p in left])
-        found: list[tuple[str, dict[str, Any]]] = []
+        found: list[tuple[str, Record]] = []
         while left:
             message = consumer.poll(5)
             if message is None or message.error() is not None:
@@ -87,18 +128,71 @@ def read_topic(bootstrap: str, spec: catalog.TopicSpec) -> list[tuple[str, dict[
         consumer.close()
 
 
-def _orders(stack: DevStack, order_ids: list[str], report: Report) -> dict[str, dict[str, Any]]:
-    orders = {}
+def _read_json(url: str) -> Record | None:
+    reply = get(url)
+    return reply.json() if reply.status == 200 else None
+
+
+def observe(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int], expected: int) -> Run:
+    """Read a run's outcome through the gateway, the provider and the topics."""
+    base = stack.gateway_url
     with ThreadPoolExecutor(max_workers=8) as pool:
-        replies = pool.map(lambda order_id: get(f"{stack.gateway_url}/api/v1/orders/{order_id}"), order_ids)
-    for order_id, reply in zip(order_ids, replies):
-        if reply.status != 200:
+        orders = dict(zip(order_ids, pool.map(lambda o: _read_json(f"{base}/api/v1/orders/{o}"), order_ids)))
+        inventory = dict(zip(initial_stock, pool.map(lambda p: _read_json(f"{base}/api/v1/inventory/{p}"),
+                                                     initial_stock)))
+    servers = stack.settings.kafka_servers
+
+    def local_copies(path: str) -> list[str]:
+        copies = []
+        for index in range(stack.workers):
+            reply = get(f"{stack.worker_url(index)}{path}", headers={ROUTED_HEADER: "1"})
+            body = reply.json() if reply.status == 200 else {}
+            seen = {k: body[k] for k in ("onHand", "reserved", "status", "revision") if k in body}
+            if "items" in body:
+                seen["lines"] = [line["status"] for line in body["items"]]
+            copies.append(f"worker-{index}: {reply.status} {seen}")
+        return copies
+
+    return Run(expected=expected, order_ids=list(order_ids), orders=orders, initial_stock=dict(initial_stock),
+               inventory=inventory, ledger=get(f"{stack.payment_simulator_url}/_sim/ledger").json(),
+               order_events=read_topic(servers, catalog.ORDER_EVENTS),
+               notifications=read_topic(servers, catalog.NOTIFICATIONS), local_copies=local_copies)
+
+
+def check(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int], expected: int | None = None) -> Report:
+    """Observe and judge a run; ``expected`` (default: as many as sent) is what the load was asked for."""
+    return judge(observe(stack, order_ids, initial_stock, len(order_ids) if expected is None else expected))
+
+
+# ----------------------------------------------------------------------- judging a run
+
+
+def judge(run: Run) -> Report:
+    report = Report(expected=run.expected, sent=len(run.order_ids), initial_stock=dict(run.initial_stock))
+    if len(run.order_ids) < run.expected:
+        report.unsent = run.expected - len(run.order_ids)
+        report.problem(f"short stream: {len(run.order_ids)} of {run.expected} orders sent")
+    orders = report.orders = _orders(run, report)
+    _lines(orders, report)
+    _stock(run, orders, report)
+    _payments(run, orders, report)
+    reached = _events(run, orders, report)
+    _notifications(run, reached, report)
+    return report
+
+
+def _orders(run: Run, report: Report) -> dict[str, Record]:
+    orders = {}
+    for order_id in run.order_ids:
+        order = run.orders.get(order_id)
+        if order is None:
             report.lost += 1
-            report.problem(f"lost: {order_id} answers {reply.status}")
+            report.problem(f"lost: {order_id} is not found")
             continue
-        order = reply.json()
         report.checked += 1
         report.statuses[order["status"]] += 1
+        if order["status"] == "rejected":
+            report.rejected_for[order["statusHistory"][-1].get("reason") or "none"] += 1
         if order["status"] not in SETTLED:
             report.stuck += 1
             report.problem(f"stuck: {order_id} is {order['status']}")
@@ -106,109 +200,127 @@ def _orders(stack: DevStack, order_ids: list[str], report: Report) -> dict[str, 
     return orders
 
 
-def _stock(stack: DevStack, orders: dict[str, dict[str, Any]], initial: dict[str, int], report: Report) -> None:
-    sold: Counter = Counter()
+def _lines(orders: dict[str, Record], report: Report) -> None:
+    """A paid order sold every line; an undone one holds none (a lost SellLine or ReleaseLine shows here)."""
+    for order_id, order in orders.items():
+        for index, line in enumerate(order["items"]):
+            if order["status"] in PAID and line["status"] != "sold":
+                report.stock_mismatches += 1
+                report.problem(f"line {index} of {order['status']} order {order_id} is {line['status']}, not sold")
+            if order["status"] in UNDONE and line["status"] in ("reserved", "sold"):
+                report.stock_mismatches += 1
+                report.problem(f"line {index} of {order['status']} order {order_id} is still {line['status']}")
+
+
+def _stock(run: Run, orders: dict[str, Record], report: Report) -> None:
+    """Per product: on hand = initial - bought by paid orders; reserved = held by pending orders."""
+    bought: Counter = Counter()
     held: Counter = Counter()
     for order in orders.values():
         for line in order["items"]:
-            if line["status"] == "sold":
-                sold[line["productId"]] += line["quantity"]
-            elif line["status"] == "reserved":
+            if order["status"] in PAID:
+                bought[line["productId"]] += line["quantity"]
+            elif order["status"] in STILL_PENDING and line["status"] == "reserved":
                 held[line["productId"]] += line["quantity"]
-    for product, start in initial.items():
-        inv = get(f"{stack.gateway_url}/api/v1/inventory/{product}").json()
-        if inv["onHand"] < 0 or inv["available"] < 0:
-            report.oversold += 1
-            report.problem(f"oversold: {inv}")
-        if (inv["onHand"], inv["reserved"]) != (start - sold[product], held[product]):
+    for product, start in run.initial_stock.items():
+        inv = run.inventory.get(product)
+        if inv is None:
             report.stock_mismatches += 1
-            holders = [(o["orderId"], o["status"], [(i["productId"], i["status"]) for i in o["items"]])
-                       for o in orders.values()
+            report.problem(f"stock of {product} is not found")
+            continue
+        if inv["onHand"] < 0 or inv["available"] < 0 or bought[product] > start:
+            report.oversold += 1
+            report.problem(f"oversold: {inv}; paid orders bought {bought[product]} of {start}")
+        if (inv["onHand"], inv["reserved"]) != (start - bought[product], held[product]):
+            report.stock_mismatches += 1
+            holders = [o["orderId"] for o in orders.values()
                        if any(i["productId"] == product and i["status"] == "reserved" for i in o["items"])]
-            report.problem(f"stock of {product}: {inv}, expected onHand={start - sold[product]} "
+            report.problem(f"stock of {product}: {inv}, expected onHand={start - bought[product]} "
                            f"reserved={held[product]}; orders holding it: {holders[:3]}; "
-                           f"each worker's own copy: {_local_copies(stack, f'/inventory/{product}')}; "
-                           f"of the first holder: {_local_copies(stack, f'/orders/{holders[0][0]}') if holders else []}")
+                           f"each worker's own copy: {run.local_copies(f'/inventory/{product}')}")
 
 
-def _local_copies(stack: DevStack, path: str) -> list[str]:
-    """What each worker answers from its own tables, unrouted (to tell a stale copy from a wrong row)."""
-    copies = []
-    for index in range(stack.workers):
-        reply = get(f"{stack.worker_url(index)}{path}", headers={ROUTED_HEADER: "1"})
-        body = reply.json() if reply.status == 200 else {}
-        seen = {k: body[k] for k in ("onHand", "reserved", "status", "revision") if k in body}
-        if "items" in body:
-            seen["lines"] = [line["status"] for line in body["items"]]
-        copies.append(f"worker-{index}: {reply.status} {seen}")
-    return copies
-
-
-def _payments(stack: DevStack, orders: dict[str, dict[str, Any]], report: Report) -> None:
-    by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for payment in get(f"{stack.payment_simulator_url}/_sim/ledger").json()["payments"]:
+def _payments(run: Run, orders: dict[str, Record], report: Report) -> None:
+    """Money as the provider's ledger has it; the order's own paymentStatus is not evidence."""
+    by_order: dict[str, list[Record]] = defaultdict(list)
+    for payment in run.ledger["payments"]:
         by_order[payment["orderId"]].append(payment)
     for order_id, order in orders.items():
-        captured = [p for p in by_order.get(order_id, []) if p["captures"]]
-        if len(captured) > 1:
+        payments = by_order.get(order_id, [])
+        captures = sum(p["captures"] for p in payments)
+        refunds = sum(p["refunds"] for p in payments)
+        if captures > 1:
             report.doubled += 1
-            report.problem(f"charged twice: {order_id} {captured}")
-        if order["status"] in ("confirmed", "shipped", "delivered") and len(captured) != 1:
-            report.doubled += 1 if captured else 0
-            report.problem(f"paid order without exactly one capture: {order_id}")
-        if order["status"] in UNDONE and captured and captured[0]["refunds"] != 1 \
-                and order["paymentStatus"] != "refunded":
-            report.problem(f"captured payment of {order['status']} order {order_id} not refunded")
-            report.doubled += 1
+            report.problem(f"charged {captures} times: {order_id} {payments}")
+        if order["status"] in PAID:
+            if captures == 0:
+                report.missing += 1
+                report.problem(f"{order['status']} order {order_id} was never captured: {payments}")
+            if refunds:
+                report.spurious += 1
+                report.problem(f"{order['status']} order {order_id} was refunded: {payments}")
+        elif order["status"] in UNDONE and captures:
+            if refunds == 0:
+                report.missing += 1
+                report.problem(f"captured payment of {order['status']} order {order_id} never refunded")
+            elif refunds > 1:
+                report.doubled += 1
+                report.problem(f"captured payment of {order['status']} order {order_id} refunded {refunds} times")
 
 
-def _events(stack: DevStack, orders: dict[str, dict[str, Any]], report: Report) -> None:
-    seen: dict[str, dict[str, Any]] = {}
-    by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for key, event in read_topic(stack.settings.kafka_servers, catalog.ORDER_EVENTS):
+def _events(run: Run, orders: dict[str, Record], report: Report) -> dict[str, list[str]]:
+    """Check each order's sequence on orders.events; returns the statuses each order reached there."""
+    seen: set[str] = set()
+    by_order: dict[str, list[Record]] = defaultdict(list)
+    for key, event in run.order_events:
         if event["eventId"] in seen:
             report.resent_events += 1
             continue
-        seen[event["eventId"]] = event
-        if event["eventType"] != "OrderCancelled":
-            by_order[key].append(event)
+        seen.add(event["eventId"])
+        by_order[key].append(event)
+    reached: dict[str, list[str]] = {}
     for order_id, order in orders.items():
         events = by_order.get(order_id, [])
         if not events or events[0]["eventType"] != "OrderCreated":
             report.illegal_sequences += 1
             report.problem(f"events of {order_id} do not start with OrderCreated")
             continue
-        status = events[0]["data"]["status"]
+        statuses = reached[order_id] = [events[0]["data"]["status"]]
+        announced_cancel = 0
         for event in events[1:]:
-            data = event["data"]
+            data, status = event["data"], statuses[-1]
+            if event["eventType"] == "OrderCancelled":
+                announced_cancel += 1
+                if status != "cancelled" or announced_cancel > 1:
+                    report.illegal_sequences += 1
+                    report.problem(f"events of {order_id}: OrderCancelled #{announced_cancel} while {status}")
+                continue
             if data["previousStatus"] != status or not is_legal(ORDER_TRANSITIONS, status, data["newStatus"]):
                 report.illegal_sequences += 1
                 report.problem(f"events of {order_id}: {status} then {data['previousStatus']}->{data['newStatus']}")
-            status = data["newStatus"]
-        if status != order["status"]:
+            statuses.append(data["newStatus"])
+        if statuses[-1] != order["status"]:
             report.illegal_sequences += 1
-            report.problem(f"events of {order_id} end at {status}, the order is {order['status']}")
+            report.problem(f"events of {order_id} end at {statuses[-1]}, the order is {order['status']}")
+        if statuses[-1] == "cancelled" and not announced_cancel:
+            report.missing += 1
+            report.problem(f"{order_id} was cancelled without an OrderCancelled event")
+    return reached
 
 
-def _notifications(stack: DevStack, orders: dict[str, dict[str, Any]], report: Report) -> None:
+def _notifications(run: Run, reached: dict[str, list[str]], report: Report) -> None:
     per_transition: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for _, note in read_topic(stack.settings.kafka_servers, catalog.NOTIFICATIONS):
+    for _, note in run.notifications:
         per_transition[(note["fields"]["orderId"], note["fields"]["status"])].add(note["notificationId"])
-    for order_id, order in orders.items():
-        for change in order["statusHistory"]:
-            if change["status"] in CUSTOMER_FACING:
-                count = len(per_transition.get((order_id, change["status"]), ()))
+    for order_id, statuses in reached.items():
+        for status in statuses:
+            if status in CUSTOMER_FACING:
+                count = len(per_transition.get((order_id, status), ()))
                 if count != 1:
                     report.doubled += 1 if count > 1 else 0
-                    report.lost += 1 if count == 0 else 0
-                    report.problem(f"{count} notifications for {order_id} {change['status']}")
-
-
-def check(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int]) -> Report:
-    report = Report(sent=len(order_ids), initial_stock=dict(initial_stock))
-    orders = report.orders = _orders(stack, order_ids, report)
-    _stock(stack, orders, initial_stock, report)
-    _payments(stack, orders, report)
-    _events(stack, orders, report)
-    _notifications(stack, orders, report)
-    return report
+                    report.missing += 1 if count == 0 else 0
+                    report.problem(f"{count} notifications for {order_id} {status}")
+    for order_id, status in per_transition:
+        if order_id in reached and status not in reached[order_id]:
+            report.spurious += 1
+            report.problem(f"a notification for {order_id} {status}, a status it never reached")

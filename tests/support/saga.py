@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from support.http import get, post_json, request
-from support.waiting import eventually
+from support.waiting import eventually_value
 
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
@@ -44,8 +44,9 @@ def seed_stock(stack: DevStack, product_id: str, quantity: int, price: float | N
     assert reply.status == 202, reply.body
     if price is not None:
         assert post_json(f"{stack.gateway_url}/api/v1/products/{product_id}/price", {"price": price}).status == 202
-    eventually(lambda: (inv := inventory(stack, product_id)) and inv["onHand"] >= quantity
-               and (price is None or inv["price"] == price), timeout=30, what=f"stock of {product_id} seeded")
+    eventually_value(lambda: inventory(stack, product_id),
+                     until=lambda inv: inv is not None and inv["onHand"] >= quantity
+                     and (price is None or inv["price"] == price), timeout=30, what=f"stock of {product_id} seeded")
 
 
 def adjust_stock(stack: DevStack, product_id: str, kind: str, quantity: int, reason: str | None = None) -> None:
@@ -63,12 +64,11 @@ def inventory(stack: DevStack, product_id: str) -> dict[str, Any] | None:
 
 
 def await_inventory(stack: DevStack, product_id: str, on_hand: int, reserved: int) -> dict[str, Any]:
-    def settled() -> dict[str, Any] | None:
-        inv = inventory(stack, product_id)
-        return inv if inv and (inv["onHand"], inv["reserved"]) == (on_hand, reserved) else None
-
-    return eventually(settled, timeout=30,
-                      what=f"{product_id} at onHand={on_hand} reserved={reserved} (now {inventory(stack, product_id)})")
+    found = eventually_value(lambda: inventory(stack, product_id),
+                             until=lambda inv: inv is not None and (inv["onHand"], inv["reserved"]) == (on_hand, reserved),
+                             timeout=30, what=f"{product_id} at onHand={on_hand} reserved={reserved}")
+    assert found is not None
+    return found
 
 
 def new_customer(stack: DevStack, first_name: str = "Ada") -> str:
@@ -98,11 +98,10 @@ def place(stack: DevStack, items: list[dict[str, Any]], payment_method: str = "p
 
 
 def await_status(stack: DevStack, order_id: str, *statuses: str, timeout: float = 40) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}")
-        return reply.json() if reply.status == 200 and reply.json()["status"] in statuses else None
-
-    return eventually(reached, timeout=timeout, what=f"order {order_id} in {statuses}")
+    reply = eventually_value(lambda: get(f"{stack.gateway_url}/api/v1/orders/{order_id}"),
+                             until=lambda r: r.status == 200 and r.json()["status"] in statuses, timeout=timeout,
+                             what=f"order {order_id} in {statuses}")
+    return reply.json()
 
 
 def ledger(stack: DevStack) -> dict[str, Any]:
