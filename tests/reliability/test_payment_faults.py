@@ -24,8 +24,14 @@ def test_provider_errors_latency_and_outage_open_and_close_the_breaker_and_charg
         behaviour = f"{stack.payment_simulator_url}/_sim/behaviour"
         workers = [stack.worker_url(i) for i in range(stack.workers)]
 
-        def refused_by_the_breaker() -> float:
-            return counter_total(workers, "orderflow_payment_provider_calls", outcome="breaker_open")
+        def unavailable(worker: str) -> float:
+            return counter_total([worker], "orderflow_payment_provider_calls", outcome="unavailable")
+
+        def breaker_open(worker: str) -> bool:
+            # The gauge, not the breaker_open counter: a worker's payment agent
+            # waits out the breaker's recovery time between tries, so its next
+            # try is the half-open trial and the breaker never has to refuse one.
+            return sample_value(worker, "orderflow_payment_provider_breaker_state", state="open") == 1.0
 
         def captured() -> float:
             return counter_total(workers, "orderflow_payment_provider_calls", step="capture", outcome="captured")
@@ -39,11 +45,12 @@ def test_provider_errors_latency_and_outage_open_and_close_the_breaker_and_charg
                 assert put_json(behaviour, step).status == 200
             target = len(stream.order_ids) + 150
             eventually(lambda: stream.sent(target), timeout=60, what="orders flowing")
-            refused_before = refused_by_the_breaker()
+            failed_before = {w: unavailable(w) for w in workers}
             assert put_json(behaviour, {"latencyMs": 0, "outage": True}).status == 200
-            # the outage lasts until the breaker has opened and refused calls
-            eventually(lambda: refused_by_the_breaker() > refused_before, timeout=60,
-                       what="the circuit breaker open")
+            # the outage lasts until a worker's calls failed often enough to open its breaker, and it is open
+            threshold = stack.settings.payment_breaker_failures
+            eventually(lambda: any(unavailable(w) >= failed_before[w] + threshold and breaker_open(w)
+                                   for w in workers), timeout=60, what="a circuit breaker opened by the outage")
             captured_during_outage.append(captured())
             assert put_json(behaviour, {"outage": False}).status == 200
             return 3
