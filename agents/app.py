@@ -38,6 +38,7 @@ from orderflow.agents import (
 from orderflow.agents.commits import commit_only_handled
 from orderflow.agents.durability import (
     DurableApp,
+    FetchSizing,
     SafeTopic,
     keep_messages_fetched_on_resume,
     make_commits_wait_for_changelogs,
@@ -107,6 +108,7 @@ def faust_broker_url(bootstrap_servers: str) -> str:
 def _faust_app(settings: Settings) -> faust.App:
     return DurableApp(
         settings.app_id,
+        fetch_sizing=FetchSizing(settings.fetch_min_bytes, int(settings.fetch_max_wait_s * 1000)),
         broker=faust_broker_url(settings.kafka_servers),
         store="rocksdb://",
         datadir=str(settings.data_dir),

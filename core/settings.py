@@ -23,7 +23,11 @@ class Settings(BaseSettings):
     # Kafka. Empty means: the local launcher starts a broker in run_dir.
     bootstrap_servers: str = ""
     schema_registry_url: str = ""
-    partitions: int = Field(12, ge=1)
+    # Partitions per topic. Every fetch lists every partition a consumer holds,
+    # so on one shared machine fewer partitions cost the worker and the broker
+    # less per order; a cluster sets more (docker-compose: 12), and a topic's
+    # partitions bound how many workers share its load.
+    partitions: int = Field(4, ge=1)
     replication_factor: int = Field(1, ge=1)
     min_insync_replicas: int = Field(1, ge=1)
 
@@ -36,6 +40,10 @@ class Settings(BaseSettings):
 
     # Faust worker.
     app_id: str = "orderflow"
+    # A fetch is answered once this much is ready or the wait is over (Kafka's
+    # fetch.min.bytes and fetch.max.wait.ms): fewer, fuller fetches per order.
+    fetch_min_bytes: int = Field(64 << 10, ge=1)
+    fetch_max_wait_s: float = Field(0.05, gt=0, le=1.5)
     # The host other workers and the gateway reach this worker at; empty means
     # this machine's hostname (containers). worker_bind is the listen address.
     worker_host: str = "127.0.0.1"
