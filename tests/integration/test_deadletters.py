@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from support.http import get
+from support.progress import produce_one
 from support.waiting import eventually, eventually_value
 
 from orderflow.cli import main
@@ -28,13 +29,7 @@ TOPIC = catalog.ORDER_COMMANDS.name
 
 def produce(producer: Producer, key: str, value: bytes, headers: list | None = None,
             partition: int | None = None) -> tuple[int, int]:
-    """Write one record; its (partition, offset)."""
-    delivered: list[Message] = []
-    extra = {} if partition is None else {"partition": partition}
-    producer.produce(TOPIC, key=key.encode(), value=value, headers=headers or [],
-                     on_delivery=lambda err, msg: delivered.append(msg) if err is None else None, **extra)
-    assert producer.flush(10) == 0 and delivered
-    return delivered[0].partition(), delivered[0].offset()
+    return produce_one(producer, TOPIC, key, value, headers, partition)
 
 
 def dead_letter_of(servers: str, key: str, replay_of: str | None = None) -> DeadLetter:

@@ -55,11 +55,12 @@ def group_lag_of(stack: DevStack, spec: catalog.TopicSpec) -> dict[int, int]:
 
 
 def produce_one(producer: Producer, topic: str, key: str, value: bytes,
-                headers: dict[str, bytes] | list | None = None) -> tuple[int, int]:
-    """Write one record and wait for its delivery; its (partition, offset)."""
+                headers: dict[str, bytes] | list | None = None, partition: int | None = None) -> tuple[int, int]:
+    """Write one record (to ``partition``, if given) and wait for its delivery; its (partition, offset)."""
     delivered: list[Message] = []
+    extra = {} if partition is None else {"partition": partition}
     producer.produce(topic, key=key.encode(), value=value, headers=headers or {},
-                     on_delivery=lambda err, msg: delivered.append(msg) if err is None else None)
+                     on_delivery=lambda err, msg: delivered.append(msg) if err is None else None, **extra)
     assert producer.flush(10) == 0 and delivered, f"{topic} record of {key} not delivered"
     return delivered[0].partition(), delivered[0].offset()
 
