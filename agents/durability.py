@@ -28,8 +28,8 @@
 5. Faust builds aiokafka's consumer with a fetch wait of 1.5 s and
    aiokafka's fetch.min.bytes of 1: the broker answers a fetch as soon as
    one record is ready, and each answer lists every partition the worker
-   holds. ``DurableApp``'s consumer (``BatchingConsumerThread``) asks for fuller fetches instead
-   (``Settings.fetch_min_bytes`` and ``fetch_max_wait_s``).
+   holds. ``DurableApp``'s consumer (``BatchingConsumerThread``) asks for
+   fuller fetches instead (``Settings.fetch_min_bytes``, ``fetch_max_wait_s``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # aiokafka reads these when the consumer starts its fetcher; Faust
         # passes no fetch.min.bytes and a fixed wait (pinned: aiokafka 0.14).
-        sizing: FetchSizing = getattr(self.app, "fetch_sizing", FetchSizing())
+        sizing: FetchSizing = self.app.fetch_sizing  # type: ignore[attr-defined]  # a DurableApp's
         consumer._fetch_min_bytes = sizing.min_bytes
         consumer._fetch_max_wait_ms = sizing.max_wait_ms
         return consumer
