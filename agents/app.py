@@ -11,7 +11,9 @@ Choices made on purpose (see the Faust field notes):
 - topic_allow_declare False: topics, changelogs included, are created from the
   catalog by ``orderflow.topics`` with the partition counts it declares.
 - commits wait for changelog writes, and a failed send stops the worker
-  before a commit (``agents.durability``).
+  before a commit (``agents.durability``); table rows reach RocksDB only at
+  that commit's checkpoint, once their changelog records are acknowledged
+  (``agents.checkpoints``), so a crashed worker keeps its local state.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from orderflow.agents import (
     timeouts,
     web,
 )
+from orderflow.agents.checkpoints import STORE_URL, checkpoint_on_flush
 from orderflow.agents.commits import commit_only_handled
 from orderflow.agents.durability import (
     DurableApp,
@@ -110,7 +113,7 @@ def _faust_app(settings: Settings) -> faust.App:
         settings.app_id,
         fetch_sizing=FetchSizing(settings.fetch_min_bytes, int(settings.fetch_max_wait_s * 1000)),
         broker=faust_broker_url(settings.kafka_servers),
-        store="rocksdb://",
+        store=STORE_URL,
         datadir=str(settings.data_dir),
         autodiscover=False,
         processing_guarantee="at_least_once",
@@ -156,6 +159,7 @@ def _velocity_table(app: faust.App, settings: Settings) -> faust.TableT:
 def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
     make_commits_wait_for_changelogs(app)
+    checkpoint_on_flush(app, app.checkpoints)
     keep_messages_fetched_on_resume(app)
     commit_only_handled(app)
     codec = codec or codec_for(settings)

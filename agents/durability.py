@@ -43,6 +43,7 @@ from typing import Any
 import faust
 from faust.topics import Topic
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from orderflow.agents.checkpoints import Checkpoints
 
 __all__ = [
     "DurableApp",
@@ -97,6 +98,7 @@ class DurableApp(faust.App):
 
     def __init__(self, *args: Any, fetch_sizing: FetchSizing = FetchSizing(), **kwargs: Any) -> None:
         self.fetch_sizing = fetch_sizing
+        self.checkpoints = Checkpoints()  # its table stores register here
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> IdempotentTransport:

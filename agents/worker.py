@@ -1,45 +1,21 @@
 """Runs one Faust worker process: creates the catalog's topics, builds the app
 and serves until SIGINT or SIGTERM (Faust's worker drains and commits first).
 
-Owns the worker's data directory. Local RocksDB writes reach the disk at once,
-their changelog records only when the producer sends them, so a worker killed
-in between would come back with rows its changelog never got: its replays
-would find them "already applied" and write nothing, and the next worker to
-restore that partition from the changelog would miss them. Kafka Streams
-wipes local state after an unclean stop for the same reason; so does this: a
-worker that finds its data directory without the mark of a clean stop
-discards it and restores every table from the changelogs.
+Owns the worker's data directory. Its tables' local state is kept across
+crashes: rows reach RocksDB only once their changelog records are
+acknowledged (``agents.checkpoints``), so after a kill -9 the local state is
+never ahead of the changelog, and recovery reads only the changelog records
+past the offset stored with it.
 """
 
 from __future__ import annotations
-
-import logging
-import shutil
-from pathlib import Path
 
 import faust
 from orderflow.agents.app import create_app
 from orderflow.settings import Settings
 from orderflow.topics import ensure_topics
 
-__all__ = ["CLEAN_STOP_MARK", "discard_state_after_crash", "new_worker", "run_worker"]
-
-log = logging.getLogger(__name__)
-CLEAN_STOP_MARK = ".stopped-cleanly"
-
-
-def discard_state_after_crash(data_dir: Path) -> bool:
-    """Empty ``data_dir`` unless its last worker stopped cleanly; True if it did."""
-    mark = data_dir / CLEAN_STOP_MARK
-    if mark.exists():
-        mark.unlink()
-        return False
-    if not data_dir.exists() or not any(data_dir.iterdir()):
-        return False
-    log.warning("%s was not left by a clean stop: discarding it, tables restore from their changelogs",
-                data_dir)
-    shutil.rmtree(data_dir)
-    return True
+__all__ = ["new_worker", "run_worker"]
 
 
 def new_worker(app: faust.App, log_level: str) -> faust.Worker:
@@ -54,15 +30,7 @@ def new_worker(app: faust.App, log_level: str) -> faust.Worker:
 
 
 def run_worker(settings: Settings) -> None:
-    discard_state_after_crash(settings.data_dir)
     ensure_topics(settings)
     pipeline = create_app(settings)
     worker = new_worker(pipeline.app, settings.log_level)
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as stop:
-        # Faust exits 0 only after its last commit and closing the tables.
-        if stop.code in (0, None) and worker.crash_reason is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            (settings.data_dir / CLEAN_STOP_MARK).touch()
-        raise
+    worker.execute_from_commandline()
