@@ -47,6 +47,7 @@ from orderflow.agents.durability import (
     make_commits_wait_for_changelogs,
 )
 from orderflow.agents.handling import Handler, Outbox, run_agent
+from orderflow.agents.restore import restore_in_bulk
 from orderflow.agents.routing import TableRouter
 from orderflow.agents.watchdog import SkipGuard, StallWatch
 from orderflow.agents.watchers import Watchers
@@ -161,6 +162,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     make_commits_wait_for_changelogs(app)
     checkpoint_on_flush(app, app.checkpoints)
     keep_messages_fetched_on_resume(app)
+    restore_in_bulk(app, settings.kafka_servers)
     commit_only_handled(app)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),

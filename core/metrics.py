@@ -6,7 +6,7 @@ them opens nothing) and the text exposition used by each /metrics endpoint.
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -14,6 +14,8 @@ __all__ = [
     "ILLEGAL_TRANSITIONS",
     "HTTP_REQUESTS",
     "MESSAGES_HANDLED",
+    "RESTORE_RECORDS",
+    "RESTORE_REMAINING",
     "UNDECODABLE_MESSAGES",
     "exposition",
 ]
@@ -37,6 +39,14 @@ ILLEGAL_TRANSITIONS = Counter(
     "orderflow_illegal_transitions_total",
     "Messages ignored because they would make an illegal transition, by agent.",
     ["agent"],
+)
+RESTORE_RECORDS = Counter(
+    "orderflow_restore_records_total",
+    "Changelog records a worker's bulk restore wrote to its local tables.",
+)
+RESTORE_REMAINING = Gauge(
+    "orderflow_restore_remaining_records",
+    "Changelog records the running bulk restore has still to read (0 when none runs).",
 )
 HTTP_REQUESTS = Histogram(
     "orderflow_http_request_seconds",

@@ -38,6 +38,7 @@ from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
+from orderflow.topics import ensure_topics
 
 __all__ = ["OrderStream", "chaos_stack", "run_and_check", "seed", "settle"]
 
@@ -55,8 +56,10 @@ PARTITIONS = 6
 
 
 @contextmanager
-def chaos_stack(tmp_path: Path, nodes: int = 1, **overrides: Any) -> Iterator[tuple[DevStack, LocalKafka]]:
-    """Two workers, the gateway and the payment simulator on a broker of their own."""
+def chaos_stack(tmp_path: Path, nodes: int = 1, prepare: Callable[[Settings], None] | None = None,
+                **overrides: Any) -> Iterator[tuple[DevStack, LocalKafka]]:
+    """Two workers, the gateway and the payment simulator on a broker of their
+    own; ``prepare`` runs once the topics exist, before any worker starts."""
     kafka = LocalKafka(tmp_path / "kafka", nodes=nodes, port=0, lib_dir=ensure_jars(REPO_ROOT / "run"))
     kafka.start(fresh=True)
     fields: dict[str, Any] = dict(
@@ -68,8 +71,12 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, **overrides: Any) -> Iterator[tu
         velocity_max_orders=1_000_000,
     )
     fields.update(overrides)
-    stack = DevStack(Settings(**fields), workers=2, echo=lambda _line: None)
+    settings = Settings(**fields)
+    stack = DevStack(settings, workers=2, echo=lambda _line: None)
     try:
+        if prepare is not None:
+            ensure_topics(settings)
+            prepare(settings)
         stack.start()
         yield stack, kafka
     finally:
