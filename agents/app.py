@@ -170,6 +170,9 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
                         skip_guard=SkipGuard(lambda: app.consumer),
                         broker=BrokerProbe(admin_ping(settings.kafka_servers)))
     for spec in catalog.TABLES:
+        if spec.stored_in is not None:  # rows in another table's store (declared before it)
+            pipeline.tables[spec.name] = pipeline.tables[spec.stored_in]
+            continue
         if spec is catalog.VELOCITY_TABLE:
             pipeline.tables[spec.name] = _velocity_table(app, settings)
             continue

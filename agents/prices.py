@@ -5,8 +5,8 @@ stock topics). Owns the table ``prices``, which the stock agent of the same
 partition reads to stamp each line it reserves. Produces nothing.
 
 Kept apart from the stock row on purpose: a price update rewrites only this
-small row, not the product's stock row and its replay journal, so a busy
-price feed costs orders little.
+small row, not the product's stock row, so a busy price feed costs
+orders little.
 
 A thin adapter around ``tables.prices``.
 """

@@ -3,8 +3,11 @@
 Consumes, both keyed by productId and co-partitioned: stock.requests
 (ReserveLine, ReleaseLine, SellLine from the order saga) and
 inventory.adjustments (Restocked, Adjusted, StockSet, LowStockThresholdSet).
-Owns the tables ``stock`` and ``reservations``; reads ``prices`` (the price
-agent's, same partition) to stamp each reserved line with its unit price.
+Owns the table ``stock``: each product's stock row and, under
+productId/orderId/line, each line's reservation (catalog ``reservations``,
+stored in the stock table so one changelog partition orders their writes).
+Reads ``prices`` (the price agent's, same partition) to stamp each reserved
+line with its unit price.
 Produces stock.results (keyed by orderId) and inventory.events (LowStock,
 OutOfStock, BackInStock once per crossing; StockShortage alerts).
 
@@ -71,33 +74,38 @@ class StockKeeper:
     async def _line(self, msg: Inbound) -> str:
         """Reserve, release or sell one order line.
 
-        One message changes two rows (stock and reservation) whose changelog
-        records a kill -9 can lose one without the other; the stock row's
-        applied offset and journal, and the reservation's source offset, tell
-        on the replay which one survived, so the other is restored rather than
-        the change applied twice.
+        One message changes two rows, the reservation and then the stock row,
+        both in the stock table's changelog partition, whose records a kill -9
+        can only cut short, never reorder: it may keep the reservation's change
+        without the stock row's, never the reverse. So a replay finds either
+        both (the stock row's applied offset says so: answer again), or the
+        change in the reservation's history only (apply it to the stock row),
+        or neither.
         """
         cmd = msg.record
-        key = reservation_key(cmd).decode()
-        stock, reservation = self.stock.get(msg.key), self.reservations.get(key.encode())
+        key = reservation_key(cmd)
+        stock, reservation = self.stock.get(msg.key), self.reservations.get(key)
+        change = logic.change_at(reservation, msg.offset)
         if stock is not None and stock["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
-            return await self._replayed(msg, cmd, key, stock, reservation)
-        if stock is not None and reservation is not None and reservation["sourceOffset"] == msg.offset:
-            # the reservation of this very message survived, its stock change did not
-            await self._store(msg, stock, logic.record_applied(
-                logic.apply_record(stock, reservation), msg.topic, msg.offset, key, reservation))
-            await self._answer(cmd, logic.result_of(cmd, reservation))
+            if reservation is not None:
+                left = reservation if change is None else logic.as_changed_by(reservation, change)
+                await self._answer(cmd, logic.result_of(cmd, left))
+            return "replayed"
+        if stock is not None and reservation is not None and change is not None:
+            repaired = logic.apply_change(stock, reservation["quantity"], change)
+            await self._store(msg, stock, logic.record_applied(repaired, msg.topic, msg.offset))
+            await self._answer(cmd, logic.result_of(cmd, logic.as_changed_by(reservation, change)))
             return "repaired"
         decision = self._decide(msg.kind, stock, reservation, cmd)
         if decision is None:
             return "ignored"
         record = decision.reservation
         if record is not None:
-            record = {**record, "sourceOffset": msg.offset}
-            self.reservations.put(key.encode(), record)
+            record = logic.stamped(record, msg.offset)
+            self.reservations.put(key, record)
         if stock is not None:
             new = decision.stock if decision.stock is not None else stock
-            await self._store(msg, stock, logic.record_applied(new, msg.topic, msg.offset, key, record))
+            await self._store(msg, stock, logic.record_applied(new, msg.topic, msg.offset))
         await self._answer(cmd, decision.result)
         return "applied" if record is not None else "unchanged"
 
@@ -109,20 +117,6 @@ class StockKeeper:
         if kind == "ReleaseLine":
             return logic.release(stock, reservation, cmd)
         return logic.sell(stock, reservation, cmd)
-
-    async def _replayed(self, msg: Inbound, cmd: dict[str, Any], key: str, stock: dict[str, Any],
-                        reservation: dict[str, Any] | None) -> str:
-        """The stock row already has this message: restore its reservation, answer again."""
-        entry = logic.journal_entry(stock, msg.offset)
-        left = entry["reservation"] if entry is not None else None
-        # Restored only if this message made the reservation's last change: a
-        # later release or sale of the line must not be undone by this replay.
-        if left is not None and reservation != left and logic.last_change_of(stock, key) is entry:
-            self.reservations.put(key.encode(), left)
-        record = left or reservation
-        if record is not None:
-            await self._answer(cmd, logic.result_of(cmd, record))
-        return "replayed"
 
     async def _answer(self, cmd: dict[str, Any], result: dict[str, Any]) -> None:
         await self.outbox.send(catalog.STOCK_RESULTS, cmd["orderId"], "LineResult", result)

@@ -48,6 +48,7 @@ __all__ = [
     "STOCK_TABLE",
     "SCHEMA_IDS",
     "TABLES",
+    "rows_of",
     "TOPICS",
     "TableSpec",
     "TopicSpec",
@@ -126,7 +127,15 @@ class TableSpec:
     writer: str
     source_topic: str
     windowed: bool = False
+    # Rows kept in another table's store and changelog (their keys never
+    # collide): one changelog partition then orders their writes.
+    stored_in: str | None = None
     doc: str = ""
+
+    @property
+    def store(self) -> str:
+        """The table whose store and changelog hold these rows."""
+        return self.stored_in or self.name
 
 
 ORDER_COMMANDS = TopicSpec(
@@ -332,6 +341,9 @@ RESERVATIONS_TABLE = TableSpec(
     value_schema=f"{NAMESPACE}.Reservation",
     writer="agents.stock",
     source_topic=STOCK_REQUESTS.name,
+    # In the stock table's changelog, each written before the stock row that
+    # counts it: a stock row in the changelog never counts a change it lacks.
+    stored_in="stock",
     doc="Each order line's reservation at its product; makes reserve, release and sell idempotent.",
 )
 PAYMENTS_TABLE = TableSpec(
@@ -400,6 +412,11 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 
+def rows_of(store: TableSpec) -> tuple[TableSpec, ...]:
+    """The table and every table whose rows it stores, itself first."""
+    return (store,) + tuple(t for t in TABLES if t.stored_in == store.name)
+
+
 def changelog_topic(app_id: str, table_name: str) -> str:
     """The changelog topic Faust uses for a table of app ``app_id``."""
     return f"{app_id}-{table_name}-changelog"
@@ -425,15 +442,17 @@ def all_topics(app_id: str) -> tuple[TopicSpec, ...]:
     changelogs = tuple(
         TopicSpec(
             name=changelog_topic(app_id, t.name),
-            key=t.key,
-            value_schemas=(t.value_schema,),
+            key=" or ".join(r.key for r in rows_of(t)),
+            value_schemas=tuple(r.value_schema for r in rows_of(t)),
             writer=t.writer,
             partitions=topic(t.source_topic).partitions,
             compacted=True,
             windowed=t.windowed,
-            doc=f"Changelog of table {t.name!r}.",
+            doc=f"Changelog of table {t.name!r}" + (
+                f" (also the rows of {', '.join(repr(r.name) for r in rows_of(t)[1:])})." if len(rows_of(t)) > 1
+                else "."),
         )
-        for t in TABLES
+        for t in TABLES if t.stored_in is None
     )
     # Faust subscribes every worker to this topic to elect a leader; it carries no data.
     leader = TopicSpec(

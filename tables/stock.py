@@ -18,11 +18,12 @@ __all__ = [
     "LineDecision",
     "RECENT_ADJUSTMENTS",
     "adjust",
-    "apply_record",
+    "apply_change",
+    "as_changed_by",
     "available",
-    "journal_entry",
-    "last_change_of",
+    "change_at",
     "record_applied",
+    "stamped",
     "result_of",
     "level_events",
     "new_stock",
@@ -34,7 +35,6 @@ __all__ = [
 Row = dict[str, Any]
 Record = Mapping[str, Any]
 RECENT_ADJUSTMENTS = 64
-JOURNAL_SIZE = 256  # well beyond the messages a crash can make Faust replay for one product
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,13 @@ class LineDecision:
 
 def _copy(stock: Row) -> Row:
     # A shallow copy is enough: nothing here changes a row's nested lists or
-    # maps in place (they are replaced whole), and a deep copy of the journal
-    # on every request was a measurable share of the stock agent's time.
+    # maps in place (they are replaced whole).
     return dict(stock)
 
 
 def new_stock(product_id: str) -> Row:
     return {"productId": product_id, "onHand": 0, "reserved": 0, "appliedOffsets": {}, "recentAdjustments": [],
-            "lowStockThreshold": None, "journal": []}
+            "lowStockThreshold": None}
 
 
 def available(stock: Row) -> int:
@@ -75,7 +74,7 @@ def _result(cmd: Record, reservation: Row) -> Row:
 
 def _record(state: str, quantity: int, price: int | None = None, reason: str | None = None) -> Row:
     return {"state": state, "quantity": quantity, "unitPriceCents": price, "reason": reason,
-            "previousState": None, "sourceOffset": -1}
+            "previousState": None, "sourceOffset": -1, "history": []}
 
 
 def reserve(stock: Row | None, reservation: Row | None, cmd: Record, price: int) -> LineDecision:
@@ -185,38 +184,47 @@ def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, 
                     "version": "1.0", "data": dict(data)}) for kind in kinds]
 
 
-# --- crash repair: one message writes two rows (stock, reservation) whose
-# changelog records can be lost independently on a kill -9.
+# --- crash repair: one message writes two rows, the reservation and then the
+# stock row, into one changelog partition, so after a kill -9 a stock row
+# never counts a change its reservation lacks; the reverse (the reservation
+# has the change, the stock row not) is repaired from the reservation's history.
 
-def apply_record(stock: Row, record: Row) -> Row:
-    """The stock row with the effect of a reservation change applied."""
+def stamped(record: Row, offset: int) -> Row:
+    """The reservation record of a change made by the stock.requests message at ``offset``."""
+    change = {"offset": offset, "previousState": record["previousState"], "state": record["state"]}
+    return {**record, "sourceOffset": offset, "history": [*record.get("history", []), change]}
+
+
+def change_at(reservation: Row | None, offset: int) -> Row | None:
+    """The change the message at ``offset`` made to this line, if it made one."""
+    if reservation is None:
+        return None
+    return next((c for c in reservation["history"] if c["offset"] == offset), None)
+
+
+def as_changed_by(reservation: Row, change: Row) -> Row:
+    """The reservation as the change left it (what its answer said)."""
+    return {**reservation, "state": change["state"], "previousState": change["previousState"]}
+
+
+def apply_change(stock: Row, quantity: int, change: Row) -> Row:
+    """The stock row with the effect of one change of a line applied."""
     new = _copy(stock)
-    quantity, change = record["quantity"], (record["previousState"], record["state"])
-    if change == (None, "reserved"):
+    transition = (change["previousState"], change["state"])
+    if transition == (None, "reserved"):
         new["reserved"] += quantity
-    elif change == ("reserved", "released"):
+    elif transition == ("reserved", "released"):
         new["reserved"] -= quantity
-    elif change == ("sold", "released"):
+    elif transition == ("sold", "released"):
         new["onHand"] += quantity
-    elif change == ("reserved", "sold"):
+    elif transition == ("reserved", "sold"):
         new["reserved"] -= quantity
         new["onHand"] -= quantity
     return new
 
 
-def record_applied(stock: Row, topic: str, offset: int, key: str, record: Row | None) -> Row:
-    """Mark a stock.requests message applied to the row, and journal what it left."""
+def record_applied(stock: Row, topic: str, offset: int) -> Row:
+    """Mark a stock.requests message applied to the row."""
     new = dict(stock)
     new["appliedOffsets"] = {**stock["appliedOffsets"], topic: offset}
-    entry = {"offset": offset, "reservationKey": key, "reservation": record}
-    new["journal"] = [*stock["journal"], entry][-JOURNAL_SIZE:]
     return new
-
-
-def journal_entry(stock: Row, offset: int) -> Row | None:
-    return next((e for e in reversed(stock["journal"]) if e["offset"] == offset), None)
-
-
-def last_change_of(stock: Row, key: str) -> Row | None:
-    """The newest journal entry of one reservation (product/order/line)."""
-    return next((e for e in reversed(stock["journal"]) if e["reservationKey"] == key), None)

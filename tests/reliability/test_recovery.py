@@ -30,12 +30,12 @@ RESTORED = "orderflow_restore_records_total"
 
 
 def seed_reservations(settings: Settings) -> None:
-    """A million old reservations in the reservations changelog, keyed and
+    """A million old reservations in the stock table's changelog, keyed and
     partitioned as the stock agent writes them (products nobody orders now)."""
-    topic = catalog.changelog_topic(settings.app_id, catalog.RESERVATIONS_TABLE.name)
+    topic = catalog.changelog_topic(settings.app_id, catalog.RESERVATIONS_TABLE.store)
     value = Codec().encode(catalog.RESERVATIONS_TABLE.value_schema, {
         "state": "released", "quantity": 1, "unitPriceCents": 100, "reason": None,
-        "previousState": "reserved", "sourceOffset": 0})
+        "previousState": "reserved", "sourceOffset": 0, "history": []})
     producer = Producer({"bootstrap.servers": settings.kafka_servers, "acks": "all",
                          "enable.idempotence": True, "linger.ms": 20, "batch.size": 1 << 20,
                          "queue.buffering.max.messages": 500_000})

@@ -24,7 +24,9 @@ SUMMARY = {"orderId": "ord_1", "customerId": "cust_1", "status": "confirmed", "t
            "currency": "EUR", "createdAt": T, "updatedAt": T + 5, "revision": 4}
 
 RESERVATION = {"state": "sold", "quantity": 2, "unitPriceCents": 1999, "reason": None,
-               "previousState": "reserved", "sourceOffset": 41}
+               "previousState": "reserved", "sourceOffset": 41,
+               "history": [{"offset": 12, "previousState": None, "state": "reserved"},
+                           {"offset": 41, "previousState": "reserved", "state": "sold"}]}
 LEVEL = {"productId": "sku-1", "onHand": 40, "reserved": 37, "available": 3, "threshold": 5}
 UPDATE = {"customerId": "cust_1", "email": "ada@new.example.com", "firstName": None, "lastName": None,
           "phone": "555-0199", "address": None, "requestedAt": T}
@@ -89,9 +91,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.CustomerOrders": {"customerId": "cust_1", "orders": [SUMMARY]},
     f"{NS}.StockLevel": {"productId": "sku-1", "onHand": 37, "reserved": 2,
                          "appliedOffsets": {"inventory.adjustments": 4},
-                         "recentAdjustments": ["adj_1", "adj_2"], "lowStockThreshold": 8,
-                         "journal": [{"offset": 41, "reservationKey": "sku-1/ord_1/0", "reservation": RESERVATION},
-                                     {"offset": 42, "reservationKey": "sku-1/ord_2/0", "reservation": None}]},
+                         "recentAdjustments": ["adj_1", "adj_2"], "lowStockThreshold": 8},
     f"{NS}.Reservation": RESERVATION,
     f"{NS}.ProductPrice": {"productId": "sku-1", "priceCents": 2199, "currency": "EUR", "effectiveAt": T},
     f"{NS}.PaymentState": {"orderId": "ord_1", "status": "captured", "paymentId": "pay_1", "amountCents": 3998,

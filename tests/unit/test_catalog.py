@@ -48,14 +48,25 @@ def test_changelog_names_match_the_ones_faust_uses():
     assert catalog.changelog_topic(APP_ID, "orders") == "shop-orders-changelog"
 
 
-def test_all_topics_has_a_compacted_changelog_per_table_partitioned_like_its_source():
+def test_all_topics_has_a_compacted_changelog_per_table_store_partitioned_like_its_source():
     by_name = {t.name: t for t in catalog.all_topics(APP_ID)}
     for spec in catalog.TABLES:
-        changelog = by_name[catalog.changelog_topic(APP_ID, spec.name)]
+        changelog = by_name[catalog.changelog_topic(APP_ID, spec.store)]
         assert changelog.compacted
         assert changelog.partitions == catalog.topic(spec.source_topic).partitions
-        assert changelog.value_schemas == (spec.value_schema,)
+        assert spec.value_schema in changelog.value_schemas
+    assert catalog.changelog_topic(APP_ID, "reservations") not in by_name
+    assert by_name[catalog.changelog_topic(APP_ID, "stock")].value_schemas == (
+        catalog.STOCK_TABLE.value_schema, catalog.RESERVATIONS_TABLE.value_schema)
     assert set(catalog.TOPICS) <= set(by_name.values())
+
+
+def test_a_table_stored_in_another_is_written_by_the_same_agent_from_the_same_source():
+    for spec in catalog.TABLES:
+        if spec.stored_in is not None:
+            store = catalog.table(spec.stored_in)
+            assert store.stored_in is None
+            assert (spec.writer, spec.source_topic) == (store.writer, store.source_topic)
 
 
 def test_lookups_of_unknown_names_raise_key_error():

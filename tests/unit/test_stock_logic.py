@@ -52,7 +52,7 @@ def test_reserve_holds_the_units_when_available_stock_covers_the_line():
     assert decision.stock is not None
     assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 5)
     assert decision.reservation == {"state": "reserved", "quantity": 2, "unitPriceCents": 1999, "reason": None,
-                                   "previousState": None, "sourceOffset": -1}
+                                   "previousState": None, "sourceOffset": -1, "history": []}
     assert decision.result == result("reserved")
     assert before == level(on_hand=10, reserved=3), "the row passed in was changed"
 
@@ -68,7 +68,7 @@ def test_reserve_beyond_the_available_units_is_rejected_as_out_of_stock(on_hand,
     decision = stock.reserve(level(on_hand, already_reserved), None, line(2), PRICE)
     assert decision.stock is None
     assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
-                                    "unitPriceCents": 1999,
+                                    "history": [], "unitPriceCents": 1999,
                                     "reason": "out_of_stock"}
     assert decision.result == result("rejected", reason="out_of_stock")
 
@@ -84,7 +84,7 @@ def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product()
     decision = stock.reserve(None, None, line(2), PRICE)
     assert decision.stock is None
     assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
-                                    "unitPriceCents": None,
+                                    "history": [], "unitPriceCents": None,
                                     "reason": "unknown_product"}
     assert decision.result == result("rejected", price=None, reason="unknown_product")
 
@@ -93,7 +93,7 @@ def test_reserve_at_a_price_other_than_the_current_one_is_rejected_as_price_chan
     decision = stock.reserve(level(), None, line(2, requested=1500), PRICE)
     assert decision.stock is None
     assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
-                                    "unitPriceCents": 1999,
+                                    "history": [], "unitPriceCents": 1999,
                                     "reason": "price_changed"}
 
 
@@ -140,7 +140,7 @@ def test_release_without_reservation_records_a_released_guard():
     decision = stock.release(level(), None, line(2))
     assert decision.stock is None
     assert decision.reservation == {"state": "released", "quantity": 0, "unitPriceCents": None, "reason": None,
-                                   "previousState": None, "sourceOffset": -1}
+                                   "previousState": None, "sourceOffset": -1, "history": []}
     assert decision.result == result("released", quantity=0, price=None)
 
 
@@ -297,35 +297,27 @@ def test_rows_reservations_and_results_round_trip_through_their_schemas():
 
 # --- crash repair ---------------------------------------------------------------------
 
-def test_apply_record_replays_exactly_the_stock_change_a_reservation_made():
+def test_apply_change_replays_exactly_the_stock_change_of_each_line_change():
     row, reservation = reserved(on_hand=10, quantity=3)
     before = {**row, "reserved": 0}
-    assert stock.apply_record(before, reservation)["reserved"] == 3
-    sold = stock.sell(row, reservation, line(3))
-    assert stock.apply_record(row, sold.reservation) == sold.stock
-    released = stock.release(sold.stock, sold.reservation, line(3))
-    assert stock.apply_record(sold.stock, released.reservation) == released.stock
-    rejected = {**reservation, "state": "rejected", "previousState": None}
-    assert stock.apply_record(before, rejected) == before
+    made = stock.stamped(reservation, 41)
+    assert stock.apply_change(before, 3, stock.change_at(made, 41)) == row
+    sold = stock.sell(row, made, line(3))
+    sold_record = stock.stamped(sold.reservation, 57)
+    assert stock.apply_change(row, 3, stock.change_at(sold_record, 57)) == sold.stock
+    released = stock.release(sold.stock, sold_record, line(3))
+    released_record = stock.stamped(released.reservation, 60)
+    assert stock.apply_change(sold.stock, 3, stock.change_at(released_record, 60)) == released.stock
+    rejected = stock.stamped({**reservation, "state": "rejected", "previousState": None}, 43)
+    assert stock.apply_change(before, 3, stock.change_at(rejected, 43)) == before
 
 
-def test_journal_remembers_what_each_applied_request_left_and_stays_bounded():
-    row = stock.new_stock("sku-1")
-    for offset in range(stock.JOURNAL_SIZE + 5):
-        row = stock.record_applied(row, "stock.requests", offset, f"sku-1/ord_{offset}/0", None)
-    assert row["appliedOffsets"]["stock.requests"] == stock.JOURNAL_SIZE + 4
-    assert len(row["journal"]) == stock.JOURNAL_SIZE
-    assert stock.journal_entry(row, 3) is None
-    assert stock.journal_entry(row, stock.JOURNAL_SIZE + 4)["reservationKey"] == f"sku-1/ord_{stock.JOURNAL_SIZE + 4}/0"
-
-
-def test_the_last_change_of_a_reservation_is_its_newest_journal_entry() -> None:
-    row = {"journal": [
-        {"offset": 7, "reservationKey": "prod_j/ord_1/0", "reservation": {"status": "reserved"}},
-        {"offset": 9, "reservationKey": "prod_j/ord_2/0", "reservation": {"status": "reserved"}},
-        {"offset": 12, "reservationKey": "prod_j/ord_1/0", "reservation": {"status": "released"}},
-    ]}
-    # a replay of offset 7 (the reservation) must not undo the release at 12
-    assert stock.last_change_of(row, "prod_j/ord_1/0") is not stock.journal_entry(row, 7)
-    assert stock.last_change_of(row, "prod_j/ord_2/0") is stock.journal_entry(row, 9)
-    assert stock.last_change_of(row, "prod_j/ord_3/0") is None
+def test_a_line_keeps_every_change_it_went_through_and_what_each_left():
+    row, reservation = reserved(on_hand=10, quantity=3)
+    made = stock.stamped(reservation, 41)
+    sold = stock.stamped(stock.sell(row, made, line(3)).reservation, 57)
+    assert [c["offset"] for c in sold["history"]] == [41, 57]
+    assert sold["sourceOffset"] == 57
+    # a replay of the reserve (41) answers what it said then, not what the line is now
+    assert stock.as_changed_by(sold, stock.change_at(sold, 41))["state"] == "reserved"
+    assert stock.change_at(sold, 50) is None and stock.change_at(None, 41) is None
