@@ -49,6 +49,7 @@ from orderflow.agents.durability import (
 from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.restore import restore_in_bulk
 from orderflow.agents.routing import TableRouter
+from orderflow.agents.standby import watch_standby_lag
 from orderflow.agents.watchdog import SkipGuard, StallWatch
 from orderflow.agents.watchers import Watchers
 from orderflow.readiness import BrokerProbe, admin_ping
@@ -163,6 +164,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     checkpoint_on_flush(app, app.checkpoints)
     keep_messages_fetched_on_resume(app)
     restore_in_bulk(app, settings.kafka_servers)
+    watch_standby_lag(app, settings.kafka_servers)
     commit_only_handled(app)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),

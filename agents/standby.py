@@ -1,15 +1,20 @@
-"""How far this worker's standby table copies are behind their changelogs.
+"""Keeps this worker's standby table copies current, and says how current.
 
 A standby copy is what makes a failover fast: the worker that takes a dead
-worker's partitions over starts from it. Faust reports a standby's progress
-only against the high watermarks it read when its recovery began, so a copy
-that stopped following would look current. Here a timer asks the broker for
-the changelogs' end offsets (one ListOffsets request for all of them) and
-compares each with the offset stored in the standby's RocksDB, the offset of
-the last changelog record applied to it.
+worker's partitions over starts from it. Faust holds the standby records it
+reads in memory until 1,000 of one table have come (``recovery_buffer_size``)
+or a rebalance begins, so a copy could sit hundreds of records behind for as
+long as traffic is light (what an earlier note here took for standbys that
+stop following after a broker restart). A timer applies what Faust holds
+every few seconds, then asks the broker for the changelogs' end offsets (one
+ListOffsets request for all of them) and compares each with the offset
+stored in the standby's RocksDB, the last changelog record applied to it.
+Faust reports standby progress only against the high watermarks it read
+when its recovery began, which a copy that stopped following would pass.
 
-Consumes nothing; produces nothing; owns the ``orderflow_standby_lag_records``
-gauge (changelog records not yet in this worker's standby copies, per table).
+Consumes nothing itself (Faust's recovery reads the standby changelogs);
+produces nothing; owns the ``orderflow_standby_lag_records`` gauge
+(changelog records not yet in this worker's standby copies, per table).
 """
 
 from __future__ import annotations
@@ -34,12 +39,21 @@ class StandbyLag:
     """Asks the broker for the end offsets of the changelogs this worker follows."""
 
     def __init__(self, bootstrap_servers: str) -> None:
-        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self._config = {"bootstrap.servers": bootstrap_servers}
+        self._admin: AdminClient | None = None  # made on first use: nothing connects at app build
 
     def end_offsets(self, tps: list[TP]) -> dict[TP, int]:
+        if self._admin is None:
+            self._admin = AdminClient(self._config)
         request = {TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in tps}
-        futures = self._admin.list_offsets(request, request_timeout=10)
-        return {TP(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+        try:
+            futures = self._admin.list_offsets(request, request_timeout=10)
+            return {TP(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+        except Exception:
+            # e.g. a fenced leader epoch after a broker restart: the client's
+            # metadata is stale, so the next measurement starts a fresh one
+            self._admin = None
+            raise
 
 
 def lag_per_table(standbys: Mapping[TP, Any], ends: Mapping[TP, int]) -> dict[str, int]:
@@ -53,19 +67,23 @@ def lag_per_table(standbys: Mapping[TP, Any], ends: Mapping[TP, int]) -> dict[st
 
 
 def watch_standby_lag(app: Any, bootstrap_servers: str) -> None:
-    """Every few seconds, set the standby lag gauge of each table."""
+    """Every few seconds, apply the standby records Faust holds and set the
+    standby lag gauge of each table."""
     lag = StandbyLag(bootstrap_servers)
     changelogs = app.tables._changelogs  # changelog topic -> table (Faust 0.15.3)
 
     @app.timer(interval=CHECK_EVERY_S)
     async def measure_standby_lag() -> None:
+        app.tables.recovery.flush_buffers()  # what Faust does at a rebalance (0.15.3)
         standbys = {tp: changelogs[tp.topic] for tp in app.assignor.assigned_standbys() if tp.topic in changelogs}
         seen = {table.name: 0 for table in changelogs.values()}
         if standbys:
             try:
                 ends = await asyncio.to_thread(lag.end_offsets, list(standbys))
-            except Exception as exc:  # the broker is away: keep the last figures
+            except Exception as exc:  # the broker is away: the lag is unknown, not zero
                 log.info("standby lag not measured: %s", exc)
+                for table in seen:
+                    STANDBY_LAG.labels(table).set(float("nan"))
                 return
             seen.update(lag_per_table(standbys, ends))
         for table, behind in seen.items():

@@ -16,6 +16,7 @@ __all__ = [
     "MESSAGES_HANDLED",
     "RESTORE_RECORDS",
     "RESTORE_REMAINING",
+    "STANDBY_LAG",
     "UNDECODABLE_MESSAGES",
     "exposition",
 ]
@@ -47,6 +48,11 @@ RESTORE_RECORDS = Counter(
 RESTORE_REMAINING = Gauge(
     "orderflow_restore_remaining_records",
     "Changelog records the running bulk restore has still to read (0 when none runs).",
+)
+STANDBY_LAG = Gauge(
+    "orderflow_standby_lag_records",
+    "Changelog records not yet in this worker's standby copies, per table (against the broker's end offsets).",
+    ["table"],
 )
 HTTP_REQUESTS = Histogram(
     "orderflow_http_request_seconds",
