@@ -3,7 +3,6 @@ would apply, summed per table; a copy that has applied nothing lags by all."""
 
 from __future__ import annotations
 
-
 from faust.types import TP
 
 from orderflow.agents.standby import lag_per_table
