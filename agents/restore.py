@@ -83,35 +83,31 @@ class BulkRestore:
         log.info("restoring %d records of %d changelog partitions in bulk", total, len(todo))
         consumer.assign([TopicPartition(p.tp.topic, p.tp.partition, p.next_offset) for p in todo])
         started = last_report = time.monotonic()
-        done = 0
-        pending = set(by_tp)
+        done, left = 0, total
+        pending = set(by_tp)  # till each reports its end (offsets of a compacted log have gaps)
         while pending and not stop.is_set() and time.monotonic() - started < self.budget_s:
-            messages = consumer.consume(BATCH_RECORDS, timeout=0.5)
             batches: dict[tuple[str, int], list[tuple[bytes, bytes | None, int]]] = {}
-            for msg in messages:
+            for msg in consumer.consume(BATCH_RECORDS, timeout=0.5):
                 key = (msg.topic(), msg.partition())
-                if msg.error() is not None:
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        if by_tp[key].next_offset >= by_tp[key].high:
-                            pending.discard(key)
-                        continue
+                if msg.error() is None:
+                    batches.setdefault(key, []).append((msg.key(), msg.value(), msg.offset()))
+                elif msg.error().code() == KafkaError._PARTITION_EOF:
+                    pending.discard(key)
+                else:
                     raise RuntimeError(f"restore of {key} failed: {msg.error()}")
-                batches.setdefault(key, []).append((msg.key(), msg.value(), msg.offset()))
             for key, records in batches.items():
                 part = by_tp[key]
                 part.store.restore_batch(part.db, records)
                 part.next_offset = records[-1][2] + 1
                 done += len(records)
-                if part.next_offset >= part.high:
-                    pending.discard(key)
-            RESTORE_RECORDS.inc(sum(len(r) for r in batches.values()))
-            RESTORE_REMAINING.set(sum(p.remaining for p in todo))
+                RESTORE_RECORDS.inc(len(records))
+            left = sum(p.remaining for p in todo)
+            RESTORE_REMAINING.set(left)
             now = time.monotonic()
             if now - last_report >= PROGRESS_EVERY_S:
                 last_report = now
-                _report(done, sum(p.remaining for p in todo), now - started)
+                _report(done, left, now - started)
         elapsed = time.monotonic() - started
-        left = sum(p.remaining for p in todo)
         log.info("bulk restore read %d records in %.1f s (%.0f/s); %d left for Faust's recovery",
                  done, elapsed, done / elapsed if elapsed else 0.0, left)
         RESTORE_REMAINING.set(0)
@@ -144,9 +140,7 @@ def restore_in_bulk(app: Any, bootstrap_servers: str) -> None:
 async def _restore(bulk: BulkRestore, tables: Mapping[TP, Any], tps: set[TP], destination: Any) -> None:
     partitions = []
     for tp in tps:
-        store = tables[tp].data
-        if not hasattr(store, "restore_batch"):
-            continue
+        store = tables[tp].data  # a CheckpointedStore: the app's store for every table
         # opened here, on the loop: Faust's store keeps its open DBs in a dict
         partitions.append(Partition(tp, store, store._db_for_partition(tp.partition), destination[tp] + 1))
     if not partitions:

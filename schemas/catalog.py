@@ -437,23 +437,25 @@ def table(name: str) -> TableSpec:
     raise KeyError(f"no table {name!r} in the catalog")
 
 
+def _changelog(app_id: str, store: TableSpec) -> TopicSpec:
+    """The changelog topic of one table store, with the rows it holds."""
+    rows = rows_of(store)
+    also = f" (also the rows of {', '.join(repr(r.name) for r in rows[1:])})" if len(rows) > 1 else ""
+    return TopicSpec(
+        name=changelog_topic(app_id, store.name),
+        key=" or ".join(r.key for r in rows),
+        value_schemas=tuple(r.value_schema for r in rows),
+        writer=store.writer,
+        partitions=topic(store.source_topic).partitions,
+        compacted=True,
+        windowed=store.windowed,
+        doc=f"Changelog of table {store.name!r}{also}.",
+    )
+
+
 def all_topics(app_id: str) -> tuple[TopicSpec, ...]:
     """Every topic the deployment needs, changelogs included, for creation."""
-    changelogs = tuple(
-        TopicSpec(
-            name=changelog_topic(app_id, t.name),
-            key=" or ".join(r.key for r in rows_of(t)),
-            value_schemas=tuple(r.value_schema for r in rows_of(t)),
-            writer=t.writer,
-            partitions=topic(t.source_topic).partitions,
-            compacted=True,
-            windowed=t.windowed,
-            doc=f"Changelog of table {t.name!r}" + (
-                f" (also the rows of {', '.join(repr(r.name) for r in rows_of(t)[1:])})." if len(rows_of(t)) > 1
-                else "."),
-        )
-        for t in TABLES if t.stored_in is None
-    )
+    changelogs = tuple(_changelog(app_id, t) for t in TABLES if t.stored_in is None)
     # Faust subscribes every worker to this topic to elect a leader; it carries no data.
     leader = TopicSpec(
         name=f"{app_id}-__assignor-__leader",

@@ -74,7 +74,7 @@ def _result(cmd: Record, reservation: Row) -> Row:
 
 def _record(state: str, quantity: int, price: int | None = None, reason: str | None = None) -> Row:
     return {"state": state, "quantity": quantity, "unitPriceCents": price, "reason": reason,
-            "previousState": None, "sourceOffset": -1, "history": []}
+            "previousState": None, "history": []}
 
 
 def reserve(stock: Row | None, reservation: Row | None, cmd: Record, price: int) -> LineDecision:
@@ -192,7 +192,7 @@ def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, 
 def stamped(record: Row, offset: int) -> Row:
     """The reservation record of a change made by the stock.requests message at ``offset``."""
     change = {"offset": offset, "previousState": record["previousState"], "state": record["state"]}
-    return {**record, "sourceOffset": offset, "history": [*record.get("history", []), change]}
+    return {**record, "history": [*record["history"], change]}
 
 
 def change_at(reservation: Row | None, offset: int) -> Row | None:

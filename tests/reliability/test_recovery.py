@@ -18,6 +18,7 @@ from support.chaos import OrderStream, chaos_stack, run_and_check
 from support.metrics import sample_value
 from support.waiting import eventually
 
+from orderflow.gateway.producer import producer_config
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
@@ -36,9 +37,9 @@ def seed_reservations(settings: Settings) -> None:
     topic = catalog.changelog_topic(settings.app_id, catalog.RESERVATIONS_TABLE.store)
     value = Codec().encode(catalog.RESERVATIONS_TABLE.value_schema, {
         "state": "released", "quantity": 1, "unitPriceCents": 100, "reason": None,
-        "previousState": "reserved", "sourceOffset": 0, "history": []})
-    producer = Producer({"bootstrap.servers": settings.kafka_servers, "acks": "all",
-                         "enable.idempotence": True, "linger.ms": 20, "batch.size": 1 << 20,
+        "previousState": "reserved", "history": []})
+    # the gateway's producer settings, with bigger batches for a bulk load
+    producer = Producer({**producer_config(settings.kafka_servers), "linger.ms": 20, "batch.size": 1 << 20,
                          "queue.buffering.max.messages": 500_000})
     for i in range(STATE_RECORDS):
         product = f"archived_{i % 5000}"

@@ -24,7 +24,7 @@ SUMMARY = {"orderId": "ord_1", "customerId": "cust_1", "status": "confirmed", "t
            "currency": "EUR", "createdAt": T, "updatedAt": T + 5, "revision": 4}
 
 RESERVATION = {"state": "sold", "quantity": 2, "unitPriceCents": 1999, "reason": None,
-               "previousState": "reserved", "sourceOffset": 41,
+               "previousState": "reserved",
                "history": [{"offset": 12, "previousState": None, "state": "reserved"},
                            {"offset": 41, "previousState": "reserved", "state": "sold"}]}
 LEVEL = {"productId": "sku-1", "onHand": 40, "reserved": 37, "available": 3, "threshold": 5}

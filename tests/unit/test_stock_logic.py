@@ -52,7 +52,7 @@ def test_reserve_holds_the_units_when_available_stock_covers_the_line():
     assert decision.stock is not None
     assert (decision.stock["onHand"], decision.stock["reserved"]) == (10, 5)
     assert decision.reservation == {"state": "reserved", "quantity": 2, "unitPriceCents": 1999, "reason": None,
-                                   "previousState": None, "sourceOffset": -1, "history": []}
+                                   "previousState": None, "history": []}
     assert decision.result == result("reserved")
     assert before == level(on_hand=10, reserved=3), "the row passed in was changed"
 
@@ -67,7 +67,7 @@ def test_reserve_of_exactly_the_available_units_succeeds():
 def test_reserve_beyond_the_available_units_is_rejected_as_out_of_stock(on_hand, already_reserved):
     decision = stock.reserve(level(on_hand, already_reserved), None, line(2), PRICE)
     assert decision.stock is None
-    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None,
                                     "history": [], "unitPriceCents": 1999,
                                     "reason": "out_of_stock"}
     assert decision.result == result("rejected", reason="out_of_stock")
@@ -83,7 +83,7 @@ def test_reserve_of_no_units_is_rejected(quantity):
 def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product():
     decision = stock.reserve(None, None, line(2), PRICE)
     assert decision.stock is None
-    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None,
                                     "history": [], "unitPriceCents": None,
                                     "reason": "unknown_product"}
     assert decision.result == result("rejected", price=None, reason="unknown_product")
@@ -92,7 +92,7 @@ def test_reserve_of_a_product_without_stock_row_is_rejected_as_unknown_product()
 def test_reserve_at_a_price_other_than_the_current_one_is_rejected_as_price_changed():
     decision = stock.reserve(level(), None, line(2, requested=1500), PRICE)
     assert decision.stock is None
-    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None, "sourceOffset": -1,
+    assert decision.reservation == {"state": "rejected", "quantity": 2, "previousState": None,
                                     "history": [], "unitPriceCents": 1999,
                                     "reason": "price_changed"}
 
@@ -140,7 +140,7 @@ def test_release_without_reservation_records_a_released_guard():
     decision = stock.release(level(), None, line(2))
     assert decision.stock is None
     assert decision.reservation == {"state": "released", "quantity": 0, "unitPriceCents": None, "reason": None,
-                                   "previousState": None, "sourceOffset": -1, "history": []}
+                                   "previousState": None, "history": []}
     assert decision.result == result("released", quantity=0, price=None)
 
 
@@ -317,7 +317,7 @@ def test_a_line_keeps_every_change_it_went_through_and_what_each_left():
     made = stock.stamped(reservation, 41)
     sold = stock.stamped(stock.sell(row, made, line(3)).reservation, 57)
     assert [c["offset"] for c in sold["history"]] == [41, 57]
-    assert sold["sourceOffset"] == 57
+    assert stock.change_at(sold, 57) == {"offset": 57, "previousState": "reserved", "state": "sold"}
     # a replay of the reserve (41) answers what it said then, not what the line is now
     assert stock.as_changed_by(sold, stock.change_at(sold, 41))["state"] == "reserved"
     assert stock.change_at(sold, 50) is None and stock.change_at(None, 41) is None
