@@ -1,32 +1,47 @@
 # orderflow: the two commands of the README, and their parts.
 #   make dev    install everything, then run the local stack (Ctrl-C stops it)
-#   make test   install everything, then run the whole test suite (fault tests included, ~18 min)
+#   make test   install everything, lint and type-check, then run the whole test suite (fault tests included, ~20 min)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SOURCES := $(shell find core agents bench gateway schemas tables broker -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' \) 2>/dev/null)
+SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' \) 2>/dev/null)
 
-.PHONY: install dev test test-fast test-unit test-chaos constraints clean
+.PHONY: install install-python dev test test-fast test-unit test-chaos lint typecheck check constraints clean
 
+# The Python side (no JDK needed) and then Kafka's jars (JDK and Maven).
 install: $(VENV)/.installed
+install-python: $(VENV)/.python-installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt $(SOURCES)
-	@command -v java >/dev/null || { echo "JDK 17+ is required (java not found)"; exit 1; }
-	@command -v mvn >/dev/null || { echo "Maven is required (mvn not found)"; exit 1; }
+$(VENV)/.python-installed: pyproject.toml constraints.txt $(SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]' --config-settings editable_mode=strict
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.python-installed
+	@command -v java >/dev/null || { echo "JDK 17+ is required (java not found)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is required (mvn not found)"; exit 1; }
 	$(BIN)/python -c "from pathlib import Path; from orderflow.broker import ensure_jars; ensure_jars(Path('run'))"
 	touch $@
 
 dev: install
 	$(BIN)/orderflow dev
 
-test: install
+test: install check
 	$(BIN)/python -m pytest
 
-test-unit: install
+# Pure tests only: no broker, so no JDK or Maven either (seconds).
+test-unit: install-python
 	$(BIN)/python -m pytest tests/unit
+
+# ruff (rules in pyproject.toml) and mypy (strict on tables/ and schemas/).
+lint: install-python
+	$(BIN)/ruff check .
+
+typecheck: install-python
+	$(BIN)/mypy
+
+check: lint typecheck
 
 # Everything but the fault tests (about 4 min).
 test-fast: install

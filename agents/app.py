@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+
 from orderflow.agents import (
     customer_orders,
     customers,
@@ -72,7 +73,7 @@ PRODUCER_BATCH_BYTES = 256 << 10
 class Pipeline:
     """The app and what its agents, timer and views share."""
 
-    app: faust.App
+    app: DurableApp
     settings: Settings
     codec: Codec
     outbox: Outbox
@@ -110,7 +111,7 @@ def faust_broker_url(bootstrap_servers: str) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in bootstrap_servers.split(",") if s.strip())
 
 
-def _faust_app(settings: Settings) -> faust.App:
+def _faust_app(settings: Settings) -> DurableApp:
     return DurableApp(
         settings.app_id,
         fetch_sizing=FetchSizing(settings.fetch_min_bytes, int(settings.fetch_max_wait_s * 1000)),
@@ -146,7 +147,7 @@ def _faust_app(settings: Settings) -> faust.App:
     )
 
 
-def _velocity_table(app: faust.App, settings: Settings) -> faust.TableT:
+def _velocity_table(app: faust.App, settings: Settings) -> Any:
     """Orders and amount per customer in tumbling windows of the message time.
 
     Windowed keys are (customerId, window) tuples, so the key is a str (JSON);

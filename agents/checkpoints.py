@@ -192,9 +192,7 @@ class CheckpointedStore(Store):
         self._key_index[key] = partition
 
     def _set(self, key: bytes, value: bytes | None) -> None:
-        event = current_event()
-        assert event is not None, "table writes happen inside an agent's event"
-        self._write(event.message.partition, key, value)
+        self._write(_writing_partition(), key, value)
 
     def _del(self, key: bytes) -> None:
         event = current_event()
@@ -234,7 +232,7 @@ class CheckpointedStore(Store):
 
     def _active_partitions(self) -> Iterator[tuple[int, Any]]:
         actives = self.app.assignor.assigned_actives()
-        topic = self.table.changelog_topic_name
+        topic = self.table.changelog_topic.get_topic_name()
         for partition, db in list(self._dbs.items()):
             if self.table.is_global or TP(topic=topic, partition=partition) in actives:
                 yield partition, db
@@ -272,3 +270,11 @@ class CheckpointedStore(Store):
         if self._checkpoints is not None:
             self._checkpoints.forget(self, mine)
         super().revoke_partitions(table, tps)
+
+
+def _writing_partition() -> int:
+    """The partition of the event whose handler writes to a table now."""
+    event = current_event()
+    if event is None:
+        raise RuntimeError("table writes happen inside an agent's event")
+    return event.message.partition

@@ -85,7 +85,7 @@ def next_commit(start: int, acked: list[int]) -> tuple[int | None, int]:
 
 def commit_only_handled(app: faust.App) -> None:
     """Install the rules above on ``app``'s consumer."""
-    consumer = app.consumer
+    consumer: Any = app.consumer  # Faust's concrete Consumer: its internals are what this repairs
     known: dict[Any, int] = {}  # the last commit point of each partition, kept across revokes
     faust_ack = consumer.ack
     faust_perform_seek = consumer.perform_seek

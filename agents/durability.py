@@ -38,11 +38,12 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.topics import Topic
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
 from orderflow.agents.checkpoints import Checkpoints
 
 __all__ = [
@@ -104,11 +105,18 @@ class DurableApp(faust.App):
     def _new_transport(self) -> IdempotentTransport:
         return IdempotentTransport(self.conf.broker_consumer, self)
 
+    @property
+    def tables_recovered(self) -> bool:
+        """Whether every assigned table partition is restored (Faust's
+        recovery completes only after an assignment)."""
+        recovery = cast(Any, self.tables).recovery  # TableManagerT does not declare it; TableManager has it
+        return bool(recovery.completed.is_set())
+
 
 class SafeTopic(Topic):
     """A Faust topic whose failed sends stop the worker before any commit."""
 
-    def _on_published(self, fut: asyncio.Future, message: Any, producer: Any, state: Any) -> None:
+    def _on_published(self, fut: asyncio.Future[Any], message: Any, producer: Any, state: Any) -> None:
         super()._on_published(fut, message, producer, state)
         if not fut.cancelled() and fut.exception() is not None:
             log.critical("send to %s failed for good (%s); stopping before offsets move past it",
@@ -119,7 +127,7 @@ class SafeTopic(Topic):
 
 def make_commits_wait_for_changelogs(app: faust.App) -> None:
     """Replace the producer buffer's flush with one that really drains it."""
-    buffer = app.producer.buffer
+    buffer: Any = app.producer.buffer  # Faust's concrete ProducerBuffer, repaired here
     in_flight = 0
     send_pending = buffer._send_pending
 
@@ -156,9 +164,9 @@ def make_commits_wait_for_changelogs(app: faust.App) -> None:
 def keep_messages_fetched_on_resume(app: faust.App) -> None:
     """Make the end of recovery empty the stream queues before, not after, the
     stream partitions are resumed and sought (see 3. above)."""
-    recovery = app.tables.recovery
+    recovery = cast(Any, app.tables).recovery  # Faust's concrete Recovery, repaired here
     resume_streams = recovery._resume_streams
-    flow = app.flow_control
+    flow: Any = app.flow_control  # its resume is swapped for the end of one recovery
 
     def resume_without_emptying() -> None:
         flow._suspend.clear()

@@ -23,6 +23,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client import Counter
+
 from orderflow.agents.handling import Inbound
 from orderflow.agents.payment_client import (
     PaymentProviderClient,
@@ -33,7 +35,6 @@ from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
 from orderflow.tables import payments as logic
 from orderflow.tables.clock import now_ms
-from prometheus_client import Counter
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline

@@ -30,6 +30,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from faust.types import TP
+
 from orderflow.metrics import RESTORE_RECORDS, RESTORE_REMAINING
 
 __all__ = ["BulkRestore", "restore_in_bulk"]
@@ -88,13 +89,14 @@ class BulkRestore:
         while pending and not stop.is_set() and time.monotonic() - started < self.budget_s:
             batches: dict[tuple[str, int], list[tuple[bytes, bytes | None, int]]] = {}
             for msg in consumer.consume(BATCH_RECORDS, timeout=0.5):
-                key = (msg.topic(), msg.partition())
-                if msg.error() is None:
-                    batches.setdefault(key, []).append((msg.key(), msg.value(), msg.offset()))
-                elif msg.error().code() == KafkaError._PARTITION_EOF:
+                key = (msg.topic() or "", msg.partition() or 0)
+                error = msg.error()
+                if error is None:
+                    batches.setdefault(key, []).append((msg.key() or b"", msg.value(), msg.offset() or 0))
+                elif error.code() == KafkaError._PARTITION_EOF:
                     pending.discard(key)
                 else:
-                    raise RuntimeError(f"restore of {key} failed: {msg.error()}")
+                    raise RuntimeError(f"restore of {key} failed: {error}")
             for key, records in batches.items():
                 part = by_tp[key]
                 part.store.restore_batch(part.db, records)

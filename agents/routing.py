@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 from faust.web import Request, Response, View
+
 from orderflow.partitioning import partition_for_key
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ LocalHandler = Callable[[], Awaitable[Response]]
 
 
 class TableRouter:
-    def __init__(self, app: faust.App, table: faust.Table, partitions: int,
+    def __init__(self, app: faust.App, table: faust.types.TableT, partitions: int,
                  timeout_s: float) -> None:
         self._app = app
         self._table = table

@@ -27,6 +27,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.types import TP
+
 from orderflow.metrics import STANDBY_LAG
 
 __all__ = ["StandbyLag", "watch_standby_lag"]
@@ -39,7 +40,7 @@ class StandbyLag:
     """Asks the broker for the end offsets of the changelogs this worker follows."""
 
     def __init__(self, bootstrap_servers: str) -> None:
-        self._config = {"bootstrap.servers": bootstrap_servers}
+        self._config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers}
         self._admin: AdminClient | None = None  # made on first use: nothing connects at app build
 
     def end_offsets(self, tps: list[TP]) -> dict[TP, int]:
@@ -80,7 +81,7 @@ def watch_standby_lag(app: Any, bootstrap_servers: str) -> None:
         if standbys:
             try:
                 ends = await asyncio.to_thread(lag.end_offsets, list(standbys))
-            except Exception as exc:  # the broker is away: the lag is unknown, not zero
+            except Exception as exc:  # noqa: BLE001 - the broker is away: the lag is unknown, not zero
                 log.info("standby lag not measured: %s", exc)
                 for table in seen:
                     STANDBY_LAG.labels(table).set(float("nan"))

@@ -29,7 +29,7 @@ def register(pipeline: Pipeline, saga: OrderSaga) -> None:
 
     @app.timer(interval=pipeline.settings.payment_scan_interval_s)
     async def expire_unpaid_orders() -> None:
-        if app.rebalancing or not app.tables.recovery.completed.is_set():
+        if app.rebalancing or not app.tables_recovered:
             return
         now = time.time()
         due = []

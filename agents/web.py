@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
+
 from orderflow.agents.rows import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
 from orderflow.schemas import catalog
@@ -36,7 +37,7 @@ def worker_ready(pipeline: Pipeline) -> tuple[bool, str]:
     tables recovered (recovery completes only after an assignment), and no
     rebalance in progress. /readyz also asks whether the broker answers."""
     app = pipeline.app
-    if not app.tables.recovery.completed.is_set():
+    if not app.tables_recovered:
         return False, "recovering tables"
     if app.rebalancing:
         return False, "rebalancing"

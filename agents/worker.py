@@ -11,6 +11,7 @@ past the offset stored with it.
 from __future__ import annotations
 
 import faust
+
 from orderflow.agents.app import create_app
 from orderflow.settings import Settings
 from orderflow.topics import ensure_topics

@@ -99,7 +99,10 @@ def producer_performance(settings: Settings, servers: str, messages: int, size: 
                 "--num-records", str(messages), "--record-size", str(size), "--throughput", "-1",
                 "--producer-props", f"bootstrap.servers={servers}", "acks=all", "linger.ms=5")
     final = [line for line in out.splitlines() if "records sent" in line][-1]
-    rate = float(re.search(r"([\d.]+) records/sec", final).group(1))
+    found = re.search(r"([\d.]+) records/sec", final)
+    if found is None:
+        raise RuntimeError(f"ProducerPerformance printed no rate: {final.strip()}")
+    rate = float(found.group(1))
     p99 = re.search(r"([\d.]+) ms 99th", final)
     return {"name": "Kafka ProducerPerformance (acks=all)", "events_per_s": rate, "detail": final.strip(),
             "p99_ms": float(p99.group(1)) if p99 else None}

@@ -10,6 +10,7 @@ into ``--out``. Everything heavy is imported when a command runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -73,13 +74,14 @@ def bench(ctx: click.Context, rate: float, duration: float, ingress: str, worker
     throughput, lag, CPU; JSON, markdown and a PNG in --out."""
     if ctx.invoked_subcommand is not None:
         return
-    from orderflow.bench.config import BenchConfig
+    from orderflow.bench.config import BenchConfig, Ingress
     from orderflow.bench.report import write
     from orderflow.bench.run import run_bench
 
     if lines[0] > lines[1]:
         raise click.UsageError("--lines: the first number is the fewest")
-    config = BenchConfig(rate=rate, duration=duration, ingress=ingress, workers=workers, products=products,
+    config = BenchConfig(rate=rate, duration=duration, ingress=cast(Ingress, ingress), workers=workers,
+                         products=products,
                          customers=customers, zipf=zipf, min_lines=lines[0], max_lines=lines[1],
                          price_rate=price_rate, decline_share=decline_share, cancel_share=cancel_share,
                          ramp=ramp, ramp_factor=ramp_factor, max_steps=max_steps, drain_timeout=drain_timeout,

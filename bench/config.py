@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+Ingress = Literal["http", "kafka"]
+
 __all__ = ["BenchConfig"]
 
 
@@ -16,7 +18,7 @@ __all__ = ["BenchConfig"]
 class BenchConfig:
     rate: float = 100.0                     # orders per second, open loop (the first step when ramping)
     duration: float = 30.0                  # seconds of load (per step when ramping)
-    ingress: Literal["http", "kafka"] = "kafka"
+    ingress: Ingress = "kafka"
     workers: int = 1
     products: int = 1000
     customers: int = 200

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 from hdrh.histogram import HdrHistogram
+
 from orderflow.bench.config import BenchConfig
 from orderflow.bench.recorder import summary
 from orderflow.bench.seeding import seed
@@ -79,7 +80,7 @@ async def _reads(target: Target, rate: float, duration: float, orders: int, echo
                 async with session.get(f"/api/v1/orders/{order_id}") as resp:
                     await resp.read()
                     statuses[str(resp.status)] += 1
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 statuses[type(exc).__name__] += 1
             done = time.monotonic()
             scheduled_h.record_value(max(1, int((done - scheduled) * 1e6)))

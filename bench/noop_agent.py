@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import faust
+
 from orderflow.schemas import catalog
 
 __all__ = ["create_app"]

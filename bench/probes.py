@@ -68,7 +68,7 @@ class LagProbe:
             except KafkaException:
                 self.errors += 1
                 continue
-            top = max(lag, key=lag.get, default=None)
+            top = max(lag, key=lambda topic: lag[topic], default=None)
             self.samples.append({"t": round(time.monotonic() - self._t0, 2), "lag": sum(lag.values()),
                                  "top_topic": top, "top_lag": lag.get(top, 0) if top else 0})
 

@@ -25,10 +25,11 @@ def _step_rows(steps: list[dict[str, Any]]) -> list[str]:
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s in steps:
         lat, http = s["latency_ms"], s.get("http_ms") or {}
+        lag = s["lag"]["max"] if s["lag"]["max"] is not None else "-"
         rows.append(
             f"| {s['rate']:,.0f} | {s['sent']:,} | {s['completed']:,} | {s['completed_per_s']:,.1f} "
             f"| {_ms(lat.get('p50'))} | {_ms(lat.get('p90'))} | {_ms(lat.get('p99'))} | {_ms(lat.get('p99.9'))} "
-            f"| {_ms(lat.get('max'))} | {_ms(http.get('p99'))} | {s['lag']['max'] if s['lag']['max'] is not None else '-'} "
+            f"| {_ms(lat.get('max'))} | {_ms(http.get('p99'))} | {lag} "
             f"| {s['cpu']['total_cpu_s']} | {'yes' if s['stable'] else 'no'} |")
     return rows
 

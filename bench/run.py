@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psutil
+
 from orderflow.bench.config import BenchConfig
 from orderflow.bench.probes import CpuProbe, LagProbe
 from orderflow.bench.recorder import Recorder
@@ -155,9 +156,11 @@ class _Run:
         self.tracker = OutcomeTracker(self.target.bootstrap_servers, self.codec)
         self.tracker.start()
         self.kafka = KafkaIngress(self.target.bootstrap_servers, self.codec, self.run_id)
+        self.ingress: KafkaIngress | HttpIngress
         if config.ingress == "http":
-            self.ingress = HttpIngress(self.target.gateway_url, self.kafka, self.run_id)
-            self.ingress.on_failed = self.tracker.forget
+            http = HttpIngress(self.target.gateway_url, self.kafka, self.run_id)
+            http.on_failed = self.tracker.forget
+            self.ingress = http
         else:
             self.ingress = self.kafka
         self.cpu = CpuProbe(self.target.processes)

@@ -65,7 +65,10 @@ async def seed(gateway_url: str, run_id: str, customers: int, stock: dict[str, i
 
         await _bounded(range(customers), customer)
         await _bounded(stock, restock)
-        await _bounded(stock, lambda p: _eventually(session, f"/api/v1/inventory/{p}",
-                                                    lambda row, p=p: row.get("onHand", 0) >= stock[str(p)]))
+        async def stocked(product: object) -> None:
+            await _eventually(session, f"/api/v1/inventory/{product}",
+                              lambda row: row.get("onHand", 0) >= stock[str(product)])
+
+        await _bounded(stock, stocked)
         await _bounded(ids, lambda c: _eventually(session, f"/api/v1/customers/{c}", lambda _row: True))
     return sorted(ids)

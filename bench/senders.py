@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from confluent_kafka import Producer
+
 from orderflow.bench.recorder import Recorder
 from orderflow.bench.workload import Order
 from orderflow.gateway.orders import order_id_for
@@ -109,7 +111,7 @@ class HttpIngress:
     def order_id(self, order: Order) -> str:
         return order_id_for(order.customer_id, self._idempotency_key(order))
 
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -132,7 +134,7 @@ class HttpIngress:
             async with self._session.post(path, json=body, headers=headers) as resp:
                 await resp.read()
                 status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             status = 599
         if order_id is not None:
             self.recorder.http_done(time.monotonic() - began, status)

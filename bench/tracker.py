@@ -17,6 +17,7 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
+
 from orderflow.bench.recorder import Recorder
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import HEADER, Codec

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import fcntl
 import json
 import logging
@@ -38,10 +39,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata
+
 from orderflow.broker.runtime import (
     ensure_jars,
     java_executable,
@@ -487,7 +489,7 @@ def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, de
         for n in nodes
     ]
     failures = []
-    for node, run in zip(nodes, runs):
+    for node, run in zip(nodes, runs, strict=True):
         try:
             out, _ = run.communicate(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -502,7 +504,8 @@ def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, de
 
 def _probe(node: _Node, timeout: float) -> ClusterMetadata | str:
     """A metadata response from ``node``'s own listener, or why there is none."""
-    admin = AdminClient({"bootstrap.servers": f"{HOST}:{node.port}", "logger": _rdkafka_log})
+    config: dict[str, Any] = {"bootstrap.servers": f"{HOST}:{node.port}", "logger": _rdkafka_log}
+    admin = AdminClient(config)
     try:
         return admin.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -550,15 +553,14 @@ def _signal_group(node: _Node, sig: signal.Signals) -> None:
     """Signal the node's process group (it leads its own session), if still running."""
     if node.process is None or node.process.poll() is not None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(node.process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _wait_or_kill(node: _Node, timeout: float) -> None:
     """Reap the node's JVM, SIGKILLing it after ``timeout`` seconds."""
-    assert node.process is not None
+    if node.process is None:
+        return
     try:
         node.process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -55,13 +55,14 @@ def log4j_config() -> str:
 @cache
 def kafka_version() -> str:
     """The Kafka version pinned by the ``kafka.version`` property of the packaged pom."""
-    root = ET.fromstring(pom_text())
+    root = ET.fromstring(pom_text())  # noqa: S314 - the pom packaged with orderflow, not outside input
     node = root.find("{*}properties/{*}kafka.version")
     if node is None:
         node = root.find("properties/kafka.version")
-    if node is None or not (node.text or "").strip():
+    version = (node.text or "").strip() if node is not None else ""
+    if not version:
         raise KafkaRuntimeError("the packaged pom.xml has no <kafka.version> property")
-    return node.text.strip()
+    return version
 
 
 def java_executable() -> str:

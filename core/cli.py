@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from orderflow.bench.cli import bench
 from orderflow.settings import Settings
 

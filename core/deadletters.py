@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
 from orderflow.gateway.producer import producer_config
 from orderflow.schemas import catalog
 
@@ -115,8 +116,22 @@ def _consumer(bootstrap_servers: str) -> Consumer:
 
 
 def _letter(msg: Message) -> DeadLetter:
-    return DeadLetter(msg.partition(), msg.offset(), msg.timestamp()[1], msg.key(), msg.value(),
-                      tuple((k, v or b"") for k, v in (msg.headers() or [])))
+    partition, offset = _located(msg)
+    return DeadLetter(partition, offset, msg.timestamp()[1], msg.key(), msg.value(), _headers_of(msg))
+
+
+def _located(msg: Message) -> tuple[int, int]:
+    """A consumed record's partition and offset (librdkafka sets both on every record it hands out)."""
+    partition, offset = msg.partition(), msg.offset()
+    if partition is None or offset is None:
+        raise DeadLetterError("a consumed record without a partition or offset")
+    return partition, offset
+
+
+def _headers_of(msg: Message) -> tuple[tuple[str, bytes], ...]:
+    found = msg.headers() or []
+    pairs = found.items() if isinstance(found, dict) else found
+    return tuple((name, value.encode() if isinstance(value, str) else value or b"") for name, value in pairs)
 
 
 def _ranges(consumer: Consumer, timeout: float) -> dict[int, tuple[int, int]]:
@@ -141,11 +156,13 @@ def _consume(consumer: Consumer, starts: dict[int, int], ends: dict[int, int], t
     while pending:
         batch = consumer.consume(num_messages=500, timeout=0.1)  # waits for all 500 or the timeout
         for msg in batch:
-            if msg.error() is not None:
-                if msg.error().code() == KafkaError._PARTITION_EOF:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise DeadLetterError(f"reading {TOPIC}: {msg.error()}")
-            if msg.offset() < ends[msg.partition()]:
+                raise DeadLetterError(f"reading {TOPIC}: {error}")
+            partition, offset = _located(msg)
+            if offset < ends[partition]:
                 found.append(_letter(msg))
         if batch:
             deadline = time.monotonic() + timeout
@@ -223,11 +240,12 @@ def replay(bootstrap_servers: str, letters: Sequence[DeadLetter], timeout: float
             if err is not None:
                 failed.append(f"{position}: {err}")
             else:
-                done[position] = Replayed(position, msg.topic(), msg.partition(), msg.offset())
+                done[position] = Replayed(position, msg.topic() or "", *_located(msg))
         return report
 
     for letter, topic in zip(letters, targets, strict=True):
-        headers = [*letter.original_headers, (REPLAYED_FROM, letter.position.encode())]
+        headers: list[tuple[str, str | bytes | None]] = [*letter.original_headers,
+                                                         (REPLAYED_FROM, letter.position.encode())]
         producer.produce(topic, key=letter.key, value=letter.value, headers=headers,
                          on_delivery=delivered(letter.position))
     left = producer.flush(timeout)

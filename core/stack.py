@@ -12,10 +12,14 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
 from orderflow.topics import ensure_topics
+
+if TYPE_CHECKING:
+    from orderflow.broker import LocalKafka
 
 __all__ = ["DevStack"]
 
@@ -32,7 +36,7 @@ class DevStack:
         self.payment_simulator = payment_simulator
         self.fresh = fresh
         self._echo = echo
-        self._kafka = None
+        self._kafka: LocalKafka | None = None
         self.children: list[Child] = []
         # Workers are restarted when they exit on their own, as a container
         # orchestrator would (a worker exits on purpose when it cannot go on

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+
 from orderflow.schemas import catalog
 from orderflow.settings import Settings
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+
 from orderflow.gateway import customers, inventory, openapi, orders
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware

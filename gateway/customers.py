@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.orders import path_id, produce, read_json

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
 from orderflow.gateway.tracking import WorkersUnavailable
 
 __all__ = ["RequestRejected", "error_middleware", "json_error"]

@@ -17,6 +17,7 @@ import uuid
 from urllib.parse import quote
 
 from aiohttp import web
+
 from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.orders import path_id, produce, read_json

@@ -16,10 +16,11 @@ from functools import cache
 from typing import Any
 
 from aiohttp import web
-from orderflow.gateway import requests
-from orderflow.gateway.context import CONTEXT
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
+
+from orderflow.gateway import requests
+from orderflow.gateway.context import CONTEXT
 
 __all__ = ["OPERATIONS", "Operation", "document", "serve"]
 

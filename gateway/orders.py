@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from confluent_kafka import KafkaException
+
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import RequestRejected, json_error
 from orderflow.gateway.presenters import iso, present_order, present_summary

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
 from orderflow.partitioning import CONFLUENT_PARTITIONER
 
 __all__ = ["AsyncProducer", "producer_config"]
@@ -41,9 +42,11 @@ class AsyncProducer:
         self._poller.start()
 
     def _poll(self) -> None:
-        assert self._producer is not None
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("the producer is not started")
         while not self._stopping.is_set():
-            self._producer.poll(0.05)
+            producer.poll(0.05)
 
     async def send(self, topic: str, key: bytes, value: bytes,
                    headers: Mapping[str, bytes] | None = None) -> Message:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,6 +21,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
 
 __all__ = [
     "DOT_SEGMENTS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+
 from orderflow.gateway.app import create_gateway
 from orderflow.settings import Settings
 

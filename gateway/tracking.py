@@ -55,7 +55,8 @@ class TrackingClient:
 
         ``wait_s`` is how long the worker may hold the request (a long-poll).
         """
-        assert self._session is not None, "start() first"
+        if self._session is None:
+            raise RuntimeError("start() first")
         timeout = aiohttp.ClientTimeout(total=self._timeout.total + wait_s if self._timeout.total else None)
         errors = []
         start, self._next = self._next, (self._next + 1) % len(self._urls)

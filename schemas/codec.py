@@ -25,6 +25,7 @@ from typing import Any
 import fastavro
 import fastavro.validation
 from fastavro.types import Schema
+
 from orderflow.schemas.catalog import SCHEMA_IDS, SHARED_SCHEMAS, TopicSpec
 
 __all__ = ["Codec", "DecodeError", "Decoded", "EncodeError", "load_schemas"]
@@ -77,6 +78,8 @@ def load_schemas() -> dict[str, Schema]:
         # shared schemas go into the common registry; the others into a copy of it
         named = shared if is_shared else dict(shared)
         schema = fastavro.parse_schema(json.loads(files[short]), named_schemas=named)
+        if not isinstance(schema, dict):
+            raise ValueError(f"{short}.avsc is not a record schema")
         parsed[schema["name"]] = schema
     return parsed
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastavro.types import Schema
+
 from orderflow.schemas.codec import Codec, load_schemas
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ def schema_text_by_id(url: str) -> Callable[[int], str]:
         schema = client.get_schema(schema_id)
         if schema.schema_type not in (None, "AVRO"):
             raise ValueError(f"schema {schema_id} is {schema.schema_type}, not Avro")
+        if schema.schema_str is None:
+            raise ValueError(f"schema {schema_id} has no text")
         return schema.schema_str
 
     return lookup

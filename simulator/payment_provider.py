@@ -259,6 +259,7 @@ async def authorize(request: web.Request) -> web.Response:
 
     error_code = provider.behaviour.decline_methods.get(method_id)
     subject: Payment | Decline
+    answer: dict[str, Any]
     if error_code is not None:
         subject = Decline(order_id, method_id, error_code)
         provider.declines.append(subject)

@@ -58,7 +58,7 @@ def next_step(state: Row | None, kind: str, cmd: Record, now_ms: int, timeout_ms
         # cancelled; charging it would only mean refunding it.
         return EXPIRE if now_ms - cmd["requestedAt"] > timeout_ms else AUTHORIZE
     if status == "authorized":
-        return SETTLED_ELSEWHERE if settled_elsewhere(state, order) else CAPTURE
+        return SETTLED_ELSEWHERE if state is not None and settled_elsewhere(state, order) else CAPTURE
     return RESEND
 
 
@@ -67,7 +67,7 @@ def settled_elsewhere(state: Row, order: Row | None) -> bool:
     it no longer waits for payment, and not under our payment id."""
     if order is None or awaits_payment(order):
         return False
-    return order["paymentId"] != state["paymentId"]
+    return bool(order["paymentId"] != state["paymentId"])
 
 
 def after_authorize(state: Row, payment_id: str) -> Row:

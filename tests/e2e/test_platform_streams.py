@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from support.progress import group_lag_of
 from support.http import get, post_json, request
+from support.progress import group_lag_of
 from support.saga import (
     await_inventory,
     await_status,

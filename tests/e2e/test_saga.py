@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 from confluent_kafka import Producer
-from support.progress import group_lag_of
 from support.http import get, post_json
 from support.metrics import counter_total
+from support.progress import group_lag_of
 from support.saga import (
     CODEC,
     await_inventory,

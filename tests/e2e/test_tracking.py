@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Producer
 from support.http import get, post_json
 from support.metrics import counter_total
+from support.progress import await_handled, produce_one
 from support.saga import (
     CODEC,
     await_status,
@@ -22,7 +23,6 @@ from support.saga import (
     place,
     seed_stock,
 )
-from support.progress import await_handled, produce_one
 from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog

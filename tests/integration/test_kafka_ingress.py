@@ -11,8 +11,8 @@ import pytest
 from confluent_kafka import Producer
 from support.http import get
 from support.metrics import counter_total
-from support.saga import order_events
 from support.progress import await_handled, produce_one
+from support.saga import order_events
 from support.waiting import eventually_value
 
 from orderflow.schemas import catalog

@@ -23,9 +23,9 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from support.http import get
-from orderflow.ports import free_port
 
 from orderflow.agents.payment_client import PaymentProviderClient, ProviderRejected, ProviderUnavailable
+from orderflow.ports import free_port
 from orderflow.simulator import create_payment_provider
 
 # Repeatable injected errors: the client's calls are sequential, so the

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from support.chaos import OrderStream, chaos_stack, run_and_check
-from support.progress import group_lag
 from support.invariants import check
+from support.progress import group_lag
 from support.waiting import eventually
 
 from orderflow.gateway.producer import producer_config

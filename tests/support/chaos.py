@@ -25,20 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from support.http import get, post_json
-from support.invariants import SETTLED, Report, check
-from support.progress import group_lag
-from orderflow.ports import free_port, free_port_run
-from support.waiting import eventually
 
 from orderflow.broker import LocalKafka, ensure_jars
 from orderflow.gateway.producer import producer_config
 from orderflow.partitioning import partition_for_key
+from orderflow.ports import free_port, free_port_run
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
 from orderflow.topics import ensure_topics
+from support.http import get, post_json
+from support.invariants import SETTLED, Report, check
+from support.progress import group_lag
+from support.waiting import eventually
 
 __all__ = ["OrderStream", "chaos_stack", "run_and_check", "seed", "settle"]
 
@@ -130,7 +130,7 @@ class OrderStream:
     def _run(self) -> None:
         try:
             self._stream()
-        except BaseException as exc:  # re-raised by join(), in the test's own thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised by join(), in the test's own thread
             self.error = exc
 
     def _on_delivery(self, error: object, _message: object) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from orderflow.ports import free_port, free_port_run
 
 from orderflow.gateway.producer import producer_config
+from orderflow.ports import free_port, free_port_run
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
 

@@ -23,7 +23,7 @@ class Reply:
 
 def request(method: str, url: str, body: bytes | None = None,
             headers: dict[str, str] | None = None, timeout: float = 10.0) -> Reply:
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 - loopback only
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
             return Reply(resp.status, dict(resp.headers), resp.read())

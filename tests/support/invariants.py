@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from support.http import get
 
 from orderflow.agents.routing import ROUTED_HEADER
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.stack import DevStack
 from orderflow.tables.order_status import CUSTOMER_FACING, ORDER_TRANSITIONS, PAID, UNDONE, is_legal
+from support.http import get
 
 __all__ = ["Report", "Run", "check", "judge", "observe", "read_topic"]
 
@@ -137,9 +137,10 @@ def observe(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int]
     """Read a run's outcome through the gateway, the provider and the topics."""
     base = stack.gateway_url
     with ThreadPoolExecutor(max_workers=8) as pool:
-        orders = dict(zip(order_ids, pool.map(lambda o: _read_json(f"{base}/api/v1/orders/{o}"), order_ids)))
+        orders = dict(zip(order_ids, pool.map(lambda o: _read_json(f"{base}/api/v1/orders/{o}"), order_ids),
+                          strict=True))
         inventory = dict(zip(initial_stock, pool.map(lambda p: _read_json(f"{base}/api/v1/inventory/{p}"),
-                                                     initial_stock)))
+                                                     initial_stock), strict=True))
     servers = stack.settings.kafka_servers
 
     def local_copies(path: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
+
 from support.http import get
 
 __all__ = ["counter_total", "sample_value"]

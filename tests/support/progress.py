@@ -12,10 +12,10 @@ from collections.abc import Collection
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from support.waiting import eventually
 
 from orderflow.schemas import catalog
 from orderflow.stack import DevStack
+from support.waiting import eventually
 
 __all__ = ["MAIN_INPUTS", "await_handled", "committed_offsets", "group_lag", "group_lag_of", "produce_one"]
 

@@ -8,13 +8,13 @@ import uuid
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from support.http import get, post_json, request
-from support.waiting import eventually_value
 
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.stack import DevStack
+from support.http import get, post_json, request
+from support.waiting import eventually_value
 
 __all__ = [
     "adjust_stock",
@@ -64,8 +64,10 @@ def inventory(stack: DevStack, product_id: str) -> dict[str, Any] | None:
 
 
 def await_inventory(stack: DevStack, product_id: str, on_hand: int, reserved: int) -> dict[str, Any]:
-    found = eventually_value(lambda: inventory(stack, product_id),
-                             until=lambda inv: inv is not None and (inv["onHand"], inv["reserved"]) == (on_hand, reserved),
+    def reached(inv: dict[str, Any] | None) -> bool:
+        return inv is not None and (inv["onHand"], inv["reserved"]) == (on_hand, reserved)
+
+    found = eventually_value(lambda: inventory(stack, product_id), until=reached,
                              timeout=30, what=f"{product_id} at onHand={on_hand} reserved={reserved}")
     assert found is not None
     return found

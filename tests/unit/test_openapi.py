@@ -13,9 +13,9 @@ from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from orderflow.gateway.context import CONTEXT
 from orderflow.gateway import requests
 from orderflow.gateway.app import create_gateway
+from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.openapi import document, serve
 from orderflow.settings import Settings
 from orderflow.tables.validation import IDENT_PATTERN

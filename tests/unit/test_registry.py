@@ -25,7 +25,7 @@ from orderflow.settings import Settings
 
 pytest.importorskip("confluent_kafka.schema_registry", reason="needs confluent-kafka[schemaregistry]")
 
-from orderflow.schemas.registry import codec_for, register_all  # noqa: E402
+from orderflow.schemas.registry import codec_for, register_all
 
 FIRST_ID = 101  # unlike any catalog id, so a codec that ignores the registry shows
 
@@ -42,7 +42,7 @@ class FakeRegistry:
         text = body["schema"]
         try:
             fastavro.parse_schema(json.loads(text), named_schemas={})
-        except Exception as exc:  # the real registry answers 422 for an invalid schema
+        except Exception as exc:  # noqa: BLE001 - the real registry answers 422 for an invalid schema
             return web.json_response({"error_code": 42201, "message": str(exc)}, status=422)
         schema_id = self.ids.setdefault(text, FIRST_ID + len(self.ids))
         versions = self.subjects.setdefault(request.match_info["subject"], [])

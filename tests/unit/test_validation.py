@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from orderflow.schemas.codec import Codec
-from orderflow.tables.validation import IDENT_PATTERN
 from orderflow.tables import validation
-from orderflow.tables.validation import MAX_LINES, MAX_PRICE_CENTS, MAX_QUANTITY, MAX_STOCK, problems
+from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_PRICE_CENTS, MAX_QUANTITY, MAX_STOCK, problems
 
 CODEC = Codec()
 
