@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' \) 2>/dev/null)
 
-.PHONY: install install-python dev test test-fast test-unit test-chaos lint typecheck check constraints clean
+.PHONY: install install-python dev test test-fast test-unit test-chaos lint typecheck check messages constraints clean
 
 # The Python side (no JDK needed) and then Kafka's jars (JDK and Maven).
 install: $(VENV)/.installed
@@ -42,6 +42,11 @@ typecheck: install-python
 	$(BIN)/mypy
 
 check: lint typecheck
+
+# Regenerate schemas/messages.py (the TypedDicts) after changing an .avsc file.
+messages: install-python
+	$(BIN)/python -m orderflow.schemas.typegen > schemas/messages.py.new
+	mv schemas/messages.py.new schemas/messages.py
 
 # Everything but the fault tests (about 4 min).
 test-fast: install

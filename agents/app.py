@@ -50,6 +50,7 @@ from orderflow.agents.durability import (
 from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.restore import restore_in_bulk
 from orderflow.agents.routing import TableRouter
+from orderflow.agents.rows import Rows, RowT
 from orderflow.agents.standby import watch_standby_lag
 from orderflow.agents.watchdog import SkipGuard, StallWatch
 from orderflow.agents.watchers import Watchers
@@ -83,6 +84,10 @@ class Pipeline:
     tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
+
+    def rows(self, spec: catalog.TableSpec, row_type: type[RowT]) -> Rows[RowT]:
+        """The rows of table ``spec``, read and written as ``row_type``."""
+        return Rows(self.tables[spec.name], self.codec, spec, row_type)
 
     def add_agent(self, name: str, sources: tuple[catalog.TopicSpec, ...], handler: Handler,
                   around: Callable[[], AbstractAsyncContextManager[Any]] | None = None) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orderflow.agents.handling import Inbound
-from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import CustomerOrders, OrderSummary
 from orderflow.tables import customer_orders as logic
 
 if TYPE_CHECKING:
@@ -22,10 +22,10 @@ AGENT = "list_customer_orders"
 
 
 def register(pipeline: Pipeline) -> None:
-    lists = Rows(pipeline.tables["customer-orders"], pipeline.codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
+    lists = pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders)
 
     async def handle(msg: Inbound) -> str:
-        new = logic.upsert(lists.get(msg.key), msg.record)
+        new = logic.upsert(lists.get(msg.key), msg.record_as(OrderSummary))
         if new is None:
             return "unchanged"
         lists.put(msg.key, new)

@@ -14,11 +14,21 @@ A thin adapter around ``tables.customers``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from orderflow.agents.handling import Inbound
-from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import (
+    CheckCustomer,
+    CreateCustomer,
+    CustomerCheck,
+    CustomerState,
+    EmailClaimResult,
+    NotificationSent,
+    OrderSummary,
+    UpdateCustomer,
+    VelocityWindow,
+)
 from orderflow.tables import customers as logic
 from orderflow.tables.clock import iso, now_ms
 
@@ -30,16 +40,16 @@ __all__ = ["SOURCES", "CustomerDesk", "register"]
 AGENT = "manage_customers"
 SOURCES = (catalog.CUSTOMER_COMMANDS, catalog.EMAIL_CLAIM_RESULTS, catalog.CUSTOMER_CHECKS,
            catalog.ORDERS_BY_CUSTOMER)
-EMPTY_WINDOW = {"orders": 0, "amountCents": 0}
+EMPTY_WINDOW: VelocityWindow = {"orders": 0, "amountCents": 0}
 
 
 class CustomerDesk:
     def __init__(self, pipeline: Pipeline) -> None:
         codec = pipeline.codec
         self.codec = codec
-        self.customers = Rows(pipeline.tables["customers"], codec, catalog.CUSTOMERS_TABLE.value_schema)
-        self.checks = Rows(pipeline.tables["customer-checks"], codec, catalog.CUSTOMER_CHECKS_TABLE.value_schema)
-        self.sent = Rows(pipeline.tables["notifications-sent"], codec, catalog.NOTIFICATIONS_SENT_TABLE.value_schema)
+        self.customers = pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState)
+        self.checks = pipeline.rows(catalog.CUSTOMER_CHECKS_TABLE, CustomerCheck)
+        self.sent = pipeline.rows(catalog.NOTIFICATIONS_SENT_TABLE, NotificationSent)
         self.velocity = pipeline.tables["velocity"]
         self.outbox = pipeline.outbox
         self.watchers = pipeline.watchers
@@ -56,11 +66,11 @@ class CustomerDesk:
             return "replayed"
         now = now_ms()
         if msg.kind == "CreateCustomer":
-            decision = logic.create(row, msg.record, now)
+            decision = logic.create(row, msg.record_as(CreateCustomer), now)
         elif msg.kind == "UpdateCustomer":
-            decision = logic.update(row, msg.record, now, iso(now))
+            decision = logic.update(row, msg.record_as(UpdateCustomer), now, iso(now))
         else:
-            decision = logic.on_claim_result(row, msg.record, now, iso(now))
+            decision = logic.on_claim_result(row, msg.record_as(EmailClaimResult), now, iso(now))
         if decision.row is None:
             return "unchanged"
         decision.row["appliedOffsets"] = {**decision.row["appliedOffsets"], msg.topic: msg.offset}
@@ -73,14 +83,15 @@ class CustomerDesk:
         return "applied"
 
     async def _check(self, msg: Inbound) -> str:
-        cmd = msg.record
+        cmd = msg.record_as(CheckCustomer)
         check_key = f"{cmd['customerId']}/{cmd['orderId']}".encode()
         done = self.checks.get(check_key)
         outcome = "replayed"
         if done is None:
             window = self.velocity[cmd["customerId"]].current()
             passed, reason, new_window = logic.admit(
-                self.customers.get(msg.key), self.codec.decode(window).record if window else EMPTY_WINDOW,
+                self.customers.get(msg.key),
+                cast(VelocityWindow, self.codec.decode(window).record) if window else EMPTY_WINDOW,
                 cmd["amountCents"], self.limits)
             if new_window is not None:
                 self.velocity[cmd["customerId"]] = self.codec.encode(catalog.VELOCITY_TABLE.value_schema, new_window)
@@ -92,7 +103,7 @@ class CustomerDesk:
         return outcome
 
     async def _notify(self, msg: Inbound) -> str:
-        summary = msg.record
+        summary = msg.record_as(OrderSummary)
         sent_key = f"{summary['customerId']}/{summary['orderId']}/{summary['status']}".encode()
         notification = logic.notification_for(summary, self.customers.get(msg.key), now_ms())
         if notification is None:

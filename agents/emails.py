@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orderflow.agents.handling import Inbound
-from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import ClaimEmail, EmailOwner, ReleaseEmail
 from orderflow.tables import customers as logic
 
 if TYPE_CHECKING:
@@ -24,16 +24,16 @@ AGENT = "own_emails"
 
 
 def register(pipeline: Pipeline) -> None:
-    owners = Rows(pipeline.tables["email-owners"], pipeline.codec, catalog.EMAIL_OWNERS_TABLE.value_schema)
+    owners = pipeline.rows(catalog.EMAIL_OWNERS_TABLE, EmailOwner)
 
     async def handle(msg: Inbound) -> str:
         owner = owners.get(msg.key)
         if msg.kind == "ReleaseEmail":
-            if not logic.release(owner, msg.record):
+            if not logic.release(owner, msg.record_as(ReleaseEmail)):
                 return "unchanged"
             owners.delete(msg.key)
             return "applied"
-        new_owner, result = logic.claim(owner, msg.record)
+        new_owner, result = logic.claim(owner, msg.record_as(ClaimEmail))
         if new_owner is not None:
             owners.put(msg.key, new_owner)
         # Answered every time, so a replayed claim is answered again.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from orderflow.agents.commits import handled_ack, refuse
 from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
@@ -31,6 +31,7 @@ __all__ = ["Inbound", "Outbox", "run_agent"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[["Inbound"], Awaitable[str]]
+RecordT = TypeVar("RecordT", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,13 @@ class Inbound:
     @property
     def cause(self) -> str:
         return f"{self.topic}/{self.partition}/{self.offset}"
+
+    def record_as(self, record_type: type[RecordT]) -> RecordT:
+        """The record as the typed dict of its schema (``schemas.messages``);
+        TypeError when the message is of another schema."""
+        if record_type.__name__ != self.kind:
+            raise TypeError(f"{self.cause} is a {self.kind}, not a {record_type.__name__}")
+        return cast(RecordT, self.record)
 
 
 class Outbox:

@@ -18,31 +18,35 @@ what it produced is sent again, in case the crash lost it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orderflow.agents.handling import Inbound, Outbox
-from orderflow.agents.rows import Rows
 from orderflow.metrics import ILLEGAL_TRANSITIONS
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import OrderState, PendingPayment
 from orderflow.tables import orders as saga
 from orderflow.tables.clock import now_ms
+from orderflow.tables.envelope import Event
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
 
-__all__ = ["SOURCES", "OrderSaga", "register"]
+__all__ = ["COMMAND_TOPICS", "SOURCES", "OrderSaga", "register"]
 
 log = logging.getLogger(__name__)
 AGENT = "process_orders"
 SOURCES = (catalog.ORDER_COMMANDS, catalog.ORDER_TIMEOUTS, catalog.STOCK_RESULTS,
            catalog.CUSTOMER_CHECK_RESULTS, catalog.PAYMENT_EVENTS, catalog.SHIPMENT_EVENTS)
+# The topic of each command the saga's effects build, by schema short name.
+COMMAND_TOPICS = {schema.rsplit(".", 1)[-1]: spec
+                  for spec in (catalog.STOCK_REQUESTS, catalog.CUSTOMER_CHECKS, catalog.PAYMENT_REQUESTS)
+                  for schema in spec.value_schemas}
 
 
 class OrderSaga:
     def __init__(self, pipeline: Pipeline) -> None:
-        self.orders = Rows(pipeline.tables["orders"], pipeline.codec, catalog.ORDERS_TABLE.value_schema)
-        self.pending = Rows(pipeline.tables["pending-payments"], pipeline.codec,
-                            catalog.PENDING_PAYMENTS_TABLE.value_schema)
+        self.orders = pipeline.rows(catalog.ORDERS_TABLE, OrderState)
+        self.pending = pipeline.rows(catalog.PENDING_PAYMENTS_TABLE, PendingPayment)
         self.outbox: Outbox = pipeline.outbox
         self.watchers = pipeline.watchers
         self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
@@ -50,7 +54,7 @@ class OrderSaga:
     async def handle(self, msg: Inbound) -> str:
         old = self.orders.get(msg.key)
         if old is not None and old["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
-            await self._send(old, saga.events_caused_by(old, msg.cause), sorted(saga.effects(old)),
+            await self._send(old, saga.events_caused_by(old, msg.cause), saga.in_order(saga.effects(old)),
                              summary=True, now_ms=now_ms())
             return "replayed"
         ctx = saga.Context(now_ms=now_ms(), cause=msg.cause, payment_timeout_ms=self.timeout_ms)
@@ -73,7 +77,7 @@ class OrderSaga:
         self.watchers.notify(msg.key)
         return "applied"
 
-    def _index_payment_deadline(self, key: bytes, old: dict[str, Any] | None, row: dict[str, Any]) -> None:
+    def _index_payment_deadline(self, key: bytes, old: OrderState | None, row: OrderState) -> None:
         deadline = saga.payment_deadline(row, self.timeout_ms)
         if deadline is None:
             # Only an order that was awaiting payment can have an entry: a
@@ -84,51 +88,20 @@ class OrderSaga:
         elif self.pending.get(key) is None:
             self.pending.put(key, {"orderId": row["orderId"], "deadline": deadline})
 
-    async def _send(self, row: dict[str, Any], events: list[saga.Event], effects: list[saga.Effect],
+    async def _send(self, row: OrderState, events: list[Event], effects: list[saga.Effect],
                     summary: bool, now_ms: int) -> None:
         order_id = row["orderId"]
         for kind, record in events:
             await self.outbox.send(catalog.ORDER_EVENTS, order_id, kind, record)
         for effect in effects:
-            spec, key, kind, record = command_for(row, effect, now_ms)
-            await self.outbox.send(spec, key, kind, record)
+            command = effect.command(row, now_ms)
+            await self.outbox.send(COMMAND_TOPICS[command.kind], command.key, command.kind, command.record)
         if summary:
             await self.outbox.send(catalog.ORDERS_BY_CUSTOMER, row["customerId"], "OrderSummary",
                                    saga.summary(row))
 
 
-def command_for(row: dict[str, Any], effect: saga.Effect, now_ms: int
-                ) -> tuple[catalog.TopicSpec, str, str, dict[str, Any]]:
-    """The Kafka command that carries out one effect of the saga."""
-    kind, index = effect
-    order_id = row["orderId"]
-    if kind in ("reserve", "release", "sell"):
-        line = row["items"][index]
-        record: dict[str, Any] = {"orderId": order_id, "line": index, "productId": line["productId"]}
-        if kind == "reserve":
-            record.update(quantity=line["quantity"], requestedPriceCents=line["requestedPriceCents"])
-        name = {"reserve": "ReserveLine", "release": "ReleaseLine", "sell": "SellLine"}[kind]
-        return catalog.STOCK_REQUESTS, line["productId"], name, record
-    if kind == "check_customer":
-        return catalog.CUSTOMER_CHECKS, row["customerId"], "CheckCustomer", {
-            "orderId": order_id, "customerId": row["customerId"], "amountCents": row["totalCents"] or 0,
-            "at": row["createdAt"]}
-    if kind == "request_payment":
-        return catalog.PAYMENT_REQUESTS, order_id, "RequestPayment", {
-            "orderId": order_id, "customerId": row["customerId"], "amountCents": row["totalCents"] or 0,
-            "currency": row["currency"], "paymentMethodId": row["paymentMethodId"],
-            # when the order began to wait for payment: the same on every re-send
-            "requestedAt": row["history"][-1]["at"]}
-    if kind == "refund":
-        return catalog.PAYMENT_REQUESTS, order_id, "RefundPayment", {
-            "orderId": order_id, "amountCents": row["totalCents"] or 0, "currency": row["currency"],
-            "reason": "order_cancelled", "requestedAt": now_ms}
-    raise ValueError(f"unknown effect {effect}")
-
-
-
 def register(pipeline: Pipeline) -> OrderSaga:
     saga_agent = OrderSaga(pipeline)
     pipeline.add_agent(AGENT, SOURCES, saga_agent.handle)
-
     return saga_agent

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from prometheus_client import Counter
 
@@ -31,8 +31,8 @@ from orderflow.agents.payment_client import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import OrderState, PaymentState, RefundPayment, RequestPayment
 from orderflow.tables import payments as logic
 from orderflow.tables.clock import now_ms
 
@@ -53,24 +53,25 @@ SETTLED_ELSEWHERE = Counter(
 
 class PaymentDesk:
     def __init__(self, pipeline: Pipeline, client: PaymentProviderClient) -> None:
-        self.payments = Rows(pipeline.tables["payments"], pipeline.codec, catalog.PAYMENTS_TABLE.value_schema)
-        self.orders = Rows(pipeline.tables["orders"], pipeline.codec, catalog.ORDERS_TABLE.value_schema)
+        self.payments = pipeline.rows(catalog.PAYMENTS_TABLE, PaymentState)
+        self.orders = pipeline.rows(catalog.ORDERS_TABLE, OrderState)
         self.outbox = pipeline.outbox
         self.client = client
         self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
         self.retry_wait_s = pipeline.settings.payment_breaker_recovery_s
 
     async def handle(self, msg: Inbound) -> str:
-        state = self.payments.get(msg.key) or logic.new_payment(msg.record)
+        cmd = msg.record_as(RefundPayment) if msg.kind == "RefundPayment" else msg.record_as(RequestPayment)
+        state = self.payments.get(msg.key) or logic.new_payment(cmd)
         authorized_now = False
         while True:
             # Decided afresh after every attempt: a request that waited out an
             # outage past the payment timeout is expired, not charged.
-            step = logic.next_step(state, msg.kind, msg.record, now_ms(), self.timeout_ms,
+            step = logic.next_step(state, msg.kind, cmd, now_ms(), self.timeout_ms,
                                    self.orders.get(msg.key))
             if step in PROVIDER_STEPS:
                 try:
-                    state = await self._call(step, state, msg.record)
+                    state = await self._call(step, state, cmd)
                 except ProviderUnavailable as exc:
                     log.warning("payment provider unavailable for %s of %s: %s; retrying in %.1fs",
                                 step, state["orderId"], exc, self.retry_wait_s)
@@ -94,7 +95,7 @@ class PaymentDesk:
                 return self._leave_uncaptured(state, authorized_now)
             return "unchanged"
 
-    def _leave_uncaptured(self, state: dict[str, Any], authorized_now: bool) -> str:
+    def _leave_uncaptured(self, state: PaymentState, authorized_now: bool) -> str:
         """Another payment service settled the order: our authorization stays a hold."""
         if not authorized_now:
             return "unchanged"  # a replay: decided, counted and logged before
@@ -103,9 +104,10 @@ class PaymentDesk:
                     state["orderId"], state["paymentId"])
         return "applied"
 
-    async def _call(self, step: str, state: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, step: str, state: PaymentState, command: logic.Command) -> PaymentState:
         order_id = state["orderId"]
         if step == logic.AUTHORIZE:
+            cmd = cast(RequestPayment, command)  # only a RequestPayment authorizes
             try:
                 auth = await self.client.authorize(order_id, cmd["customerId"], cmd["amountCents"],
                                                    cmd["currency"], cmd["paymentMethodId"])
@@ -115,15 +117,21 @@ class PaymentDesk:
                 return logic.after_failure(state, auth.error_code or "declined", auth.error_message or "")
             return logic.after_authorize(state, auth.payment_id)
         if step == logic.CAPTURE:
-            await self.client.capture(order_id, state["paymentId"], state["amountCents"])
+            await self.client.capture(order_id, _payment_id(state), state["amountCents"])
             return logic.after_capture(state)
-        refund = await self.client.refund(order_id, state["paymentId"], state["amountCents"], "order_cancelled")
+        refund = await self.client.refund(order_id, _payment_id(state), state["amountCents"], "order_cancelled")
         return logic.after_refund(state, refund.refund_id)
 
-    async def _announce(self, state: dict[str, Any]) -> None:
+    async def _announce(self, state: PaymentState) -> None:
         kind, event = logic.event_for(state, now_ms())
         await self.outbox.send(catalog.PAYMENT_EVENTS, state["orderId"], kind, event)
 
+
+def _payment_id(state: PaymentState) -> str:
+    """The provider's id of an authorized payment (next_step asks for a capture or refund only then)."""
+    if state["paymentId"] is None:
+        raise ValueError(f"payment of {state['orderId']} has no paymentId")
+    return state["paymentId"]
 
 
 def register(pipeline: Pipeline) -> PaymentDesk:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orderflow.agents.handling import Inbound
-from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import PriceUpdated, ProductPrice
 from orderflow.tables import prices as logic
 
 if TYPE_CHECKING:
@@ -30,12 +30,11 @@ AGENT = "set_prices"
 
 class PriceKeeper:
     def __init__(self, pipeline: Pipeline) -> None:
-        self.prices = Rows(pipeline.tables[catalog.PRICES_TABLE.name], pipeline.codec,
-                           catalog.PRICES_TABLE.value_schema)
+        self.prices = pipeline.rows(catalog.PRICES_TABLE, ProductPrice)
         self.watchers = pipeline.watchers
 
     async def handle(self, msg: Inbound) -> str:
-        new = logic.apply_update(self.prices.get(msg.key), msg.record)
+        new = logic.apply_update(self.prices.get(msg.key), msg.record_as(PriceUpdated))
         if new is None:
             return "unchanged"  # not newer than the applied price: a replay, a duplicate or late
         self.prices.put(msg.key, new)

@@ -1,11 +1,17 @@
 """Typed access to a Faust table whose keys are raw bytes and whose values are
-Avro-framed rows (so changelogs are Avro like every other topic)."""
+Avro-framed rows (so changelogs are Avro like every other topic).
+
+``Rows[OrderState]`` reads and writes ``schemas.messages.OrderState``: the
+codec returns plain dicts in the schema's shape, so the type is a view, not
+a conversion (tests/unit/test_messages.py keeps the types in step with the
+schemas)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from orderflow.schemas.catalog import TableSpec
 from orderflow.schemas.codec import Codec
 
 if TYPE_CHECKING:
@@ -13,25 +19,30 @@ if TYPE_CHECKING:
 
 __all__ = ["Rows"]
 
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
 
-class Rows:
-    def __init__(self, table: faust.Table, codec: Codec, schema: str) -> None:
+
+class Rows(Generic[RowT]):
+    def __init__(self, table: faust.types.TableT, codec: Codec, spec: TableSpec,
+                 row_type: type[RowT]) -> None:
         self.table = table
         self._codec = codec
-        self._schema = schema
+        self._schema = spec.value_schema
+        if row_type.__name__ != spec.value_schema.rsplit(".", 1)[-1]:
+            raise TypeError(f"table {spec.name} holds {spec.value_schema}, not {row_type.__name__}")
 
-    def get(self, key: bytes) -> dict[str, Any] | None:
+    def get(self, key: bytes) -> RowT | None:
         raw = self.table.get(key)
-        return None if raw is None else self._codec.decode(raw).record
+        return None if raw is None else cast(RowT, self._codec.decode(raw).record)
 
-    def put(self, key: bytes, row: dict[str, Any]) -> None:
+    def put(self, key: bytes, row: RowT) -> None:
         self.table[key] = self._codec.encode(self._schema, row)
 
     def delete(self, key: bytes) -> None:
         if key in self.table:
             del self.table[key]
 
-    def items(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    def items(self) -> Iterator[tuple[bytes, RowT]]:
         """This worker's active partitions only (Faust iterates those)."""
         for key, raw in self.table.items():
-            yield key, self._codec.decode(raw).record
+            yield key, cast(RowT, self._codec.decode(raw).record)

@@ -16,11 +16,19 @@ A thin adapter around ``tables.stock``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orderflow.agents.handling import Inbound
-from orderflow.agents.rows import Rows
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import (
+    LineResult,
+    ProductPrice,
+    ReleaseLine,
+    Reservation,
+    ReserveLine,
+    SellLine,
+    StockLevel,
+)
 from orderflow.tables import prices
 from orderflow.tables import stock as logic
 from orderflow.tables.clock import iso, now_ms
@@ -34,18 +42,16 @@ AGENT = "manage_stock"
 SOURCES = (catalog.STOCK_REQUESTS, catalog.INVENTORY_ADJUSTMENTS)
 
 
-def reservation_key(cmd: dict[str, Any]) -> bytes:
+def reservation_key(cmd: logic.LineCommand) -> bytes:
     # Starts with the productId: always written from the product's partition.
     return f"{cmd['productId']}/{cmd['orderId']}/{cmd['line']}".encode()
 
 
 class StockKeeper:
     def __init__(self, pipeline: Pipeline) -> None:
-        self.stock = Rows(pipeline.tables["stock"], pipeline.codec, catalog.STOCK_TABLE.value_schema)
-        self.reservations = Rows(pipeline.tables["reservations"], pipeline.codec,
-                                 catalog.RESERVATIONS_TABLE.value_schema)
-        self.prices = Rows(pipeline.tables[catalog.PRICES_TABLE.name], pipeline.codec,
-                           catalog.PRICES_TABLE.value_schema)
+        self.stock = pipeline.rows(catalog.STOCK_TABLE, StockLevel)
+        self.reservations = pipeline.rows(catalog.RESERVATIONS_TABLE, Reservation)
+        self.prices = pipeline.rows(catalog.PRICES_TABLE, ProductPrice)
         self.outbox = pipeline.outbox
         self.watchers = pipeline.watchers
         self.default_price = pipeline.settings.default_price_cents
@@ -64,7 +70,7 @@ class StockKeeper:
         await self._store(msg, old, new)
         return "applied"
 
-    async def _store(self, msg: Inbound, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+    async def _store(self, msg: Inbound, old: StockLevel | None, new: StockLevel) -> None:
         """Write the stock row and announce the level crossings it makes."""
         self.stock.put(msg.key, new)
         self.watchers.notify(msg.key)
@@ -82,7 +88,7 @@ class StockKeeper:
         change in the reservation's history only (apply it to the stock row),
         or neither.
         """
-        cmd = msg.record
+        cmd = self._command(msg)
         key = reservation_key(cmd)
         stock, reservation = self.stock.get(msg.key), self.reservations.get(key)
         change = logic.change_at(reservation, msg.offset)
@@ -96,7 +102,7 @@ class StockKeeper:
             await self._store(msg, stock, logic.record_applied(repaired, msg.topic, msg.offset))
             await self._answer(cmd, logic.result_of(cmd, logic.as_changed_by(reservation, change)))
             return "repaired"
-        decision = self._decide(msg.kind, stock, reservation, cmd)
+        decision = self._decide(msg, stock, reservation)
         if decision is None:
             return "ignored"
         record = decision.reservation
@@ -109,16 +115,25 @@ class StockKeeper:
         await self._answer(cmd, decision.result)
         return "applied" if record is not None else "unchanged"
 
-    def _decide(self, kind: str, stock: dict[str, Any] | None, reservation: dict[str, Any] | None,
-                cmd: dict[str, Any]) -> logic.LineDecision | None:
-        if kind == "ReserveLine":
+    @staticmethod
+    def _command(msg: Inbound) -> logic.LineCommand:
+        if msg.kind == "ReserveLine":
+            return msg.record_as(ReserveLine)
+        if msg.kind == "ReleaseLine":
+            return msg.record_as(ReleaseLine)
+        return msg.record_as(SellLine)
+
+    def _decide(self, msg: Inbound, stock: StockLevel | None, reservation: Reservation | None
+                ) -> logic.LineDecision | None:
+        if msg.kind == "ReserveLine":
+            cmd = msg.record_as(ReserveLine)
             price, _currency = prices.price_of(self.prices.get(cmd["productId"].encode()), self.default_price)
             return logic.reserve(stock, reservation, cmd, price)
-        if kind == "ReleaseLine":
-            return logic.release(stock, reservation, cmd)
-        return logic.sell(stock, reservation, cmd)
+        if msg.kind == "ReleaseLine":
+            return logic.release(stock, reservation, msg.record_as(ReleaseLine))
+        return logic.sell(stock, reservation, msg.record_as(SellLine))
 
-    async def _answer(self, cmd: dict[str, Any], result: dict[str, Any]) -> None:
+    async def _answer(self, cmd: logic.LineCommand, result: LineResult) -> None:
         await self.outbox.send(catalog.STOCK_RESULTS, cmd["orderId"], "LineResult", result)
 
 

@@ -23,6 +23,7 @@ from faust.web import Request, Response, View
 from orderflow.agents.rows import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import CustomerOrders, CustomerState, OrderState, ProductPrice, StockLevel
 from orderflow.tables import customer_orders
 from orderflow.tables.stock import available, new_stock
 
@@ -69,12 +70,12 @@ def _must_wait(row: dict[str, Any] | None, wait_while: frozenset[str] | None, af
 
 
 def register(pipeline: Pipeline) -> None:
-    app, codec, settings = pipeline.app, pipeline.codec, pipeline.settings
-    orders = Rows(pipeline.tables["orders"], codec, catalog.ORDERS_TABLE.value_schema)
-    stock = Rows(pipeline.tables["stock"], codec, catalog.STOCK_TABLE.value_schema)
-    prices = Rows(pipeline.tables[catalog.PRICES_TABLE.name], codec, catalog.PRICES_TABLE.value_schema)
-    lists = Rows(pipeline.tables["customer-orders"], codec, catalog.CUSTOMER_ORDERS_TABLE.value_schema)
-    customers = Rows(pipeline.tables["customers"], codec, catalog.CUSTOMERS_TABLE.value_schema)
+    app, settings = pipeline.app, pipeline.settings
+    orders = pipeline.rows(catalog.ORDERS_TABLE, OrderState)
+    stock = pipeline.rows(catalog.STOCK_TABLE, StockLevel)
+    prices = pipeline.rows(catalog.PRICES_TABLE, ProductPrice)
+    lists = pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders)
+    customers = pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState)
 
     async def routed(view: View, request: Request, table: str, key: bytes,
                      local: Callable[[], Awaitable[Response]]) -> Response:

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from orderflow.tables.envelope import envelope
 from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
 
 __all__ = [
@@ -177,9 +178,8 @@ class ShipmentRequest(_Strict):
 def to_shipment_event(req: ShipmentRequest, order_id: str, event_id: str, now_iso: str) -> tuple[str, dict[str, Any]]:
     """The Shipped or Delivered event (schema short name, record) for an admin request."""
     kind = "Shipped" if req.status == "shipped" else "Delivered"
-    return kind, {"eventId": event_id, "eventType": kind, "timestamp": now_iso, "version": "1.0",
-                  "data": {"orderId": order_id, "shipmentId": req.shipmentId, "carrier": req.carrier,
-                           "trackingNumber": req.trackingNumber}}
+    return envelope(kind, event_id, now_iso, {"orderId": order_id, "shipmentId": req.shipmentId,
+                                              "carrier": req.carrier, "trackingNumber": req.trackingNumber})
 
 
 class CustomerRequest(_Strict):

@@ -5,6 +5,7 @@ as explicit tables. Pure data; every change the saga makes is checked here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 __all__ = [
     "CANCELLABLE",
@@ -26,14 +27,14 @@ __all__ = [
     "is_legal",
 ]
 
-PENDING = "pending"
-PENDING_PAYMENT = "pending_payment"
-CONFIRMED = "confirmed"
-SHIPPED = "shipped"
-DELIVERED = "delivered"
-REJECTED = "rejected"
-PAYMENT_FAILED = "payment_failed"
-CANCELLED = "cancelled"
+PENDING: Final = "pending"
+PENDING_PAYMENT: Final = "pending_payment"
+CONFIRMED: Final = "confirmed"
+SHIPPED: Final = "shipped"
+DELIVERED: Final = "delivered"
+REJECTED: Final = "rejected"
+PAYMENT_FAILED: Final = "payment_failed"
+CANCELLED: Final = "cancelled"
 
 ORDER_TRANSITIONS: Mapping[str, frozenset[str]] = {
     PENDING: frozenset({PENDING_PAYMENT, REJECTED, CANCELLED}),

@@ -1,12 +1,14 @@
 """Pure order-saga logic: what each message does to an order row, which
 commands the row's state calls for, and the events its history tells.
 
-Consumes and returns plain dicts in the shape of ``orderflow.v1.OrderState``
-and the message schemas; imports nothing from Kafka, Faust or aiohttp. The
+Consumes and returns the typed rows and messages of ``schemas.messages``
+(an ``OrderState`` row); imports nothing from Kafka, Faust or aiohttp. The
 order agent calls ``decide`` for every message, stores the row it returns,
-and sends ``new_effects`` and ``new_events``; on a replayed message it sends
-``effects`` and ``events_caused_by`` again, so outputs lost in a crash are
-restored (consumers recognise re-sent events by their eventId).
+and sends the commands of ``new_effects`` and the ``new_events``; on a
+replayed message it sends those of ``effects`` and ``events_caused_by``
+again, so outputs lost in a crash are restored (consumers recognise re-sent
+events by their eventId). Each effect is a named type that builds its own
+command (``Effect.command``).
 """
 
 from __future__ import annotations
@@ -14,15 +16,24 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from orderflow.schemas import messages as m
 from orderflow.tables import order_status as st
 from orderflow.tables.clock import iso
+from orderflow.tables.envelope import Event, envelope
 
 __all__ = [
+    "CheckCustomer",
+    "Command",
     "Context",
     "Decision",
     "Effect",
+    "Refund",
+    "Release",
+    "RequestPayment",
+    "Reserve",
+    "Sell",
     "awaits_payment",
     "decide",
     "effects",
@@ -34,10 +45,8 @@ __all__ = [
     "summary",
 ]
 
-Row = dict[str, Any]
-Record = Mapping[str, Any]
-Effect = tuple[str, int]  # (kind, line index; -1 for order-level effects)
-Event = tuple[str, dict[str, Any]]  # (schema short name, record)
+Row = m.OrderState
+Record = Mapping[str, Any]  # a message whose shape its kind names (see DECISIONS)
 EXPIRED = "payment_expired"  # errorCode of a payment request that outlived the order's window
 
 
@@ -59,10 +68,100 @@ class Decision:
 UNCHANGED = Decision()
 
 
-def new_order_state(command: Record, ctx: Context) -> Row:
+# --- effects: the commands an order's state calls for ----------------------------------
+
+@dataclass(frozen=True)
+class Command:
+    """One record to send: its schema's short name, its key and its value."""
+
+    kind: str
+    key: str
+    record: Mapping[str, Any]
+
+
+@dataclass(frozen=True, order=True)
+class Effect:
+    """Something the order's state needs done downstream (idempotently)."""
+
+    name: ClassVar[str]
+    line: int = -1  # the line it is for; -1 for the whole order
+
+    @property
+    def sort_key(self) -> tuple[str, int]:
+        return self.name, self.line
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, order=True)
+class Reserve(Effect):
+    name: ClassVar[str] = "reserve"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        line = row["items"][self.line]
+        record: m.ReserveLine = {"orderId": row["orderId"], "line": self.line, "productId": line["productId"],
+                                 "quantity": line["quantity"], "requestedPriceCents": line["requestedPriceCents"]}
+        return Command("ReserveLine", line["productId"], record)
+
+
+@dataclass(frozen=True, order=True)
+class Release(Effect):
+    name: ClassVar[str] = "release"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        product = row["items"][self.line]["productId"]
+        record: m.ReleaseLine = {"orderId": row["orderId"], "line": self.line, "productId": product}
+        return Command("ReleaseLine", product, record)
+
+
+@dataclass(frozen=True, order=True)
+class Sell(Effect):
+    name: ClassVar[str] = "sell"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        product = row["items"][self.line]["productId"]
+        record: m.SellLine = {"orderId": row["orderId"], "line": self.line, "productId": product}
+        return Command("SellLine", product, record)
+
+
+@dataclass(frozen=True, order=True)
+class CheckCustomer(Effect):
+    name: ClassVar[str] = "check_customer"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        record: m.CheckCustomer = {"orderId": row["orderId"], "customerId": row["customerId"],
+                                   "amountCents": row["totalCents"] or 0, "at": row["createdAt"]}
+        return Command("CheckCustomer", row["customerId"], record)
+
+
+@dataclass(frozen=True, order=True)
+class RequestPayment(Effect):
+    name: ClassVar[str] = "request_payment"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        record: m.RequestPayment = {
+            "orderId": row["orderId"], "customerId": row["customerId"], "amountCents": row["totalCents"] or 0,
+            "currency": row["currency"], "paymentMethodId": row["paymentMethodId"],
+            # when the order began to wait for payment: the same on every re-send
+            "requestedAt": row["history"][-1]["at"]}
+        return Command("RequestPayment", row["orderId"], record)
+
+
+@dataclass(frozen=True, order=True)
+class Refund(Effect):
+    name: ClassVar[str] = "refund"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        record: m.RefundPayment = {"orderId": row["orderId"], "amountCents": row["totalCents"] or 0,
+                                   "currency": row["currency"], "reason": "order_cancelled", "requestedAt": now_ms}
+        return Command("RefundPayment", row["orderId"], record)
+
+
+def new_order_state(command: m.PlaceOrder, ctx: Context) -> Row:
     """The first row of an order, from its PlaceOrder command."""
     created = command.get("placedAt") or ctx.now_ms
-    return {
+    row: Row = {
         "orderId": command["orderId"],
         "customerId": command["customerId"],
         "status": st.PENDING,
@@ -87,28 +186,29 @@ def new_order_state(command: Record, ctx: Context) -> Row:
         "revision": 1,
         "appliedOffsets": {},
     }
+    return row
 
 
 # --- decisions, one per message type -------------------------------------------------
 
-def _place_order(row: Row | None, msg: Record, ctx: Context) -> Decision:
+def _place_order(row: Row | None, msg: m.PlaceOrder, ctx: Context) -> Decision:
     if row is not None:
         return UNCHANGED  # a duplicated or replayed PlaceOrder: the first one wins
     return Decision(new_order_state(msg, ctx))
 
 
-def _cancel_order(row: Row, msg: Record, ctx: Context) -> Decision:
+def _cancel_order(row: Row, msg: m.CancelOrder, ctx: Context) -> Decision:
     return _move(row, st.CANCELLED, msg.get("reason") or "customer_request", ctx)
 
 
-def _expire_order(row: Row, msg: Record, ctx: Context) -> Decision:
+def _expire_order(row: Row, msg: m.ExpireOrder, ctx: Context) -> Decision:
     deadline = payment_deadline(row, ctx.payment_timeout_ms)
     if deadline is None or ctx.now_ms < deadline:
         return UNCHANGED  # paid, failed or cancelled meanwhile, or not yet due
     return _move(row, st.CANCELLED, "payment_timeout", ctx)
 
 
-def _line_result(row: Row, msg: Record, ctx: Context) -> Decision:
+def _line_result(row: Row, msg: m.LineResult, ctx: Context) -> Decision:
     index = msg["line"]
     if not 0 <= index < len(row["items"]) or row["items"][index]["productId"] != msg["productId"]:
         return Decision(ignored=f"line {index} of {msg['productId']} is not in the order")
@@ -140,7 +240,7 @@ def _conclude_reservation(row: Row, ctx: Context) -> None:
     row["customerCheck"] = "pending"
 
 
-def _customer_checked(row: Row, msg: Record, ctx: Context) -> Decision:
+def _customer_checked(row: Row, msg: m.CustomerCheckResult, ctx: Context) -> Decision:
     """The customer check is in: passed means payment next, failed rejects."""
     if row["status"] != st.PENDING or row["customerCheck"] != "pending":
         return UNCHANGED  # a repeated result, or the order moved on (cancelled)
@@ -155,13 +255,16 @@ def _customer_checked(row: Row, msg: Record, ctx: Context) -> Decision:
     return Decision(new)
 
 
-def order_total(items: list[Row]) -> int:
+def order_total(items: list[m.OrderStateLine]) -> int:
     return sum(line["quantity"] * (line["unitPriceCents"] or 0) for line in items)
 
 
-def _payment(target: str, status_target: str | None, reason_of: Callable[[Record], str]
+def _payment(target: str, status_target: m.OrderStatus | None, reason_of: Callable[[Record], str]
              ) -> Callable[[Row, Record, Context], Decision]:
-    """A decision for a payment event: move paymentStatus, and the order if it waits for it."""
+    """A decision for a payment event: move paymentStatus, and the order if it waits for it.
+
+    The four payment events differ only in their ``data``; it is read as a
+    mapping since not all of them carry paymentId or errorCode."""
 
     def decide_payment(row: Row, msg: Record, ctx: Context) -> Decision:
         current = row["paymentStatus"]
@@ -187,7 +290,7 @@ def _payment(target: str, status_target: str | None, reason_of: Callable[[Record
     return decide_payment
 
 
-def _shipment(target: str) -> Callable[[Row, Record, Context], Decision]:
+def _shipment(target: m.OrderStatus) -> Callable[[Row, Record, Context], Decision]:
     def decide_shipment(row: Row, msg: Record, ctx: Context) -> Decision:
         decision = _move(row, target, None, ctx)
         if decision.row is not None:
@@ -197,7 +300,8 @@ def _shipment(target: str) -> Callable[[Row, Record, Context], Decision]:
     return decide_shipment
 
 
-DECISIONS: Mapping[str, Callable[[Row, Record, Context], Decision]] = {
+# Each decision takes the message type its kind names.
+DECISIONS: Mapping[str, Callable[[Row, Any, Context], Decision]] = {
     "CancelOrder": _cancel_order,
     "CustomerCheckResult": _customer_checked,
     "ExpireOrder": _expire_order,
@@ -214,7 +318,7 @@ DECISIONS: Mapping[str, Callable[[Row, Record, Context], Decision]] = {
 def decide(row: Row | None, kind: str, msg: Record, ctx: Context) -> Decision:
     """What message ``msg`` of schema ``kind`` (short name) does to ``row``."""
     if kind == "PlaceOrder":
-        return _place_order(row, msg, ctx)
+        return _place_order(row, msg, ctx)  # type: ignore[arg-type]  # kind names its type
     if row is None:
         return Decision(ignored=f"{kind} for an unknown order")
     return DECISIONS[kind](row, msg, ctx)
@@ -226,20 +330,20 @@ def _changed(row: Row, ctx: Context) -> Row:
     # Copies what decisions change in place (a line's fields, the history
     # list); the rest is only ever replaced whole, so it is shared, not
     # deep-copied on every message.
-    new = dict(row)
-    new["items"] = [dict(line) for line in row["items"]]
+    new = row.copy()
+    new["items"] = [line.copy() for line in row["items"]]
     new["history"] = list(row["history"])
     new["revision"] = row["revision"] + 1
     new["updatedAt"] = ctx.now_ms
     return new
 
 
-def _append_status(row: Row, status: str, reason: str | None, ctx: Context) -> None:
+def _append_status(row: Row, status: m.OrderStatus, reason: str | None, ctx: Context) -> None:
     row["status"] = status
     row["history"].append({"status": status, "at": ctx.now_ms, "reason": reason, "cause": ctx.cause})
 
 
-def _move(row: Row, target: str, reason: str | None, ctx: Context) -> Decision:
+def _move(row: Row, target: m.OrderStatus, reason: str | None, ctx: Context) -> Decision:
     if row["status"] == target:
         return UNCHANGED
     if not st.is_legal(st.ORDER_TRANSITIONS, row["status"], target):
@@ -256,18 +360,23 @@ def effects(row: Row) -> frozenset[Effect]:
     status, items = row["status"], row["items"]
     out: set[Effect] = set()
     if status == st.PENDING:
-        out |= {("reserve", i) for i, line in enumerate(items) if line["status"] == "pending"}
+        out |= {Reserve(i) for i, line in enumerate(items) if line["status"] == "pending"}
         if row["customerCheck"] == "pending":
-            out.add(("check_customer", -1))
+            out.add(CheckCustomer())
     elif awaits_payment(row):
-        out.add(("request_payment", -1))
+        out.add(RequestPayment())
     if status in st.PAID:
-        out |= {("sell", i) for i, line in enumerate(items) if line["status"] == "reserved"}
+        out |= {Sell(i) for i, line in enumerate(items) if line["status"] == "reserved"}
     if status in st.UNDONE:
-        out |= {("release", i) for i, line in enumerate(items) if line["status"] in ("reserved", "sold")}
+        out |= {Release(i) for i, line in enumerate(items) if line["status"] in ("reserved", "sold")}
         if row["paymentStatus"] == "captured":
-            out.add(("refund", -1))
+            out.add(Refund())
     return frozenset(out)
+
+
+def in_order(found: frozenset[Effect] | set[Effect]) -> list[Effect]:
+    """Effects in the order their commands are sent (by name, then line)."""
+    return sorted(found, key=lambda effect: effect.sort_key)
 
 
 def awaits_payment(row: Row) -> bool:
@@ -277,7 +386,7 @@ def awaits_payment(row: Row) -> bool:
 
 def new_effects(old: Row | None, new: Row) -> list[Effect]:
     before = effects(old) if old is not None else frozenset()
-    return sorted(effects(new) - before)
+    return in_order(effects(new) - before)
 
 
 def payment_deadline(row: Row, timeout_ms: int) -> int | None:
@@ -290,10 +399,6 @@ def payment_deadline(row: Row, timeout_ms: int) -> int | None:
 # --- events ---------------------------------------------------------------------------
 
 
-def _envelope(kind: str, event_id: str, at: int, data: dict[str, Any]) -> Event:
-    return kind, {"eventId": event_id, "eventType": kind, "timestamp": iso(at), "version": "1.0", "data": data}
-
-
 def events_at(row: Row, index: int) -> list[Event]:
     """The events that history entry ``index`` of ``row`` publishes."""
     entry, order_id = row["history"][index], row["orderId"]
@@ -301,19 +406,21 @@ def events_at(row: Row, index: int) -> list[Event]:
     if index == 0:
         # Only what the PlaceOrder said, never later state, so a re-send of
         # this eventId carries the same data.
-        items = [{"productId": i["productId"], "quantity": i["quantity"], "priceCents": i["requestedPriceCents"]}
-                 for i in row["items"]]
+        items: list[m.OrderEventLine] = [
+            {"productId": i["productId"], "quantity": i["quantity"], "priceCents": i["requestedPriceCents"]}
+            for i in row["items"]]
         requested = [i["requestedPriceCents"] for i in row["items"]]
-        total = None if None in requested else sum(i["quantity"] * i["requestedPriceCents"] for i in row["items"])
-        return [_envelope("OrderCreated", event_id, entry["at"], {
+        total = None if None in requested else sum(i["quantity"] * (i["requestedPriceCents"] or 0)
+                                                   for i in row["items"])
+        return [envelope("OrderCreated", event_id, iso(entry["at"]), {
             "orderId": order_id, "customerId": row["customerId"], "items": items,
             "totalCents": total, "currency": row["currency"], "status": entry["status"]})]
-    out = [_envelope("OrderStatusChanged", event_id, entry["at"], {
+    out = [envelope("OrderStatusChanged", event_id, iso(entry["at"]), {
         "orderId": order_id, "previousStatus": row["history"][index - 1]["status"],
         "newStatus": entry["status"], "reason": entry["reason"]})]
     if entry["status"] == st.CANCELLED:
         refund = (row["totalCents"] or 0) if row["paymentStatus"] in ("captured", "refunded") else 0
-        out.append(_envelope("OrderCancelled", f"{event_id}_cancelled", entry["at"], {
+        out.append(envelope("OrderCancelled", f"{event_id}_cancelled", iso(entry["at"]), {
             "orderId": order_id, "customerId": row["customerId"], "reason": entry["reason"],
             "refundAmountCents": refund}))
     return out
@@ -330,7 +437,8 @@ def events_caused_by(row: Row, cause: str) -> list[Event]:
             for event in events_at(row, i)]
 
 
-def summary(row: Row) -> dict[str, Any]:
+def summary(row: Row) -> m.OrderSummary:
     """The OrderSummary of a row, for the customer's order list."""
-    return {key: row[key] for key in
-            ("orderId", "customerId", "status", "totalCents", "currency", "createdAt", "updatedAt", "revision")}
+    return {"orderId": row["orderId"], "customerId": row["customerId"], "status": row["status"],
+            "totalCents": row["totalCents"], "currency": row["currency"], "createdAt": row["createdAt"],
+            "updatedAt": row["updatedAt"], "revision": row["revision"]}

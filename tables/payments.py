@@ -1,8 +1,8 @@
 """Pure payment logic: which provider call an order's payment needs next, the
 payment row after each call, and the payment events the row tells.
 
-Consumes and returns plain dicts in the shapes of ``orderflow.v1.PaymentState``,
-``RequestPayment``/``RefundPayment`` and the payment event schemas; no I/O.
+Consumes and returns the typed dicts of ``schemas.messages``: ``PaymentState``
+rows, ``RequestPayment``/``RefundPayment`` and the payment events; no I/O.
 The payment row remembers every step the provider confirmed, so a replayed
 request never calls the provider for a step already done: it re-sends the
 event instead (same eventId).
@@ -21,14 +21,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orderflow.schemas.messages import OrderState, PaymentState, RefundPayment, RequestPayment
 from orderflow.tables.clock import iso
+from orderflow.tables.envelope import Event, envelope
 from orderflow.tables.orders import awaits_payment
 
 __all__ = ["after_authorize", "after_capture", "after_failure", "after_refund",
            "event_for", "new_payment", "next_step", "settled_elsewhere"]
 
-Row = dict[str, Any]
-Record = Mapping[str, Any]
+Row = PaymentState
+Command = RequestPayment | RefundPayment
 
 AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING, SETTLED_ELSEWHERE = (
     "authorize", "capture", "refund", "expire", "resend", "nothing", "settled_elsewhere")
@@ -37,15 +39,16 @@ EVENT_OF_STATUS = {"authorized": "PaymentAuthorized", "captured": "PaymentComple
                    "failed": "PaymentFailed", "refunded": "PaymentRefunded"}
 
 
-def new_payment(cmd: Record) -> Row:
+def new_payment(command: Command) -> Row:
+    cmd: Mapping[str, Any] = command  # a RefundPayment has no customerId or method
     return {"orderId": cmd["orderId"], "status": "none", "paymentId": None,
             "amountCents": cmd.get("amountCents", 0), "currency": cmd.get("currency", "USD"),
             "customerId": cmd.get("customerId", ""), "refundId": None, "errorCode": None,
             "errorMessage": None}
 
 
-def next_step(state: Row | None, kind: str, cmd: Record, now_ms: int, timeout_ms: int,
-              order: Row | None = None) -> str:
+def next_step(state: Row | None, kind: str, cmd: Command, now_ms: int, timeout_ms: int,
+              order: OrderState | None = None) -> str:
     """The next thing to do for a RequestPayment or RefundPayment.
 
     ``order`` is the order's row as the saga last stored it (None when it is
@@ -62,12 +65,12 @@ def next_step(state: Row | None, kind: str, cmd: Record, now_ms: int, timeout_ms
     return RESEND
 
 
-def settled_elsewhere(state: Row, order: Row | None) -> bool:
+def settled_elsewhere(state: Row, order: OrderState | None) -> bool:
     """Whether the order's payment was settled by another payment service:
     it no longer waits for payment, and not under our payment id."""
     if order is None or awaits_payment(order):
         return False
-    return bool(order["paymentId"] != state["paymentId"])
+    return order["paymentId"] != state["paymentId"]
 
 
 def after_authorize(state: Row, payment_id: str) -> Row:
@@ -87,7 +90,7 @@ def after_failure(state: Row, code: str, message: str) -> Row:
 
 
 
-def event_for(state: Row, now_ms: int) -> tuple[str, dict[str, Any]]:
+def event_for(state: Row, now_ms: int) -> Event:
     """The event announcing the payment's current status (deterministic eventId)."""
     kind = EVENT_OF_STATUS[state["status"]]
     data: dict[str, Any] = {"paymentId": state["paymentId"], "orderId": state["orderId"],
@@ -100,5 +103,4 @@ def event_for(state: Row, now_ms: int) -> tuple[str, dict[str, Any]]:
             data.update(errorCode=state["errorCode"] or "failed", errorMessage=state["errorMessage"] or "")
         else:
             data["status"] = state["status"]
-    return kind, {"eventId": f"evt_pay_{state['orderId']}_{state['status']}", "eventType": kind,
-                  "timestamp": iso(now_ms), "version": "1.0", "data": data}
+    return envelope(kind, f"evt_pay_{state['orderId']}_{state['status']}", iso(now_ms), data)

@@ -1,23 +1,20 @@
 """Pure price logic: the current price of a product, from PriceUpdated
 messages that may arrive late, twice or out of order.
 
-Consumes and returns plain dicts in the shapes of ``orderflow.v1.PriceUpdated``
-and ``ProductPrice``; no I/O. A product's price row has one writer, the price
+Consumes ``PriceUpdated`` messages and returns ``ProductPrice`` rows (the
+typed dicts of ``schemas.messages``); no I/O. A product's price row has one writer, the price
 agent of its partition; the stock agent of the same partition reads it to
 stamp each reserved line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from orderflow.schemas.messages import PriceUpdated, ProductPrice
 
 __all__ = ["apply_update", "price_of"]
 
-Row = dict[str, Any]
 
-
-def apply_update(current: Row | None, update: Mapping[str, Any]) -> Row | None:
+def apply_update(current: ProductPrice | None, update: PriceUpdated) -> ProductPrice | None:
     """The row after ``update``, or None when it is not newer than the applied one.
 
     Only the newest effective time wins, so a replayed or late update can never
@@ -29,7 +26,7 @@ def apply_update(current: Row | None, update: Mapping[str, Any]) -> Row | None:
             "currency": update.get("currency") or "USD", "effectiveAt": update["effectiveAt"]}
 
 
-def price_of(row: Row | None, default_price_cents: int) -> tuple[int, str]:
+def price_of(row: ProductPrice | None, default_price_cents: int) -> tuple[int, str]:
     """Unit price in cents and currency; the deployment's default until a price is set."""
     if row is None:
         return default_price_cents, "USD"

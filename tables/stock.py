@@ -1,8 +1,8 @@
 """Pure stock logic: reserve, release and sell order lines against a
 product's stock row, and apply inventory adjustments.
 
-Consumes and returns plain dicts in the shapes of ``orderflow.v1.StockLevel``,
-``Reservation`` and ``LineResult``; no I/O. A product's stock row has one
+Consumes and returns the typed dicts of ``schemas.messages``: ``StockLevel``
+and ``Reservation`` rows, the stock requests, ``LineResult``; no I/O. A product's stock row has one
 writer, the stock agent of its partition. Each order line's reservation is
 recorded per (product, order, line), so a replayed or duplicated request finds
 its record and re-sends the same result instead of reserving twice.
@@ -10,9 +10,11 @@ its record and re-sends the same result instead of reserving twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from orderflow.schemas import messages as m
+from orderflow.tables.envelope import Event, envelope
 
 __all__ = [
     "LineDecision",
@@ -32,8 +34,9 @@ __all__ = [
     "sell",
 ]
 
-Row = dict[str, Any]
-Record = Mapping[str, Any]
+Row = m.StockLevel
+Reservation = m.Reservation
+LineCommand = m.ReserveLine | m.ReleaseLine | m.SellLine
 RECENT_ADJUSTMENTS = 64
 
 
@@ -42,14 +45,14 @@ class LineDecision:
     """New stock row and reservation (None: unchanged) and the result to send."""
 
     stock: Row | None
-    reservation: Row | None
-    result: Row
+    reservation: Reservation | None
+    result: m.LineResult
 
 
 def _copy(stock: Row) -> Row:
     # A shallow copy is enough: nothing here changes a row's nested lists or
     # maps in place (they are replaced whole).
-    return dict(stock)
+    return stock.copy()
 
 
 def new_stock(product_id: str) -> Row:
@@ -58,26 +61,27 @@ def new_stock(product_id: str) -> Row:
 
 
 def available(stock: Row) -> int:
-    return int(stock["onHand"]) - int(stock["reserved"])
+    return stock["onHand"] - stock["reserved"]
 
 
-def result_of(cmd: Record, reservation: Row) -> Row:
+def result_of(cmd: LineCommand, reservation: Reservation) -> m.LineResult:
     """The LineResult telling what a reservation record says of the line."""
     return _result(cmd, reservation)
 
 
-def _result(cmd: Record, reservation: Row) -> Row:
+def _result(cmd: LineCommand, reservation: Reservation) -> m.LineResult:
     return {"orderId": cmd["orderId"], "line": cmd["line"], "productId": cmd["productId"],
             "quantity": reservation["quantity"], "outcome": reservation["state"],
             "unitPriceCents": reservation["unitPriceCents"], "reason": reservation["reason"]}
 
 
-def _record(state: str, quantity: int, price: int | None = None, reason: str | None = None) -> Row:
+def _record(state: m.ReservationState, quantity: int, price: int | None = None, reason: str | None = None
+            ) -> Reservation:
     return {"state": state, "quantity": quantity, "unitPriceCents": price, "reason": reason,
             "previousState": None, "history": []}
 
 
-def reserve(stock: Row | None, reservation: Row | None, cmd: Record, price: int) -> LineDecision:
+def reserve(stock: Row | None, reservation: Reservation | None, cmd: m.ReserveLine, price: int) -> LineDecision:
     """Reserve the line at unit ``price`` (the product's current one) if available
     stock covers it, else reject it with the reason."""
     if reservation is not None:
@@ -99,7 +103,7 @@ def reserve(stock: Row | None, reservation: Row | None, cmd: Record, price: int)
     return LineDecision(new, reserved, _result(cmd, reserved))
 
 
-def release(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDecision:
+def release(stock: Row | None, reservation: Reservation | None, cmd: m.ReleaseLine) -> LineDecision:
     """Give a reserved (or sold, unshipped) line back; anything else only re-sends its outcome."""
     if reservation is None:
         # Nothing was reserved: record the release so a late reserve cannot take stock.
@@ -116,7 +120,7 @@ def release(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDeci
     return LineDecision(new, released, _result(cmd, released))
 
 
-def sell(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDecision | None:
+def sell(stock: Row | None, reservation: Reservation | None, cmd: m.SellLine) -> LineDecision | None:
     """Turn a reserved line into sold stock: on hand and reserved both drop."""
     if reservation is None:
         return None  # never reserved: nothing to sell, nothing to say
@@ -125,12 +129,13 @@ def sell(stock: Row | None, reservation: Row | None, cmd: Record) -> LineDecisio
     new = _copy(stock)
     new["reserved"] -= reservation["quantity"]
     new["onHand"] -= reservation["quantity"]
-    sold = {**reservation, "state": "sold", "previousState": "reserved"}
+    sold: Reservation = {**reservation, "state": "sold", "previousState": "reserved"}
     return LineDecision(new, sold, _result(cmd, sold))
 
 
-def adjust(stock: Row | None, kind: str, msg: Record) -> Row | None:
-    """Apply Restocked, Adjusted or StockSet; None when it was applied before."""
+def adjust(stock: Row | None, kind: str, msg: Any) -> Row | None:
+    """Apply Restocked, Adjusted, StockSet or LowStockThresholdSet (``msg`` is
+    the message ``kind`` names); None when it was applied before."""
     current = stock if stock is not None else new_stock(msg["productId"])
     if msg["adjustmentId"] in current["recentAdjustments"]:
         return None
@@ -163,7 +168,7 @@ CROSSINGS = {("ok", "low"): "LowStock", ("ok", "out"): "OutOfStock", ("low", "ou
 
 
 def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, at_iso: str
-                 ) -> list[tuple[str, dict[str, Any]]]:
+                 ) -> list[Event]:
     """The inventory events a change of a stock row makes: one per crossing.
 
     A product seen for the first time announces nothing; ``cause`` (the
@@ -180,8 +185,7 @@ def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, 
     threshold = new.get("lowStockThreshold")
     data = {"productId": new["productId"], "onHand": new["onHand"], "reserved": new["reserved"],
             "available": available(new), "threshold": default_threshold if threshold is None else threshold}
-    return [(kind, {"eventId": f"evt_{new['productId']}_{kind}_{cause}", "eventType": kind, "timestamp": at_iso,
-                    "version": "1.0", "data": dict(data)}) for kind in kinds]
+    return [envelope(kind, f"evt_{new['productId']}_{kind}_{cause}", at_iso, data) for kind in kinds]
 
 
 # --- crash repair: one message writes two rows, the reservation and then the
@@ -189,25 +193,26 @@ def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, 
 # never counts a change its reservation lacks; the reverse (the reservation
 # has the change, the stock row not) is repaired from the reservation's history.
 
-def stamped(record: Row, offset: int) -> Row:
+def stamped(record: Reservation, offset: int) -> Reservation:
     """The reservation record of a change made by the stock.requests message at ``offset``."""
-    change = {"offset": offset, "previousState": record["previousState"], "state": record["state"]}
+    change: m.ReservationChange = {"offset": offset, "previousState": record["previousState"],
+                                   "state": record["state"]}
     return {**record, "history": [*record["history"], change]}
 
 
-def change_at(reservation: Row | None, offset: int) -> Row | None:
+def change_at(reservation: Reservation | None, offset: int) -> m.ReservationChange | None:
     """The change the message at ``offset`` made to this line, if it made one."""
     if reservation is None:
         return None
     return next((c for c in reservation["history"] if c["offset"] == offset), None)
 
 
-def as_changed_by(reservation: Row, change: Row) -> Row:
+def as_changed_by(reservation: Reservation, change: m.ReservationChange) -> Reservation:
     """The reservation as the change left it (what its answer said)."""
     return {**reservation, "state": change["state"], "previousState": change["previousState"]}
 
 
-def apply_change(stock: Row, quantity: int, change: Row) -> Row:
+def apply_change(stock: Row, quantity: int, change: m.ReservationChange) -> Row:
     """The stock row with the effect of one change of a line applied."""
     new = _copy(stock)
     transition = (change["previousState"], change["state"])
@@ -225,6 +230,6 @@ def apply_change(stock: Row, quantity: int, change: Row) -> Row:
 
 def record_applied(stock: Row, topic: str, offset: int) -> Row:
     """Mark a stock.requests message applied to the row."""
-    new = dict(stock)
+    new = stock.copy()
     new["appliedOffsets"] = {**stock["appliedOffsets"], topic: offset}
     return new

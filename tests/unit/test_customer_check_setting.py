@@ -12,6 +12,7 @@ import pytest
 
 from orderflow.agents.customers import CustomerDesk
 from orderflow.agents.handling import Inbound
+from orderflow.agents.rows import Rows
 from orderflow.agents.watchers import Watchers
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
@@ -41,9 +42,11 @@ class Outbox:
 
 def desk_from_environment() -> tuple[CustomerDesk, Outbox]:
     outbox = Outbox()
+    codec = Codec()
+    tables = {"customers": {}, "customer-checks": {}, "notifications-sent": {}, "velocity": Windows()}
     pipeline = SimpleNamespace(
-        codec=Codec(), settings=Settings(_env_file=None), outbox=outbox, watchers=Watchers(),
-        tables={"customers": {}, "customer-checks": {}, "notifications-sent": {}, "velocity": Windows()})
+        codec=codec, settings=Settings(_env_file=None), outbox=outbox, watchers=Watchers(), tables=tables,
+        rows=lambda spec, row_type: Rows(tables[spec.name], codec, spec, row_type))
     return CustomerDesk(pipeline), outbox  # type: ignore[arg-type]
 
 

@@ -81,8 +81,8 @@ def test_all_lines_reserved_waits_for_the_customer_check_with_the_total_set():
     assert both["customerCheck"] == "pending"
     assert both["totalCents"] == 2 * 1999 + 500
     assert both["paymentStatus"] == "none"
-    assert saga.effects(both) == {("check_customer", -1)}
-    assert saga.new_effects(one, both) == [("check_customer", -1)]
+    assert saga.effects(both) == {saga.CheckCustomer()}
+    assert saga.new_effects(one, both) == [saga.CheckCustomer()]
     assert len(both["history"]) == 1 and saga.new_events(one, both) == []
 
 
@@ -90,12 +90,12 @@ def test_the_customer_check_waits_for_every_line():
     row = apply(None, "PlaceOrder", place_order())
     one = apply(row, "LineResult", reserved_line(row, 0))
     assert one["customerCheck"] == "none"
-    assert ("check_customer", -1) not in saga.effects(one)
+    assert saga.CheckCustomer() not in saga.effects(one)
 
 
 def test_an_order_waiting_for_its_customer_check_does_not_request_payment():
     row = awaiting_check()
-    assert ("request_payment", -1) not in saga.effects(row)
+    assert saga.RequestPayment() not in saga.effects(row)
     assert saga.payment_deadline(row, TIMEOUT_MS) is None
 
 
@@ -105,8 +105,8 @@ def test_a_passed_check_awaits_payment_and_requests_it():
     before, row = checked(True)
     assert row["status"] == "pending_payment"
     assert (row["customerCheck"], row["paymentStatus"]) == ("passed", "pending")
-    assert saga.effects(row) == {("request_payment", -1)}
-    assert saga.new_effects(before, row) == [("request_payment", -1)]
+    assert saga.effects(row) == {saga.RequestPayment()}
+    assert saga.new_effects(before, row) == [saga.RequestPayment()]
     assert row["history"][-1]["status"] == "pending_payment"
     assert saga.payment_deadline(row, TIMEOUT_MS) == NOW + TIMEOUT_MS
     events = encodes_events(before, row)
@@ -123,8 +123,8 @@ def test_a_failed_check_rejects_the_order_with_its_reason_and_releases_every_lin
     assert row["customerCheck"] == "failed"
     assert row["paymentStatus"] == "none"
     assert row["history"][-1]["reason"] == reason
-    assert saga.effects(row) == {("release", 0), ("release", 1)}
-    assert saga.new_effects(before, row) == [("release", 0), ("release", 1)]
+    assert saga.effects(row) == {saga.Release(0), saga.Release(1)}
+    assert saga.new_effects(before, row) == [saga.Release(0), saga.Release(1)]
     events = encodes_events(before, row)
     assert [(kind, e["data"]["newStatus"], e["data"]["reason"]) for kind, e in events] == [
         ("OrderStatusChanged", "rejected", reason)]
@@ -150,8 +150,8 @@ def test_a_repeated_check_result_changes_nothing(first: tuple[bool, str | None],
 def test_a_check_result_after_the_order_was_cancelled_changes_nothing(passed: bool):
     row = apply(awaiting_check(), "CancelOrder", {"orderId": "ord_1", "reason": None, "requestedAt": NOW})
     assert row["status"] == "cancelled"
-    assert ("check_customer", -1) not in saga.effects(row)
-    assert saga.effects(row) == {("release", 0), ("release", 1)}
+    assert saga.CheckCustomer() not in saga.effects(row)
+    assert saga.effects(row) == {saga.Release(0), saga.Release(1)}
     assert decide(row, "CustomerCheckResult", check_result(passed, None if passed else "velocity_limit")) == \
         saga.UNCHANGED
 

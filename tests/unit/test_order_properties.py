@@ -123,16 +123,16 @@ def check_effects(row: Row) -> None:
     decided = all(line["status"] != "pending" for line in items)
     if row["status"] == st.PENDING and decided:
         # every line is in: the order waits only for its customer check, and asks for it
-        assert row["customerCheck"] == "pending" and ("check_customer", -1) in effects
+        assert row["customerCheck"] == "pending" and saga.CheckCustomer() in effects
     held = [i for i, line in enumerate(items) if line["status"] in ("reserved", "sold")]
     if row["status"] in st.UNDONE:
-        assert {("release", i) for i in held} <= effects
+        assert {saga.Release(i) for i in held} <= effects
     if row["status"] in st.PAID:
-        assert {("sell", i) for i in reserved} <= effects
+        assert {saga.Sell(i) for i in reserved} <= effects
     if row["status"] in st.PAID | {st.PENDING_PAYMENT}:
         assert all(line["status"] not in ("pending", "rejected") for line in items)
     if row["status"] not in st.UNDONE:
-        assert not any(kind in ("release", "refund") for kind, _ in effects)
+        assert not any(isinstance(effect, saga.Release | saga.Refund) for effect in effects)
 
 
 @SETTINGS
@@ -173,7 +173,7 @@ class World:
                                                    "quantity": units})
         self.initial_on_hand = {p: s["onHand"] for p, s in self.stock.items()}
         self.reservations: dict[tuple[str, int], Row] = {}
-        self.stock_requests: deque[tuple[str, int]] = deque()
+        self.stock_requests: deque[saga.Effect] = deque()
         self.stock_results: deque[dict[str, Any]] = deque()
         self.last_result: dict[str, Any] | None = None
         self.row: Row | None = None
@@ -187,15 +187,16 @@ class World:
             self.row = decision.row
 
     def send(self, effects: list[saga.Effect]) -> None:
-        self.stock_requests.extend(e for e in effects if e[0] in ("reserve", "release", "sell"))
+        self.stock_requests.extend(e for e in effects if isinstance(e, saga.Reserve | saga.Release | saga.Sell))
 
     def replay(self) -> None:
         """As after a crash: the agent sends every effect of the row again."""
         assert self.row is not None
-        self.send(sorted(saga.effects(self.row)))
+        self.send(saga.in_order(saga.effects(self.row)))
 
     def stock_step(self) -> None:
-        kind, line = self.stock_requests.popleft()
+        effect = self.stock_requests.popleft()
+        kind, line = effect.name, effect.line
         assert self.row is not None
         item = self.row["items"][line]
         cmd = {"orderId": "ord_1", "line": line, "productId": item["productId"], "quantity": item["quantity"],

@@ -171,8 +171,8 @@ def test_place_order_does_not_share_the_commands_address():
 
 def test_place_order_calls_for_a_reservation_of_every_line():
     row = placed()
-    assert saga.effects(row) == {("reserve", 0), ("reserve", 1)}
-    assert saga.new_effects(None, row) == [("reserve", 0), ("reserve", 1)]
+    assert saga.effects(row) == {saga.Reserve(0), saga.Reserve(1)}
+    assert saga.new_effects(None, row) == [saga.Reserve(0), saga.Reserve(1)]
 
 
 def test_duplicate_place_order_changes_nothing_even_with_other_content():
@@ -189,7 +189,7 @@ def test_reserved_line_takes_its_unit_price_and_the_order_waits_for_the_other_li
     assert row["status"] == "pending"
     assert (row["items"][0]["status"], row["items"][0]["unitPriceCents"]) == ("reserved", 1999)
     assert row["items"][1]["status"] == "pending"
-    assert saga.effects(row) == {("reserve", 1)}
+    assert saga.effects(row) == {saga.Reserve(1)}
     assert row["revision"] == 2 and len(row["history"]) == 1
 
 
@@ -197,7 +197,7 @@ def test_rejected_line_records_its_reason_and_the_order_waits_for_the_other_line
     row = with_lines(placed(), (1, "rejected", "out_of_stock"))
     assert (row["items"][1]["status"], row["items"][1]["reason"]) == ("rejected", "out_of_stock")
     assert row["status"] == "pending"
-    assert saga.effects(row) == {("reserve", 0)}
+    assert saga.effects(row) == {saga.Reserve(0)}
 
 
 def test_all_lines_reserved_asks_for_the_customer_check_with_the_total():
@@ -205,7 +205,7 @@ def test_all_lines_reserved_asks_for_the_customer_check_with_the_total():
     row = with_lines(before, (0, "reserved"))
     assert row["status"] == "pending" and row["customerCheck"] == "pending"
     assert row["totalCents"] == 2 * 1999 + 1 * 500
-    assert saga.new_effects(before, row) == [("check_customer", -1)]
+    assert saga.new_effects(before, row) == [saga.CheckCustomer()]
 
 
 def test_passed_customer_check_awaits_payment_and_requests_it():
@@ -214,8 +214,8 @@ def test_passed_customer_check_awaits_payment_and_requests_it():
     assert row["status"] == "pending_payment"
     assert row["paymentStatus"] == "pending"
     assert (row["history"][-1]["status"], row["history"][-1]["reason"]) == ("pending_payment", "validated")
-    assert saga.effects(row) == {("request_payment", -1)}
-    assert saga.new_effects(before, row) == [("request_payment", -1)]
+    assert saga.effects(row) == {saga.RequestPayment()}
+    assert saga.new_effects(before, row) == [saga.RequestPayment()]
 
 
 def test_any_rejected_line_rejects_the_order_with_the_reason_of_the_first_rejected_line():
@@ -230,8 +230,8 @@ def test_rejected_order_releases_its_reserved_lines_and_only_those():
     row = with_lines(placed(), (0, "reserved"))
     before = row
     row = with_lines(row, (1, "rejected", "out_of_stock"))
-    assert saga.effects(row) == {("release", 0)}
-    assert saga.new_effects(before, row) == [("release", 0)]
+    assert saga.effects(row) == {saga.Release(0)}
+    assert saga.new_effects(before, row) == [saga.Release(0)]
 
 
 def test_order_with_every_line_rejected_releases_nothing():
@@ -273,8 +273,8 @@ def test_payment_completed_confirms_the_order_and_sells_every_line():
     row = apply(before, "PaymentCompleted", payment_event("PaymentCompleted"))
     assert (row["status"], row["paymentStatus"], row["paymentId"]) == ("confirmed", "captured", "pay_1")
     assert row["history"][-1]["reason"] == "payment_successful"
-    assert saga.effects(row) == {("sell", 0), ("sell", 1)}
-    assert saga.new_effects(before, row) == [("sell", 0), ("sell", 1)]
+    assert saga.effects(row) == {saga.Sell(0), saga.Sell(1)}
+    assert saga.new_effects(before, row) == [saga.Sell(0), saga.Sell(1)]
 
 
 def test_sold_results_end_the_sell_effects():
@@ -289,7 +289,7 @@ def test_payment_authorized_keeps_the_order_waiting_without_new_effects():
     assert (row["status"], row["paymentStatus"], row["paymentId"]) == ("pending_payment", "authorized", "pay_1")
     assert len(row["history"]) == len(before["history"])
     assert saga.new_effects(before, row) == []
-    assert saga.effects(row) == {("request_payment", -1)}, "a replay must still ask for the capture"
+    assert saga.effects(row) == {saga.RequestPayment()}, "a replay must still ask for the capture"
 
 
 def test_payment_completed_after_authorization_confirms_the_order():
@@ -303,8 +303,8 @@ def test_payment_failed_fails_the_order_and_releases_every_line():
     row = apply(before, "PaymentFailed", payment_event("PaymentFailed"))
     assert (row["status"], row["paymentStatus"], row["paymentError"]) == ("payment_failed", "failed", "card_declined")
     assert row["history"][-1]["reason"] == "card_declined"
-    assert saga.effects(row) == {("release", 0), ("release", 1)}
-    assert saga.new_effects(before, row) == [("release", 0), ("release", 1)]
+    assert saga.effects(row) == {saga.Release(0), saga.Release(1)}
+    assert saga.new_effects(before, row) == [saga.Release(0), saga.Release(1)]
 
 
 def test_payment_failed_because_the_request_expired_cancels_for_payment_timeout():
@@ -312,7 +312,7 @@ def test_payment_failed_because_the_request_expired_cancels_for_payment_timeout(
     row = apply(before, "PaymentFailed", payment_event("PaymentFailed", errorCode=saga.EXPIRED))
     assert (row["status"], row["paymentStatus"]) == ("cancelled", "failed")
     assert row["history"][-1]["reason"] == "payment_timeout"
-    assert saga.effects(row) == {("release", 0), ("release", 1)}
+    assert saga.effects(row) == {saga.Release(0), saga.Release(1)}
     assert [kind for kind, _ in saga.new_events(before, row)] == ["OrderStatusChanged", "OrderCancelled"]
 
 
@@ -327,14 +327,14 @@ def test_payment_completed_for_a_cancelled_order_asks_for_a_refund():
     before = cancelled_while_awaiting_payment()
     row = apply(before, "PaymentCompleted", payment_event("PaymentCompleted"))
     assert (row["status"], row["paymentStatus"]) == ("cancelled", "captured")
-    assert saga.new_effects(before, row) == [("refund", -1)]
+    assert saga.new_effects(before, row) == [saga.Refund()]
 
 
 def test_payment_refunded_ends_the_refund_effect():
     row = apply(cancelled_while_awaiting_payment(), "PaymentCompleted", payment_event("PaymentCompleted"))
     row = apply(row, "PaymentRefunded", payment_event("PaymentRefunded"))
     assert (row["status"], row["paymentStatus"]) == ("cancelled", "refunded")
-    assert ("refund", -1) not in saga.effects(row)
+    assert saga.Refund() not in saga.effects(row)
     row = with_lines(row, (0, "released"), (1, "released"))
     assert saga.effects(row) == frozenset()
 
@@ -398,7 +398,7 @@ def test_cancel_order_keeps_the_reason_it_was_given():
 
 def test_cancel_while_pending_releases_the_reserved_lines_only():
     row = apply(with_lines(placed(), (0, "reserved")), "CancelOrder", cancel_order())
-    assert saga.effects(row) == {("release", 0)}
+    assert saga.effects(row) == {saga.Release(0)}
 
 
 def test_line_reserved_after_cancellation_is_released():
@@ -406,29 +406,29 @@ def test_line_reserved_after_cancellation_is_released():
     assert saga.effects(before) == frozenset()
     row = with_lines(before, (1, "reserved"))
     assert row["status"] == "cancelled"
-    assert saga.new_effects(before, row) == [("release", 1)]
+    assert saga.new_effects(before, row) == [saga.Release(1)]
 
 
 def test_cancel_while_awaiting_payment_releases_every_line():
     row = cancelled_while_awaiting_payment()
-    assert saga.effects(row) == {("release", 0), ("release", 1)}
+    assert saga.effects(row) == {saga.Release(0), saga.Release(1)}
 
 
 def test_cancel_of_a_confirmed_order_refunds_and_gives_back_every_line_sold_or_not():
     row = apply(with_lines(confirmed(), (0, "sold")), "CancelOrder", cancel_order())
-    assert saga.effects(row) == {("release", 0), ("release", 1), ("refund", -1)}
+    assert saga.effects(row) == {saga.Release(0), saga.Release(1), saga.Refund()}
 
 
 def test_released_results_end_the_release_of_a_cancelled_confirmed_order():
     row = apply(with_lines(confirmed(), (0, "sold")), "CancelOrder", cancel_order())
     row = with_lines(row, (0, "released"), (1, "sold"), (1, "released"))
     assert [line["status"] for line in row["items"]] == ["released", "released"]
-    assert saga.effects(row) == {("refund", -1)}
+    assert saga.effects(row) == {saga.Refund()}
 
 
 def test_sold_line_of_a_confirmed_order_is_not_released():
     row = with_lines(confirmed(), (0, "sold"))
-    assert ("release", 0) not in saga.effects(row)
+    assert saga.Release(0) not in saga.effects(row)
 
 
 @pytest.mark.parametrize("build", [shipped, delivered], ids=lambda b: b.__name__)
@@ -466,7 +466,7 @@ def test_expire_order_at_or_after_the_deadline_cancels_for_payment_timeout(late_
     row = apply(row, "ExpireOrder", expire_order(row), now=NOW + TIMEOUT_MS + late_ms)
     assert row["status"] == "cancelled"
     assert row["history"][-1]["reason"] == "payment_timeout"
-    assert saga.effects(row) == {("release", 0), ("release", 1)}
+    assert saga.effects(row) == {saga.Release(0), saga.Release(1)}
 
 
 @pytest.mark.parametrize("build", [placed, confirmed, cancelled_while_awaiting_payment], ids=lambda b: b.__name__)
@@ -660,3 +660,43 @@ def test_replayed_place_order_resends_order_created_as_first_published():
     original = saga.new_events(None, first)
     row = with_lines(first, (0, "reserved"), (1, "reserved"))
     assert saga.events_caused_by(row, "orders.commands/0/1") == original
+
+
+# --- the commands the effects build -----------------------------------------------------
+
+def test_each_effect_builds_its_command_keyed_for_its_consumer_and_valid_for_its_schema():
+    row = awaiting_payment()
+    expected = {
+        saga.Reserve(0): ("ReserveLine", "sku-1", {"orderId": "ord_1", "line": 0, "productId": "sku-1",
+                                                   "quantity": 2, "requestedPriceCents": 1999}),
+        saga.Release(1): ("ReleaseLine", "sku-2", {"orderId": "ord_1", "line": 1, "productId": "sku-2"}),
+        saga.Sell(1): ("SellLine", "sku-2", {"orderId": "ord_1", "line": 1, "productId": "sku-2"}),
+        saga.CheckCustomer(): ("CheckCustomer", "cust_1", {"orderId": "ord_1", "customerId": "cust_1",
+                                                          "amountCents": row["totalCents"], "at": NOW - 5}),
+        saga.RequestPayment(): ("RequestPayment", "ord_1", {
+            "orderId": "ord_1", "customerId": "cust_1", "amountCents": row["totalCents"], "currency": "EUR",
+            "paymentMethodId": "pm_visa", "requestedAt": row["history"][-1]["at"]}),
+        saga.Refund(): ("RefundPayment", "ord_1", {"orderId": "ord_1", "amountCents": row["totalCents"],
+                                                   "currency": "EUR", "reason": "order_cancelled",
+                                                   "requestedAt": NOW + 1}),
+    }
+    for effect, (kind, key, record) in expected.items():
+        command = effect.command(row, NOW + 1)
+        assert (command.kind, command.key, command.record) == (kind, key, record), effect
+        written = CODEC.decode(CODEC.encode(f"{catalog.NAMESPACE}.{kind}", command.record)).record
+        assert written == record, f"{kind} lost or changed a field on the wire"
+
+
+def test_every_command_has_a_topic_that_may_carry_it():
+    from orderflow.agents.orders import COMMAND_TOPICS
+
+    row = awaiting_payment()
+    for effect in (saga.Reserve(0), saga.Release(0), saga.Sell(0), saga.CheckCustomer(), saga.RequestPayment(),
+                   saga.Refund()):
+        kind = effect.command(row, NOW).kind
+        assert f"{catalog.NAMESPACE}.{kind}" in COMMAND_TOPICS[kind].value_schemas
+
+
+def test_effects_are_sent_in_one_order_by_name_then_line():
+    found = {saga.Sell(1), saga.Release(0), saga.Refund(), saga.Sell(0), saga.CheckCustomer()}
+    assert saga.in_order(found) == [saga.CheckCustomer(), saga.Refund(), saga.Release(0), saga.Sell(0), saga.Sell(1)]
