@@ -85,9 +85,14 @@ class Pipeline:
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
 
-    def rows(self, spec: catalog.TableSpec, row_type: type[RowT]) -> Rows[RowT]:
-        """The rows of table ``spec``, read and written as ``row_type``."""
-        return Rows(self.tables[spec.name], self.codec, spec, row_type)
+    def rows(self, spec: catalog.TableSpec, row_type: type[RowT], writer: str | None = None) -> Rows[RowT]:
+        """The rows of table ``spec`` as ``row_type``; written only by ``writer``
+        (the table's writer in the catalog), read-only for anyone else."""
+        return Rows(self.tables[spec.name], self.codec, spec, row_type, writer)
+
+    def outbox_for(self, writer: str) -> Outbox:
+        """The outbox of component ``writer``: it may send only to its own topics."""
+        return self.outbox.as_writer(writer)
 
     def add_agent(self, name: str, sources: tuple[catalog.TopicSpec, ...], handler: Handler,
                   around: Callable[[], AbstractAsyncContextManager[Any]] | None = None) -> None:
@@ -100,8 +105,8 @@ class Pipeline:
 
         async def agent(stream: faust.StreamT) -> None:
             async with around() if around is not None else contextlib.nullcontext():
-                await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox, watched,
-                                self.skip_guard)
+                await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox_for(name),
+                                watched, self.skip_guard)
 
         self.app.agent(self.source_topic(*sources), name=name)(agent)
 

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-AGENT = "list_customer_orders"
+AGENT = catalog.LIST_CUSTOMER_ORDERS
 
 
 def register(pipeline: Pipeline) -> None:
-    lists = pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders)
+    lists = pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders, writer=AGENT)
 
     async def handle(msg: Inbound) -> str:
         new = logic.upsert(lists.get(msg.key), msg.record_as(OrderSummary))

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCES", "CustomerDesk", "register"]
 
-AGENT = "manage_customers"
+AGENT = catalog.MANAGE_CUSTOMERS
 SOURCES = (catalog.CUSTOMER_COMMANDS, catalog.EMAIL_CLAIM_RESULTS, catalog.CUSTOMER_CHECKS,
            catalog.ORDERS_BY_CUSTOMER)
 EMPTY_WINDOW: VelocityWindow = {"orders": 0, "amountCents": 0}
@@ -47,11 +47,11 @@ class CustomerDesk:
     def __init__(self, pipeline: Pipeline) -> None:
         codec = pipeline.codec
         self.codec = codec
-        self.customers = pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState)
-        self.checks = pipeline.rows(catalog.CUSTOMER_CHECKS_TABLE, CustomerCheck)
-        self.sent = pipeline.rows(catalog.NOTIFICATIONS_SENT_TABLE, NotificationSent)
-        self.velocity = pipeline.tables["velocity"]
-        self.outbox = pipeline.outbox
+        self.customers = pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState, writer=AGENT)
+        self.checks = pipeline.rows(catalog.CUSTOMER_CHECKS_TABLE, CustomerCheck, writer=AGENT)
+        self.sent = pipeline.rows(catalog.NOTIFICATIONS_SENT_TABLE, NotificationSent, writer=AGENT)
+        self.velocity = pipeline.tables[catalog.VELOCITY_TABLE.name]
+        self.outbox = pipeline.outbox_for(AGENT)
         self.watchers = pipeline.watchers
         s = pipeline.settings
         self.limits = logic.Limits(s.require_known_customer, s.velocity_max_orders, s.velocity_max_amount_cents)

@@ -20,11 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-AGENT = "own_emails"
+AGENT = catalog.OWN_EMAILS
 
 
 def register(pipeline: Pipeline) -> None:
-    owners = pipeline.rows(catalog.EMAIL_OWNERS_TABLE, EmailOwner)
+    owners = pipeline.rows(catalog.EMAIL_OWNERS_TABLE, EmailOwner, writer=AGENT)
+    outbox = pipeline.outbox_for(AGENT)
 
     async def handle(msg: Inbound) -> str:
         owner = owners.get(msg.key)
@@ -37,7 +38,7 @@ def register(pipeline: Pipeline) -> None:
         if new_owner is not None:
             owners.put(msg.key, new_owner)
         # Answered every time, so a replayed claim is answered again.
-        await pipeline.outbox.send(catalog.EMAIL_CLAIM_RESULTS, result["customerId"], "EmailClaimResult", result)
+        await outbox.send(catalog.EMAIL_CLAIM_RESULTS, result["customerId"], "EmailClaimResult", result)
         return "applied" if new_owner is not None else "unchanged"
 
     pipeline.add_agent(AGENT, (catalog.EMAIL_CLAIMS,), handle)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from orderflow.agents.watchdog import SkipGuard
 
-__all__ = ["Inbound", "Outbox", "run_agent"]
+__all__ = ["Inbound", "Outbox", "WrongWriter", "run_agent"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[["Inbound"], Awaitable[str]]
@@ -57,13 +57,33 @@ class Inbound:
         return cast(RecordT, self.record)
 
 
-class Outbox:
-    """Sends records to catalog topics through the Faust producer."""
+class WrongWriter(RuntimeError):
+    """A component sent to a topic the catalog gives to another one (a bug)."""
 
-    def __init__(self, app: faust.App, codec: Codec) -> None:
+
+class Outbox:
+    """Sends records to catalog topics through the Faust producer, as one
+    component (``writer``): a topic the catalog gives to another component is
+    refused, so each topic keeps its single writer."""
+
+    def __init__(self, app: faust.App, codec: Codec, writer: str | None = None,
+                 topics: dict[str, faust.TopicT] | None = None) -> None:
         self._app = app
         self._codec = codec
-        self._topics: dict[str, faust.TopicT] = {}
+        self._writer = writer
+        self._topics: dict[str, faust.TopicT] = {} if topics is None else topics
+
+    def as_writer(self, writer: str) -> Outbox:
+        """This outbox, writing as component ``writer`` (a catalog id)."""
+        if writer not in catalog.COMPONENTS:
+            raise ValueError(f"{writer!r} is not a component of the catalog")
+        return Outbox(self._app, self._codec, writer, self._topics)
+
+    def _check(self, spec: catalog.TopicSpec) -> None:
+        allowed = spec.writer == self._writer or (spec.writer == catalog.EVERY_AGENT
+                                                  and self._writer in catalog.AGENTS)
+        if not allowed:
+            raise WrongWriter(f"{self._writer} may not write {spec.name}: its writer is {spec.writer}")
 
     def _topic(self, name: str) -> faust.TopicT:
         if name not in self._topics:
@@ -72,6 +92,7 @@ class Outbox:
         return self._topics[name]
 
     async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: Mapping[str, Any]) -> None:
+        self._check(spec)
         schema = f"{catalog.NAMESPACE}.{kind}"
         if schema not in spec.value_schemas:
             raise ValueError(f"{kind} may not be written to {spec.name}")
@@ -79,6 +100,7 @@ class Outbox:
 
     async def send_raw(self, spec: catalog.TopicSpec, key: bytes | None, value: bytes | None,
                        headers: Mapping[str, bytes]) -> None:
+        self._check(spec)
         await self._topic(spec.name).send(key=key, value=value, headers=dict(headers))
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["COMMAND_TOPICS", "SOURCES", "OrderSaga", "register"]
 
 log = logging.getLogger(__name__)
-AGENT = "process_orders"
+AGENT = catalog.PROCESS_ORDERS
 SOURCES = (catalog.ORDER_COMMANDS, catalog.ORDER_TIMEOUTS, catalog.STOCK_RESULTS,
            catalog.CUSTOMER_CHECK_RESULTS, catalog.PAYMENT_EVENTS, catalog.SHIPMENT_EVENTS)
 # The topic of each command the saga's effects build, by schema short name.
@@ -45,9 +45,9 @@ COMMAND_TOPICS = {schema.rsplit(".", 1)[-1]: spec
 
 class OrderSaga:
     def __init__(self, pipeline: Pipeline) -> None:
-        self.orders = pipeline.rows(catalog.ORDERS_TABLE, OrderState)
-        self.pending = pipeline.rows(catalog.PENDING_PAYMENTS_TABLE, PendingPayment)
-        self.outbox: Outbox = pipeline.outbox
+        self.orders = pipeline.rows(catalog.ORDERS_TABLE, OrderState, writer=AGENT)
+        self.pending = pipeline.rows(catalog.PENDING_PAYMENTS_TABLE, PendingPayment, writer=AGENT)
+        self.outbox: Outbox = pipeline.outbox_for(AGENT)
         self.watchers = pipeline.watchers
         self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
 

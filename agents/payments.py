@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["PaymentDesk", "register"]
 
 log = logging.getLogger(__name__)
-AGENT = "process_payments"
+AGENT = catalog.PROCESS_PAYMENTS
 PROVIDER_STEPS = frozenset({logic.AUTHORIZE, logic.CAPTURE, logic.REFUND})
 SETTLED_ELSEWHERE = Counter(
     "orderflow_payments_settled_elsewhere_total",
@@ -53,9 +53,9 @@ SETTLED_ELSEWHERE = Counter(
 
 class PaymentDesk:
     def __init__(self, pipeline: Pipeline, client: PaymentProviderClient) -> None:
-        self.payments = pipeline.rows(catalog.PAYMENTS_TABLE, PaymentState)
+        self.payments = pipeline.rows(catalog.PAYMENTS_TABLE, PaymentState, writer=AGENT)
         self.orders = pipeline.rows(catalog.ORDERS_TABLE, OrderState)
-        self.outbox = pipeline.outbox
+        self.outbox = pipeline.outbox_for(AGENT)
         self.client = client
         self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
         self.retry_wait_s = pipeline.settings.payment_breaker_recovery_s

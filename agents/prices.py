@@ -25,12 +25,12 @@ if TYPE_CHECKING:
 
 __all__ = ["AGENT", "PriceKeeper", "register"]
 
-AGENT = "set_prices"
+AGENT = catalog.SET_PRICES
 
 
 class PriceKeeper:
     def __init__(self, pipeline: Pipeline) -> None:
-        self.prices = pipeline.rows(catalog.PRICES_TABLE, ProductPrice)
+        self.prices = pipeline.rows(catalog.PRICES_TABLE, ProductPrice, writer=AGENT)
         self.watchers = pipeline.watchers
 
     async def handle(self, msg: Inbound) -> str:

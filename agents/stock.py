@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCES", "StockKeeper", "register"]
 
-AGENT = "manage_stock"
+AGENT = catalog.MANAGE_STOCK
 SOURCES = (catalog.STOCK_REQUESTS, catalog.INVENTORY_ADJUSTMENTS)
 
 
@@ -49,10 +49,10 @@ def reservation_key(cmd: logic.LineCommand) -> bytes:
 
 class StockKeeper:
     def __init__(self, pipeline: Pipeline) -> None:
-        self.stock = pipeline.rows(catalog.STOCK_TABLE, StockLevel)
-        self.reservations = pipeline.rows(catalog.RESERVATIONS_TABLE, Reservation)
+        self.stock = pipeline.rows(catalog.STOCK_TABLE, StockLevel, writer=AGENT)
+        self.reservations = pipeline.rows(catalog.RESERVATIONS_TABLE, Reservation, writer=AGENT)
         self.prices = pipeline.rows(catalog.PRICES_TABLE, ProductPrice)
-        self.outbox = pipeline.outbox
+        self.outbox = pipeline.outbox_for(AGENT)
         self.watchers = pipeline.watchers
         self.default_price = pipeline.settings.default_price_cents
         self.low_stock_threshold = pipeline.settings.low_stock_threshold

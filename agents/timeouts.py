@@ -25,6 +25,7 @@ RESEND_AFTER_S = 10.0  # an expiry not yet applied by then is sent again
 
 def register(pipeline: Pipeline, saga: OrderSaga) -> None:
     app = pipeline.app
+    outbox = pipeline.outbox_for(catalog.EXPIRE_UNPAID_ORDERS)
     last_sent: dict[bytes, float] = {}
 
     @app.timer(interval=pipeline.settings.payment_scan_interval_s)
@@ -39,7 +40,7 @@ def register(pipeline: Pipeline, saga: OrderSaga) -> None:
             if count % 500 == 499:
                 await asyncio.sleep(0)  # iteration is synchronous; let the agents run
         for key, row in due:
-            await pipeline.outbox.send(catalog.ORDER_TIMEOUTS, row["orderId"], "ExpireOrder",
+            await outbox.send(catalog.ORDER_TIMEOUTS, row["orderId"], "ExpireOrder",
                                        {"orderId": row["orderId"], "deadline": row["deadline"]})
             last_sent[key] = now
         for key in [k for k, at in last_sent.items() if now - at > 10 * RESEND_AFTER_S]:

@@ -71,5 +71,6 @@ def catalog_markdown(settings: Settings) -> str:
     for spec in catalog.all_topics(settings.app_id):
         schemas = ", ".join(s.rsplit(".", 1)[-1] for s in spec.value_schemas) or "(none)"
         partitions = spec.partitions or f"{settings.partitions} (default)"
-        rows.append(f"| `{spec.name}` | {spec.key} | {schemas} | {partitions} | {spec.writer} |")
+        writer = f"`{spec.writer}`" + (f" (also {spec.external})" if spec.external else "")
+        rows.append(f"| `{spec.name}` | {spec.key} | {schemas} | {partitions} | {writer} |")
     return "\n".join(rows)

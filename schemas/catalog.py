@@ -1,8 +1,9 @@
 """The topic catalog: every topic, table and schema of orderflow, declared once.
 
 Owns: topic names, their key, the value schemas each may carry, partition
-counts, cleanup policy and the single component that writes each topic; the
-checked-in schema ids; the table declarations and their changelog topics.
+counts, cleanup policy and the single component that writes each topic (by
+its id: the Faust agent's or timer's name, or the gateway); the checked-in
+schema ids; the table declarations, their writer and their changelog topics.
 Nothing else in the code base types a topic name: agents, gateway, tests and
 the topic-init step all read this module.
 """
@@ -60,6 +61,25 @@ __all__ = [
 
 NAMESPACE = "orderflow.v1"
 
+# The components that write topics and tables: the Faust agents (by agent
+# name), the payment-timeout timer and the gateway. An agent's Outbox and
+# Rows refuse to write what another component owns.
+GATEWAY = "gateway"
+PROCESS_ORDERS = "process_orders"
+EXPIRE_UNPAID_ORDERS = "expire_unpaid_orders"
+MANAGE_STOCK = "manage_stock"
+SET_PRICES = "set_prices"
+PROCESS_PAYMENTS = "process_payments"
+MANAGE_CUSTOMERS = "manage_customers"
+OWN_EMAILS = "own_emails"
+LIST_CUSTOMER_ORDERS = "list_customer_orders"
+EVERY_AGENT = "every agent"  # the dead letters: each agent writes those it could not handle
+BENCH = "bench"  # `orderflow bench ceilings`, outside a deployment
+FAUST = "faust"  # Faust's own leader election
+AGENTS = frozenset({PROCESS_ORDERS, MANAGE_STOCK, SET_PRICES, PROCESS_PAYMENTS, MANAGE_CUSTOMERS, OWN_EMAILS,
+                    LIST_CUSTOMER_ORDERS})
+COMPONENTS = AGENTS | {GATEWAY, EXPIRE_UNPAID_ORDERS, EVERY_AGENT, BENCH, FAUST}
+
 # Schema ids used in the wire framing when no Schema Registry is configured.
 # An id is never reused for a different schema; append, never renumber.
 SCHEMA_IDS: dict[str, int] = {
@@ -105,11 +125,12 @@ class TopicSpec:
     name: str
     key: str
     value_schemas: tuple[str, ...]
-    writer: str
+    writer: str  # the id of the one component of orderflow that writes it (see COMPONENTS)
     partitions: int | None = None
     compacted: bool = False
     json_ingress: bool = False
     windowed: bool = False  # a windowed table's changelog: compacted and expiring
+    external: str = ""  # who else may produce to it, outside orderflow (an ingress topic's sources)
     doc: str = ""
 
     @property
@@ -124,7 +145,7 @@ class TableSpec:
     name: str
     key: str
     value_schema: str
-    writer: str
+    writer: str  # the id of the agent that writes it (see AGENTS)
     source_topic: str
     windowed: bool = False
     # Rows kept in another table's store and changelog (their keys never
@@ -142,7 +163,8 @@ ORDER_COMMANDS = TopicSpec(
     name="orders.commands",
     key="orderId",
     value_schemas=_schemas("PlaceOrder", "CancelOrder"),
-    writer="gateway (and any external producer)",
+    writer=GATEWAY,
+    external="any producer of orders",
     json_ingress=True,
     doc="Ingress: commands for an order.",
 )
@@ -150,28 +172,29 @@ ORDER_TIMEOUTS = TopicSpec(
     name="orders.timeouts",
     key="orderId",
     value_schemas=_schemas("ExpireOrder"),
-    writer="agents.orders (payment-timeout timer)",
+    writer=EXPIRE_UNPAID_ORDERS,
     doc="The timer's requests to expire orders still awaiting payment.",
 )
 STOCK_REQUESTS = TopicSpec(
     name="stock.requests",
     key="productId",
     value_schemas=_schemas("ReserveLine", "ReleaseLine", "SellLine"),
-    writer="agents.orders",
+    writer=PROCESS_ORDERS,
     doc="Order lines re-keyed to the partition that owns the product's stock.",
 )
 STOCK_RESULTS = TopicSpec(
     name="stock.results",
     key="orderId",
     value_schemas=_schemas("LineResult"),
-    writer="agents.stock",
+    writer=MANAGE_STOCK,
     doc="What the stock agent did with each line, back to the order's partition.",
 )
 INVENTORY_ADJUSTMENTS = TopicSpec(
     name="inventory.adjustments",
     key="productId",
     value_schemas=_schemas("Restocked", "Adjusted", "StockSet", "LowStockThresholdSet"),
-    writer="warehouses (and the gateway's admin routes)",
+    writer=GATEWAY,
+    external="warehouses",
     json_ingress=True,
     doc="Ingress: stock changes from warehouses.",
 )
@@ -179,7 +202,8 @@ PRICES = TopicSpec(
     name="prices",
     key="productId",
     value_schemas=_schemas("PriceUpdated"),
-    writer="pricing service (and the gateway's admin routes)",
+    writer=GATEWAY,
+    external="a pricing service",
     json_ingress=True,
     doc="Ingress: price changes.",
 )
@@ -187,21 +211,22 @@ INVENTORY_EVENTS = TopicSpec(
     name="inventory.events",
     key="productId",
     value_schemas=_schemas("LowStock", "OutOfStock", "BackInStock", "StockShortage"),
-    writer="agents.stock",
+    writer=MANAGE_STOCK,
     doc="Stock level crossings, once per crossing, and shortage alerts.",
 )
 PAYMENT_REQUESTS = TopicSpec(
     name="payments.requests",
     key="orderId",
     value_schemas=_schemas("RequestPayment", "RefundPayment"),
-    writer="agents.orders",
+    writer=PROCESS_ORDERS,
     doc="What the order saga asks of the payment agent.",
 )
 PAYMENT_EVENTS = TopicSpec(
     name="payments.events",
     key="orderId",
     value_schemas=_schemas("PaymentAuthorized", "PaymentCompleted", "PaymentFailed", "PaymentRefunded"),
-    writer="agents.payments (and any external payment service)",
+    writer=PROCESS_PAYMENTS,
+    external="another payment service",
     json_ingress=True,
     doc="Payment lifecycle events.",
 )
@@ -209,7 +234,8 @@ SHIPMENT_EVENTS = TopicSpec(
     name="shipments.events",
     key="orderId",
     value_schemas=_schemas("Shipped", "Delivered"),
-    writer="delivery service (and the gateway's admin route)",
+    writer=GATEWAY,
+    external="a delivery service",
     json_ingress=True,
     doc="Ingress: delivery lifecycle events.",
 )
@@ -217,21 +243,21 @@ ORDER_EVENTS = TopicSpec(
     name="orders.events",
     key="orderId",
     value_schemas=_schemas("OrderCreated", "OrderStatusChanged", "OrderCancelled"),
-    writer="agents.orders",
+    writer=PROCESS_ORDERS,
     doc="Every order status change, in order per order.",
 )
 ORDERS_BY_CUSTOMER = TopicSpec(
     name="orders.by-customer",
     key="customerId",
     value_schemas=_schemas("OrderSummary"),
-    writer="agents.orders",
+    writer=PROCESS_ORDERS,
     doc="Order summaries re-keyed by customer, for the customer's order list.",
 )
 CUSTOMER_COMMANDS = TopicSpec(
     name="customers.commands",
     key="customerId",
     value_schemas=_schemas("CreateCustomer", "UpdateCustomer"),
-    writer="gateway",
+    writer=GATEWAY,
     json_ingress=True,
     doc="Ingress: register or change a customer.",
 )
@@ -239,49 +265,49 @@ EMAIL_CLAIMS = TopicSpec(
     name="customers.email-claims",
     key="email",
     value_schemas=_schemas("ClaimEmail", "ReleaseEmail"),
-    writer="agents.customers",
+    writer=MANAGE_CUSTOMERS,
     doc="Email addresses claimed and released, keyed by the address so each has one owner.",
 )
 EMAIL_CLAIM_RESULTS = TopicSpec(
     name="customers.email-results",
     key="customerId",
     value_schemas=_schemas("EmailClaimResult"),
-    writer="agents.emails",
+    writer=OWN_EMAILS,
     doc="Whether each claim was granted, back to the customer's partition.",
 )
 CUSTOMER_EVENTS = TopicSpec(
     name="customer.events",
     key="customerId",
     value_schemas=_schemas("CustomerCreated", "CustomerUpdated"),
-    writer="agents.customers",
+    writer=MANAGE_CUSTOMERS,
     doc="Customer lifecycle events.",
 )
 CUSTOMER_CHECKS = TopicSpec(
     name="customers.checks",
     key="customerId",
     value_schemas=_schemas("CheckCustomer"),
-    writer="agents.orders",
+    writer=PROCESS_ORDERS,
     doc="Orders re-keyed by customer for the customer and velocity checks.",
 )
 CUSTOMER_CHECK_RESULTS = TopicSpec(
     name="customers.check-results",
     key="orderId",
     value_schemas=_schemas("CustomerCheckResult"),
-    writer="agents.customers",
+    writer=MANAGE_CUSTOMERS,
     doc="Each order's customer check, back to the order's partition.",
 )
 NOTIFICATIONS = TopicSpec(
     name="notifications",
     key="customerId",
     value_schemas=_schemas("Notification"),
-    writer="agents.customers",
+    writer=MANAGE_CUSTOMERS,
     doc="One notification per customer-facing order transition.",
 )
 DEAD_LETTERS = TopicSpec(
     name="deadletters",
     key="the original key",
     value_schemas=(),
-    writer="every agent",
+    writer=EVERY_AGENT,
     doc="Messages no agent could handle: original bytes, the reason and source in headers.",
 )
 
@@ -298,7 +324,7 @@ BENCH_EVENTS = TopicSpec(
     name="bench.events",
     key="any",
     value_schemas=_schemas("PlaceOrder"),
-    writer="orderflow bench (Kafka's ProducerPerformance, or PlaceOrder records)",
+    writer=BENCH,
     doc="Records of the pipeline's size that the ceiling measurements read back.",
 )
 BENCH_TOPICS: tuple[TopicSpec, ...] = (BENCH_EVENTS,)
@@ -307,7 +333,7 @@ ORDERS_TABLE = TableSpec(
     name="orders",
     key="orderId",
     value_schema=f"{NAMESPACE}.OrderState",
-    writer="agents.orders",
+    writer=PROCESS_ORDERS,
     source_topic=ORDER_COMMANDS.name,
     doc="Every order as tracking reads show it.",
 )
@@ -315,7 +341,7 @@ PENDING_PAYMENTS_TABLE = TableSpec(
     name="pending-payments",
     key="orderId",
     value_schema=f"{NAMESPACE}.PendingPayment",
-    writer="agents.orders",
+    writer=PROCESS_ORDERS,
     source_topic=ORDER_COMMANDS.name,
     doc="Orders awaiting payment and their deadline; the timeout timer scans it.",
 )
@@ -323,7 +349,7 @@ STOCK_TABLE = TableSpec(
     name="stock",
     key="productId",
     value_schema=f"{NAMESPACE}.StockLevel",
-    writer="agents.stock",
+    writer=MANAGE_STOCK,
     source_topic=STOCK_REQUESTS.name,
     doc="On hand and reserved per product.",
 )
@@ -331,7 +357,7 @@ PRICES_TABLE = TableSpec(
     name="prices",
     key="productId",
     value_schema=f"{NAMESPACE}.ProductPrice",
-    writer="agents.prices",
+    writer=SET_PRICES,
     source_topic=PRICES.name,
     doc="Current price per product, co-partitioned with stock: the stage that reserves a line stamps it.",
 )
@@ -339,7 +365,7 @@ RESERVATIONS_TABLE = TableSpec(
     name="reservations",
     key="productId/orderId/line",
     value_schema=f"{NAMESPACE}.Reservation",
-    writer="agents.stock",
+    writer=MANAGE_STOCK,
     source_topic=STOCK_REQUESTS.name,
     # In the stock table's changelog, each written before the stock row that
     # counts it: a stock row in the changelog never counts a change it lacks.
@@ -350,7 +376,7 @@ PAYMENTS_TABLE = TableSpec(
     name="payments",
     key="orderId",
     value_schema=f"{NAMESPACE}.PaymentState",
-    writer="agents.payments",
+    writer=PROCESS_PAYMENTS,
     source_topic=PAYMENT_REQUESTS.name,
     doc="Each order's payment at the provider; makes charge and refund idempotent.",
 )
@@ -358,7 +384,7 @@ CUSTOMER_ORDERS_TABLE = TableSpec(
     name="customer-orders",
     key="customerId",
     value_schema=f"{NAMESPACE}.CustomerOrders",
-    writer="agents.customers",
+    writer=LIST_CUSTOMER_ORDERS,
     source_topic=ORDERS_BY_CUSTOMER.name,
     doc="Each customer's orders, for the paginated order list.",
 )
@@ -367,7 +393,7 @@ CUSTOMERS_TABLE = TableSpec(
     name="customers",
     key="customerId",
     value_schema=f"{NAMESPACE}.CustomerState",
-    writer="agents.customers",
+    writer=MANAGE_CUSTOMERS,
     source_topic=CUSTOMER_COMMANDS.name,
     doc="Every customer.",
 )
@@ -375,7 +401,7 @@ EMAIL_OWNERS_TABLE = TableSpec(
     name="email-owners",
     key="email",
     value_schema=f"{NAMESPACE}.EmailOwner",
-    writer="agents.emails",
+    writer=OWN_EMAILS,
     source_topic=EMAIL_CLAIMS.name,
     doc="Which customer holds each email address; makes addresses unique.",
 )
@@ -383,16 +409,16 @@ CUSTOMER_CHECKS_TABLE = TableSpec(
     name="customer-checks",
     key="customerId/orderId",
     value_schema=f"{NAMESPACE}.CustomerCheck",
-    writer="agents.customers",
-    source_topic=CUSTOMER_COMMANDS.name,
+    writer=MANAGE_CUSTOMERS,
+    source_topic=CUSTOMER_CHECKS.name,
     doc="Each order's customer check, so a replay decides the same and counts once.",
 )
 VELOCITY_TABLE = TableSpec(
     name="velocity",
     key="customerId (windowed)",
     value_schema=f"{NAMESPACE}.VelocityWindow",
-    writer="agents.customers",
-    source_topic=CUSTOMER_COMMANDS.name,
+    writer=MANAGE_CUSTOMERS,
+    source_topic=CUSTOMER_CHECKS.name,
     windowed=True,
     doc="Orders and amount per customer per tumbling window (a Faust windowed table).",
 )
@@ -400,8 +426,8 @@ NOTIFICATIONS_SENT_TABLE = TableSpec(
     name="notifications-sent",
     key="customerId/orderId/status",
     value_schema=f"{NAMESPACE}.NotificationSent",
-    writer="agents.customers",
-    source_topic=CUSTOMER_COMMANDS.name,
+    writer=MANAGE_CUSTOMERS,
+    source_topic=ORDERS_BY_CUSTOMER.name,
     doc="Notifications already written, so a replay writes none twice.",
 )
 
@@ -461,7 +487,7 @@ def all_topics(app_id: str) -> tuple[TopicSpec, ...]:
         name=f"{app_id}-__assignor-__leader",
         key="none",
         value_schemas=(),
-        writer="faust (leader election)",
+        writer=FAUST,
         partitions=1,
         doc="Faust-internal leader election.",
     )

@@ -46,7 +46,8 @@ def desk_from_environment() -> tuple[CustomerDesk, Outbox]:
     tables = {"customers": {}, "customer-checks": {}, "notifications-sent": {}, "velocity": Windows()}
     pipeline = SimpleNamespace(
         codec=codec, settings=Settings(_env_file=None), outbox=outbox, watchers=Watchers(), tables=tables,
-        rows=lambda spec, row_type: Rows(tables[spec.name], codec, spec, row_type))
+        rows=lambda spec, row_type, writer=None: Rows(tables[spec.name], codec, spec, row_type, writer),
+        outbox_for=lambda writer: outbox)
     return CustomerDesk(pipeline), outbox  # type: ignore[arg-type]
 
 
