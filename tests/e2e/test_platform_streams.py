@@ -130,7 +130,9 @@ def test_customer_is_created_read_and_updated_with_events(stack: DevStack) -> No
     updated = request("PUT", f"{stack.gateway_url}/api/v1/customers/{customer_id}",
                       b'{"phone": "555-0199"}', {"Content-Type": "application/json"})
     assert updated.status == 200 and updated.json()["phone"] == "555-0199"
-    events = keyed_records(stack.settings.kafka_servers, catalog.CUSTOMER_EVENTS, customer_id)
+    # the row the PUT answered with is written before the event is sent: wait for the event
+    events = eventually_value(lambda: keyed_records(stack.settings.kafka_servers, catalog.CUSTOMER_EVENTS, customer_id),
+                              until=lambda found: len(found) >= 2, what="CustomerCreated and CustomerUpdated")
     assert [e["eventType"] for e in events] == ["CustomerCreated", "CustomerUpdated"]
     assert events[0]["data"]["email"] == email and events[1]["data"]["updatedFields"] == ["phone"]
 
