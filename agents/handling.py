@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orderflow.agents.commits import handled_ack, refuse
+from orderflow.deadletter_headers import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
@@ -108,10 +109,10 @@ def _key_field(record: Mapping[str, Any], field: str) -> str | None:
 async def dead_letter(outbox: Outbox, event: Any, reason: str) -> None:
     message = event.message
     headers = {
-        "x-orderflow-reason": reason.encode(errors="replace")[:1000],
-        "x-orderflow-source-topic": message.topic.encode(),
-        "x-orderflow-source-partition": str(message.partition).encode(),
-        "x-orderflow-source-offset": str(message.offset).encode(),
+        REASON: reason.encode(errors="replace")[:1000],
+        SOURCE_TOPIC: message.topic.encode(),
+        SOURCE_PARTITION: str(message.partition).encode(),
+        SOURCE_OFFSET: str(message.offset).encode(),
     }
     for name, value in (event.headers or {}).items():
         headers.setdefault(name, value)
