@@ -47,6 +47,7 @@ from orderflow.agents.durability import (
     keep_messages_fetched_on_resume,
     make_commits_wait_for_changelogs,
 )
+from orderflow.agents.failures import FailStop
 from orderflow.agents.handling import Handler, Outbox, run_agent
 from orderflow.agents.restore import restore_in_bulk
 from orderflow.agents.routing import TableRouter
@@ -80,6 +81,7 @@ class Pipeline:
     outbox: Outbox
     stall_watch: StallWatch
     skip_guard: SkipGuard
+    failstop: FailStop  # one failure budget for all the worker's agents
     broker: BrokerProbe  # for /readyz: is Kafka reachable (asked lazily, answers cached)
     tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
@@ -106,7 +108,7 @@ class Pipeline:
         async def agent(stream: faust.StreamT) -> None:
             async with around() if around is not None else contextlib.nullcontext():
                 await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox_for(name),
-                                watched, self.skip_guard)
+                                watched, self.skip_guard, self.failstop)
 
         self.app.agent(self.source_topic(*sources), name=name)(agent)
 
@@ -181,6 +183,8 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
                         stall_watch=StallWatch(app, settings.stall_timeout_s),
                         skip_guard=SkipGuard(lambda: app.consumer),
+                        failstop=FailStop(app, settings.handler_failure_limit, settings.handler_failure_window_s,
+                                          settings.handler_failure_exit_delay_s),
                         broker=BrokerProbe(admin_ping(settings.kafka_servers)))
     for spec in catalog.TABLES:
         if spec.stored_in is not None:  # rows in another table's store (declared before it)

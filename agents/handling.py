@@ -1,11 +1,16 @@
 """What every agent does around its decision: decode the Kafka message into an
-``Inbound``, guard the partition, dead-letter what cannot be handled, count.
+``Inbound``, guard the partition, dead-letter what cannot be handled, count,
+and stop the worker when its own code keeps failing.
 
 Consumes raw Faust events; produces to the dead-letter topic. A message that
-cannot be decoded, or whose handler raises, goes to ``deadletters`` with its
-original key and bytes and the reason, source topic, partition and offset in
-headers; the agent then goes on with the next message, never skipping one
-silently.
+cannot be decoded, or that its handler refuses (``Unhandleable``), goes to
+``deadletters`` with its original key and bytes and the reason, source
+topic, partition and offset in headers (``deadletter_headers``); the agent
+then goes on with the next message, never skipping one silently. Any other
+exception out of a handler is a bug, not a poison message: the message is
+dead-lettered the same way (to be replayed once fixed) and the failure is
+counted by the worker's ``FailStop``, which ends the worker when too many
+come too fast (``failures``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from orderflow.agents.commits import handled_ack, refuse
+from orderflow.agents.failures import FailStop, Unhandleable
+from orderflow.deadletter_headers import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
@@ -27,7 +34,7 @@ if TYPE_CHECKING:
 
     from orderflow.agents.watchdog import SkipGuard
 
-__all__ = ["Inbound", "Outbox", "WrongWriter", "run_agent"]
+__all__ = ["Inbound", "Outbox", "Unhandleable", "WrongWriter", "run_agent"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[["Inbound"], Awaitable[str]]
@@ -99,9 +106,10 @@ class Outbox:
         await self._topic(spec.name).send(key=key.encode(), value=self._codec.encode(schema, record))
 
     async def send_raw(self, spec: catalog.TopicSpec, key: bytes | None, value: bytes | None,
-                       headers: Mapping[str, bytes]) -> None:
+                       headers: Mapping[str, bytes]) -> Awaitable[Any]:
+        """Send, and return what resolves once the broker acknowledged the record."""
         self._check(spec)
-        await self._topic(spec.name).send(key=key, value=value, headers=dict(headers))
+        return await self._topic(spec.name).send(key=key, value=value, headers=dict(headers))
 
 
 def decode(event: Any, specs: Mapping[str, catalog.TopicSpec], codec: Codec, partitions: int) -> Inbound:
@@ -135,25 +143,28 @@ def _key_field(record: Mapping[str, Any], field: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def dead_letter(outbox: Outbox, event: Any, reason: str) -> None:
+async def dead_letter(outbox: Outbox, event: Any, reason: str) -> Awaitable[Any]:
+    """Send ``event`` to ``deadletters``; returns its acknowledgement to await."""
     message = event.message
     headers = {
-        "x-orderflow-reason": reason.encode(errors="replace")[:1000],
-        "x-orderflow-source-topic": message.topic.encode(),
-        "x-orderflow-source-partition": str(message.partition).encode(),
-        "x-orderflow-source-offset": str(message.offset).encode(),
+        REASON: reason.encode(errors="replace")[:1000],
+        SOURCE_TOPIC: message.topic.encode(),
+        SOURCE_PARTITION: str(message.partition).encode(),
+        SOURCE_OFFSET: str(message.offset).encode(),
     }
     for name, value in (event.headers or {}).items():
         headers.setdefault(name, value)
-    await outbox.send_raw(catalog.DEAD_LETTERS, event.key, event.value, headers)
+    delivered = await outbox.send_raw(catalog.DEAD_LETTERS, event.key, event.value, headers)
     DEAD_LETTERS.labels(message.topic).inc()
+    return delivered
 
 
 async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalog.TopicSpec],
                     codec: Codec, partitions: int, outbox: Outbox, handler: Handler,
-                    guard: SkipGuard | None = None) -> None:
+                    guard: SkipGuard | None = None, failstop: FailStop | None = None) -> None:
     """The loop of every agent: check nothing was skipped, decode, handle,
-    count; dead-letter failures; ack only a message that was dealt with.
+    count; dead-letter failures; ack only a message that was dealt with; stop
+    the worker when ``failstop`` trips.
 
     Faust acks the current message itself when the agent leaves its loop,
     also when it is cancelled or fails in the middle of that message (a
@@ -164,17 +175,40 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
     stream.enable_acks = False
     async for event in stream.events():
         message = event.message
+        if failstop is not None and failstop.tripped is not None:
+            await failstop.halt()  # the worker is exiting: this message stays unacked, read again
         if guard is not None and not await guard.admit(name, message.tp, message.offset):
             refuse(message)
             await stream.ack(event)  # settled, but never committed: it is read again
             continue
-        await _deal_with(name, stream, event, specs, codec, partitions, outbox, handler)
+        failed = await _deal_with(name, stream, event, specs, codec, partitions, outbox, handler)
+        if failed is not None and failstop is not None and failstop.record(name, failed.cause, failed.error):
+            await _settle(stream, event, failed.delivered)
+            await failstop.stop_worker()
+            await failstop.halt()  # reached only if the exit did not end the process
         with handled_ack():
             await stream.ack(event)
 
 
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A handler's unexpected exception, after its message was dead-lettered."""
+
+    cause: str
+    error: Exception
+    delivered: Awaitable[Any]  # the dead letter's acknowledgement
+
+
+async def _settle(stream: faust.StreamT, event: Any, delivered: Awaitable[Any]) -> None:
+    """Before the worker stops: the dead letter is on the broker, then the message is acked."""
+    await delivered
+    with handled_ack():
+        await stream.ack(event)
+
+
 async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mapping[str, catalog.TopicSpec],
-                     codec: Codec, partitions: int, outbox: Outbox, handler: Handler) -> None:
+                     codec: Codec, partitions: int, outbox: Outbox, handler: Handler) -> _Failed | None:
+    """Handle or dead-letter one message; a handler's unexpected exception is returned."""
     message = event.message
     try:
         inbound = decode(event, specs, codec, partitions)
@@ -183,14 +217,20 @@ async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mappin
         log.warning("%s: undecodable %s[%d]@%d: %s", name, message.topic, message.partition,
                     message.offset, exc.reason)
         await dead_letter(outbox, event, f"undecodable: {exc.reason}")
-        return
+        return None
     try:
         outcome = await handler(inbound)
-    except Exception as exc:  # a poison message must not stop the agent
+    except Unhandleable as exc:  # the message's fault: dead-lettered, the agent goes on
+        log.warning("%s: refused %s: %s", name, inbound.cause, exc)
+        MESSAGES_HANDLED.labels(name, "refused").inc()
+        await dead_letter(outbox, event, f"refused: {exc}")
+        return None
+    except Exception as exc:  # our code's fault: dead-lettered to replay after the fix, and counted
         if stream.app.should_stop:
             raise  # failed because the worker is stopping: not acked, handled again after the restart
         log.exception("%s: handler failed on %s", name, inbound.cause)
         MESSAGES_HANDLED.labels(name, "failed").inc()
-        await dead_letter(outbox, event, f"handler failed: {type(exc).__name__}: {exc}")
-        return
+        delivered = await dead_letter(outbox, event, f"handler failed: {type(exc).__name__}: {exc}")
+        return _Failed(inbound.cause, exc, delivered)
     MESSAGES_HANDLED.labels(name, outcome).inc()
+    return None

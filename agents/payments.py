@@ -14,7 +14,8 @@ an idempotency key per order and step).
 While the provider is unavailable the agent waits and tries again: the
 request is never skipped, so orders wait for payment; the order saga's
 payment timeout cancels those that wait too long, and a request older than
-that timeout is failed without charging anyone.
+that timeout is failed without charging anyone. A capture or refund the
+provider refuses is dead-lettered as ``Unhandleable`` (``failures``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, cast
 
 from prometheus_client import Counter
 
-from orderflow.agents.handling import Inbound
+from orderflow.agents.handling import Inbound, Unhandleable
 from orderflow.agents.payment_client import (
     PaymentProviderClient,
     ProviderRejected,
@@ -77,6 +78,12 @@ class PaymentDesk:
                                 step, state["orderId"], exc, self.retry_wait_s)
                     await asyncio.sleep(self.retry_wait_s)
                     continue
+                except ProviderRejected as exc:
+                    # The provider's rules refuse this step (e.g. a capture after a refund): asking
+                    # again, or a restarted worker, gets the same answer, so it is this message's
+                    # dead end, not a failing handler (authorize's refusals are answers, in _call).
+                    raise Unhandleable(f"the payment provider refused the {step} of {state['orderId']}: "
+                                       f"{exc}") from exc
                 self.payments.put(msg.key, state)
                 await self._announce(state)
                 if state["status"] == "authorized":

@@ -34,10 +34,13 @@ __all__ = ["register", "worker_ready"]
 
 
 def worker_ready(pipeline: Pipeline) -> tuple[bool, str]:
-    """Ready as far as the worker itself knows: partitions assigned and their
-    tables recovered (recovery completes only after an assignment), and no
-    rebalance in progress. /readyz also asks whether the broker answers."""
+    """Ready as far as the worker itself knows: not stopping for failing
+    handlers, partitions assigned and their tables recovered (recovery
+    completes only after an assignment), and no rebalance in progress.
+    /readyz also asks whether the broker answers."""
     app = pipeline.app
+    if pipeline.failstop.tripped is not None:
+        return False, pipeline.failstop.tripped
     if not app.tables_recovered:
         return False, "recovering tables"
     if app.rebalancing:

@@ -4,7 +4,8 @@ Consumes the ``deadletters`` topic by assignment, without a consumer group:
 nothing is committed, so reading never changes what is there. Produces each
 replayed dead letter to its source topic with its original key, value and
 headers (less the ``x-orderflow-*`` headers the dead-lettering added) plus
-``x-orderflow-replayed-from: <partition>:<offset>`` naming the dead letter.
+``x-orderflow-replayed-from: <partition>:<offset>`` naming the dead letter
+(the header names are ``deadletter_headers``'s).
 A dead letter is named by its partition and offset in ``deadletters``, e.g.
 ``3:17`` (an offset alone is ambiguous across partitions).
 
@@ -22,15 +23,14 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
+from orderflow.deadletter_headers import PREFIX, REASON, REPLAYED_FROM, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from orderflow.gateway.producer import producer_config
 from orderflow.schemas import catalog
 
-__all__ = ["REPLAYED_FROM", "DeadLetter", "DeadLetterError", "Replayed", "describe", "fetch", "parse_position",
+__all__ = ["DeadLetter", "DeadLetterError", "Replayed", "describe", "fetch", "parse_position",
            "preview", "read", "replay"]
 
 TOPIC = catalog.DEAD_LETTERS.name
-PREFIX = "x-orderflow-"
-REPLAYED_FROM = "x-orderflow-replayed-from"
 
 
 class DeadLetterError(RuntimeError):
@@ -58,17 +58,17 @@ class DeadLetter:
 
     @property
     def reason(self) -> str:
-        return self.header(f"{PREFIX}reason") or "(no reason given)"
+        return self.header(REASON) or "(no reason given)"
 
     @property
     def source_topic(self) -> str | None:
-        return self.header(f"{PREFIX}source-topic")
+        return self.header(SOURCE_TOPIC)
 
     @property
     def source(self) -> str:
         """Where it was read from, as ``topic[partition]@offset``."""
-        return (f"{self.source_topic or '?'}[{self.header(f'{PREFIX}source-partition') or '?'}]"
-                f"@{self.header(f'{PREFIX}source-offset') or '?'}")
+        return (f"{self.source_topic or '?'}[{self.header(SOURCE_PARTITION) or '?'}]"
+                f"@{self.header(SOURCE_OFFSET) or '?'}")
 
     @property
     def replay_of(self) -> str | None:

@@ -23,7 +23,7 @@ __all__ = [
 
 MESSAGES_HANDLED = Counter(
     "orderflow_messages_handled_total",
-    "Messages an agent handled, by agent and outcome (applied, unchanged, replayed, ignored, failed).",
+    "Messages an agent handled, by agent and outcome (applied, unchanged, replayed, ignored, refused, failed).",
     ["agent", "outcome"],
 )
 UNDECODABLE_MESSAGES = Counter(

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     # How often a worker commits the offsets of handled messages; a crash
     # replays at most this much (Faust's default).
     commit_interval_s: float = Field(2.8, gt=0)
+    # A handler exception that is not a refusal of the message is a bug: the
+    # message is dead-lettered, and this many within the window stop the
+    # worker (agents.failures) instead of dead-lettering every order.
+    handler_failure_limit: int = Field(
+        5, ge=1, description="handler exceptions (dead-lettered) within the window that stop the worker")
+    handler_failure_window_s: float = Field(
+        60.0, gt=0, description="the window, in seconds, of handler_failure_limit")
+    handler_failure_exit_delay_s: float = Field(
+        3.0, ge=0, description="how long a worker so stopped stays up not ready, so probes see why, before it exits")
 
     # HTTP ingress.
     gateway_host: str = "127.0.0.1"

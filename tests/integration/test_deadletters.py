@@ -16,7 +16,8 @@ from support.progress import produce_one
 from support.waiting import eventually, eventually_value
 
 from orderflow.cli import main
-from orderflow.deadletters import REPLAYED_FROM, DeadLetter, read, replay
+from orderflow.deadletter_headers import REPLAYED_FROM
+from orderflow.deadletters import DeadLetter, read, replay
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec

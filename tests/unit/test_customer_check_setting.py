@@ -9,13 +9,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from support.pipelines import fake_pipeline
 
 from orderflow.agents.customers import CustomerDesk
 from orderflow.agents.handling import Inbound
-from orderflow.agents.rows import Rows
-from orderflow.agents.watchers import Watchers
 from orderflow.schemas import catalog
-from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
 
 
@@ -42,12 +40,7 @@ class Outbox:
 
 def desk_from_environment() -> tuple[CustomerDesk, Outbox]:
     outbox = Outbox()
-    codec = Codec()
-    tables = {"customers": {}, "customer-checks": {}, "notifications-sent": {}, "velocity": Windows()}
-    pipeline = SimpleNamespace(
-        codec=codec, settings=Settings(_env_file=None), outbox=outbox, watchers=Watchers(), tables=tables,
-        rows=lambda spec, row_type, writer=None: Rows(tables[spec.name], codec, spec, row_type, writer),
-        outbox_for=lambda writer: outbox)
+    pipeline = fake_pipeline(outbox, Settings(_env_file=None), {catalog.VELOCITY_TABLE.name: Windows()})
     return CustomerDesk(pipeline), outbox  # type: ignore[arg-type]
 
 

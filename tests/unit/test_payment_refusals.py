@@ -1,0 +1,45 @@
+"""A capture the payment provider refuses is the message's dead end, not a bug
+of the payment agent: it is raised as Unhandleable, so it is dead-lettered
+without counting towards the worker's failure budget."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from support.pipelines import fake_pipeline
+
+from orderflow.agents.handling import Inbound, Unhandleable
+from orderflow.agents.payment_client import Authorization, ProviderRejected
+from orderflow.agents.payments import PaymentDesk
+from orderflow.schemas import catalog
+from orderflow.tables.clock import now_ms
+
+
+class RefusingProvider:
+    async def authorize(self, *_args: Any) -> Authorization:
+        return Authorization(approved=True, payment_id="pay_1")
+
+    async def capture(self, *_args: Any) -> None:
+        raise ProviderRejected(409, "payment_refunded", "capture after a refund")
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: dict[str, Any]) -> None:
+        self.sent.append(kind)
+
+
+async def test_a_refused_capture_is_unhandleable_with_the_providers_reason() -> None:
+    outbox = Outbox()
+    pipeline = fake_pipeline(outbox, SimpleNamespace(payment_timeout_s=300.0, payment_breaker_recovery_s=1.0))
+    desk = PaymentDesk(pipeline, RefusingProvider())  # type: ignore[arg-type]  # the provider's client is faked
+    request = Inbound(catalog.PAYMENT_REQUESTS.name, 0, 7, b"ord_1", "RequestPayment", {
+        "orderId": "ord_1", "customerId": "cust_1", "amountCents": 1000, "currency": "USD",
+        "paymentMethodId": "pm_1", "requestedAt": now_ms()})
+    with pytest.raises(Unhandleable, match=r"refused the capture of ord_1: HTTP 409 payment_refunded"):
+        await desk.handle(request)
+    assert outbox.sent == ["PaymentAuthorized"]  # what happened before the refusal is announced
