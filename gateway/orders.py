@@ -43,12 +43,11 @@ from orderflow.gateway.requests import (
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
+from orderflow.tables import order_status
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
 
-ENDED = frozenset({"delivered", "rejected", "payment_failed", "cancelled"})
-NOT_CANCELLABLE = frozenset({"shipped", "delivered", "rejected", "payment_failed"})
 CANCEL_WAIT_S = 5.0
 SSE_POLL_S = 15.0
 
@@ -141,9 +140,9 @@ async def cancel_order(request: web.Request) -> web.Response:
     status, row = await fetch_order(ctx, order_id)
     if status != 200:
         return web.json_response(row, status=status)
-    if row["status"] == "cancelled":
+    if row["status"] == order_status.CANCELLED:
         return web.json_response({"orderId": order_id, "status": "cancelled"})
-    if row["status"] in NOT_CANCELLABLE:
+    if not order_status.can_cancel(row["status"]):
         return json_error(409, "conflict", f"order {order_id} is {row['status']} and cannot be cancelled")
     failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "CancelOrder",
                            {"orderId": order_id, "reason": cancel.reason,
@@ -153,9 +152,9 @@ async def cancel_order(request: web.Request) -> web.Response:
     status, row = await fetch_order(ctx, order_id, row["status"], CANCEL_WAIT_S)
     if status != 200:  # written, but not readable yet (e.g. a rebalance)
         return web.json_response({"orderId": order_id, "status": "cancelling"}, status=202)
-    if row["status"] == "cancelled":
+    if row["status"] == order_status.CANCELLED:
         return web.json_response({"orderId": order_id, "status": "cancelled"})
-    if row["status"] in NOT_CANCELLABLE:
+    if not order_status.can_cancel(row["status"]):
         return json_error(409, "conflict", f"order {order_id} became {row['status']} first")
     return web.json_response({"orderId": order_id, "status": "cancelling"}, status=202)
 
@@ -190,7 +189,7 @@ async def order_events(request: web.Request) -> web.StreamResponse:
             data = json.dumps({"orderId": order_id, "status": change["status"], "reason": change["reason"],
                                "at": iso(change["at"])})
             await response.write(f"id: evt_{order_id}_{index}\nevent: status\ndata: {data}\n\n".encode())
-        if row["status"] in ENDED:
+        if row["status"] in order_status.TERMINAL:
             break
         if len(row["history"]) == sent:
             await response.write(b": keep-alive\n\n")
