@@ -24,6 +24,7 @@ from orderflow.agents.rows import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
 from orderflow.schemas import catalog
 from orderflow.tables import customer_orders
+from orderflow.tables import prices as price_logic
 from orderflow.tables.stock import available, new_stock
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def register(pipeline: Pipeline) -> None:
             return self.json({"productId": product_id, "onHand": row["onHand"], "reserved": row["reserved"],
                               "available": available(row),
                               "priceCents": price["priceCents"] if price else None,
-                              "currency": price["currency"] if price else "USD"})
+                              "currency": price_logic.currency_of(price)})
 
         return await routed(self, request, "stock", key, local)
 

@@ -31,6 +31,7 @@ from orderflow.gateway.requests import (
     to_cents,
 )
 from orderflow.schemas import catalog
+from orderflow.tables import prices
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
@@ -52,7 +53,7 @@ async def get_product(request: web.Request) -> web.Response:
     status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     if status != 200:
         return web.json_response(body, status=status)
-    price = body["priceCents"] if body["priceCents"] is not None else ctx.settings.default_price_cents
+    price = prices.unit_price_cents(body["priceCents"], ctx.settings.default_price_cents)
     return web.json_response({"productId": body["productId"], "price": amount(price), "currency": body["currency"],
                               "available": body["available"], "inStock": body["available"] > 0})
 
