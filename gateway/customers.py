@@ -22,7 +22,7 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.orders import path_id, produce, read_json
+from orderflow.gateway.handling import path_id, produce, read_json
 from orderflow.gateway.requests import (
     CustomerRequest,
     CustomerUpdateRequest,

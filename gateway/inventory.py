@@ -20,7 +20,7 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.orders import path_id, produce, read_json
+from orderflow.gateway.handling import path_id, produce, read_json
 from orderflow.gateway.presenters import amount, present_inventory
 from orderflow.gateway.requests import (
     InventoryAdjustmentRequest,

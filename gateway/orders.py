@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from confluent_kafka import KafkaException
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
-from orderflow.gateway.errors import RequestRejected, json_error
+from orderflow.gateway.errors import json_error
+from orderflow.gateway.handling import path_id, produce, read_json
 from orderflow.gateway.presenters import iso, present_order, present_summary
 from orderflow.gateway.requests import (
     CancelOrderRequest,
@@ -37,7 +36,6 @@ from orderflow.gateway.requests import (
     ShipmentRequest,
     ValidationError,
     field_errors,
-    path_id_problem,
     to_place_order,
     to_shipment_event,
 )
@@ -57,37 +55,6 @@ def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
         return f"ord_{uuid.uuid4().hex}"
     digest = hashlib.sha256(f"{customer_id}\0{idempotency_key}".encode()).hexdigest()
     return f"ord_{digest[:32]}"
-
-
-def path_id(request: web.Request, name: str) -> str:
-    """The id in path parameter ``name`` (e.g. order_id); 400 unless it is a
-    well-formed id, so no record with an impossible key is ever written."""
-    value = request.match_info[name]
-    problem = path_id_problem(value)
-    if problem is not None:
-        label = re.sub(r"_(\w)", lambda m: m[1].upper(), name)
-        raise RequestRejected(400, "invalid_request", f"{label} is not a valid id",
-                              fields=[{"field": label, "problem": problem}])
-    return value
-
-
-async def read_json(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
-    try:
-        return json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise web.HTTPBadRequest(text=f"body is not valid JSON: {exc}") from exc
-
-
-async def produce(ctx: GatewayContext, spec: catalog.TopicSpec, key: str, kind: str,
-                  record: dict[str, Any]) -> web.Response | None:
-    """Write one record; None when the broker acknowledged it, else a 503."""
-    try:
-        await ctx.producer.send(spec.name, key.encode(), ctx.codec.encode(f"{catalog.NAMESPACE}.{kind}", record))
-    except (KafkaException, BufferError) as exc:
-        return json_error(503, "unavailable", f"could not write to Kafka: {exc}")
-    return None
 
 
 async def fetch_order(ctx: GatewayContext, order_id: str, wait_while: str | None = None,
