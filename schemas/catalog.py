@@ -239,7 +239,7 @@ EMAIL_CLAIMS = TopicSpec(
     name="customers.email-claims",
     key="email",
     value_schemas=_schemas("ClaimEmail", "ReleaseEmail"),
-    writer="agents.customers",
+    writer="agents.customer_registry",
     doc="Email addresses claimed and released, keyed by the address so each has one owner.",
 )
 EMAIL_CLAIM_RESULTS = TopicSpec(
@@ -253,7 +253,7 @@ CUSTOMER_EVENTS = TopicSpec(
     name="customer.events",
     key="customerId",
     value_schemas=_schemas("CustomerCreated", "CustomerUpdated"),
-    writer="agents.customers",
+    writer="agents.customer_registry",
     doc="Customer lifecycle events.",
 )
 CUSTOMER_CHECKS = TopicSpec(
@@ -267,14 +267,14 @@ CUSTOMER_CHECK_RESULTS = TopicSpec(
     name="customers.check-results",
     key="orderId",
     value_schemas=_schemas("CustomerCheckResult"),
-    writer="agents.customers",
+    writer="agents.customer_checks",
     doc="Each order's customer check, back to the order's partition.",
 )
 NOTIFICATIONS = TopicSpec(
     name="notifications",
     key="customerId",
     value_schemas=_schemas("Notification"),
-    writer="agents.customers",
+    writer="agents.notifications",
     doc="One notification per customer-facing order transition.",
 )
 DEAD_LETTERS = TopicSpec(
@@ -358,7 +358,7 @@ CUSTOMER_ORDERS_TABLE = TableSpec(
     name="customer-orders",
     key="customerId",
     value_schema=f"{NAMESPACE}.CustomerOrders",
-    writer="agents.customers",
+    writer="agents.customer_orders",
     source_topic=ORDERS_BY_CUSTOMER.name,
     doc="Each customer's orders, for the paginated order list.",
 )
@@ -367,7 +367,7 @@ CUSTOMERS_TABLE = TableSpec(
     name="customers",
     key="customerId",
     value_schema=f"{NAMESPACE}.CustomerState",
-    writer="agents.customers",
+    writer="agents.customer_registry",
     source_topic=CUSTOMER_COMMANDS.name,
     doc="Every customer.",
 )
@@ -383,7 +383,7 @@ CUSTOMER_CHECKS_TABLE = TableSpec(
     name="customer-checks",
     key="customerId/orderId",
     value_schema=f"{NAMESPACE}.CustomerCheck",
-    writer="agents.customers",
+    writer="agents.customer_checks",
     source_topic=CUSTOMER_COMMANDS.name,
     doc="Each order's customer check, so a replay decides the same and counts once.",
 )
@@ -391,7 +391,7 @@ VELOCITY_TABLE = TableSpec(
     name="velocity",
     key="customerId (windowed)",
     value_schema=f"{NAMESPACE}.VelocityWindow",
-    writer="agents.customers",
+    writer="agents.customer_checks",
     source_topic=CUSTOMER_COMMANDS.name,
     windowed=True,
     doc="Orders and amount per customer per tumbling window (a Faust windowed table).",
@@ -400,7 +400,7 @@ NOTIFICATIONS_SENT_TABLE = TableSpec(
     name="notifications-sent",
     key="customerId/orderId/status",
     value_schema=f"{NAMESPACE}.NotificationSent",
-    writer="agents.customers",
+    writer="agents.notifications",
     source_topic=CUSTOMER_COMMANDS.name,
     doc="Notifications already written, so a replay writes none twice.",
 )
