@@ -57,7 +57,7 @@ class Reads:
     customers: Rows
     stock: Rows
     prices: Rows
-    lists: Rows
+    customer_orders: Rows
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> Reads:
@@ -66,7 +66,7 @@ class Reads:
 
         return cls(pipeline=pipeline, orders=rows(catalog.ORDERS_TABLE), customers=rows(catalog.CUSTOMERS_TABLE),
                    stock=rows(catalog.STOCK_TABLE), prices=rows(catalog.PRICES_TABLE),
-                   lists=rows(catalog.CUSTOMER_ORDERS_TABLE))
+                   customer_orders=rows(catalog.CUSTOMER_ORDERS_TABLE))
 
 
 class WorkerView(View):
@@ -160,7 +160,7 @@ class CustomerOrdersView(WorkerView):
             wanted = web_params.page(request.query)
         except web_params.BadQuery as exc:
             return self.json_error(400, "invalid_request", str(exc))
-        found, total = customer_orders.page(self.reads.lists.get(key), wanted.page, wanted.limit)
+        found, total = customer_orders.page(self.reads.customer_orders.get(key), wanted.page, wanted.limit)
         return self.json({"orders": found,
                           "pagination": {"page": wanted.page, "limit": wanted.limit, "total": total}})
 

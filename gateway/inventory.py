@@ -53,8 +53,9 @@ async def get_product(request: web.Request) -> web.Response:
     status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     if status != 200:
         return web.json_response(body, status=status)
-    price = prices.unit_price_cents(body["priceCents"], ctx.settings.default_price_cents)
-    return web.json_response({"productId": body["productId"], "price": amount(price), "currency": body["currency"],
+    price_cents = prices.unit_price_cents(body["priceCents"], ctx.settings.default_price_cents)
+    return web.json_response({"productId": body["productId"], "price": amount(price_cents),
+                              "currency": body["currency"],
                               "available": body["available"], "inStock": body["available"] > 0})
 
 
