@@ -9,22 +9,26 @@
 - GET /customers/{customerId}/orders?page=P&limit=L
 
 Reads only; each is routed to the worker that owns the key's partition, so
-any worker answers for any key.
+any worker answers for any key. The query parameters are parsed in
+``agents.web_params``; a bad one answers 400 ``invalid_request``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from faust.web import Request, Response, View
 
+from orderflow.agents import web_params
 from orderflow.agents.rows import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import CustomerOrders, CustomerState, OrderState, ProductPrice, StockLevel
 from orderflow.tables import customer_orders
+from orderflow.tables import prices as price_logic
 from orderflow.tables.stock import available, new_stock
 
 if TYPE_CHECKING:
@@ -48,116 +52,136 @@ def worker_ready(pipeline: Pipeline) -> tuple[bool, str]:
     return True, "ready"
 
 
-def _error(view: View, status: int, error: str, message: str) -> Response:
-    return view.json({"error": error, "message": message}, status=status)
+@dataclass(frozen=True)
+class Reads:
+    """What the views read: the pipeline, and its tables as decoded rows."""
+
+    pipeline: Pipeline
+    orders: Rows[OrderState]
+    customers: Rows[CustomerState]
+    stock: Rows[StockLevel]
+    prices: Rows[ProductPrice]
+    customer_orders: Rows[CustomerOrders]
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> Reads:
+        return cls(pipeline=pipeline, orders=pipeline.rows(catalog.ORDERS_TABLE, OrderState),
+                   customers=pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState),
+                   stock=pipeline.rows(catalog.STOCK_TABLE, StockLevel),
+                   prices=pipeline.rows(catalog.PRICES_TABLE, ProductPrice),
+                   customer_orders=pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders))
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    value = int(raw)  # ValueError is answered with 400 by the caller
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}")
-    return value
+class WorkerView(View):
+    """A view of this worker; ``register`` binds ``reads`` in a subclass per pipeline."""
 
+    reads: ClassVar[Reads]
 
-def _must_wait(row: dict[str, Any] | None, wait_while: frozenset[str] | None, after_revision: int | None) -> bool:
-    if wait_while is None and after_revision is None:
-        return False
-    if row is None:
-        return True
-    if wait_while is not None and row["status"] in wait_while:
-        return True
-    return after_revision is not None and row["revision"] <= after_revision
+    def json_error(self, status: int, error: str, message: str) -> Response:
+        return self.json({"error": error, "message": message}, status=status)
 
-
-def register(pipeline: Pipeline) -> None:
-    app, settings = pipeline.app, pipeline.settings
-    orders = pipeline.rows(catalog.ORDERS_TABLE, OrderState)
-    stock = pipeline.rows(catalog.STOCK_TABLE, StockLevel)
-    prices = pipeline.rows(catalog.PRICES_TABLE, ProductPrice)
-    lists = pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders)
-    customers = pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState)
-
-    async def routed(view: View, request: Request, table: str, key: bytes,
+    async def routed(self, request: Request, table: catalog.TableSpec, key: bytes,
                      local: Callable[[], Awaitable[Response]]) -> Response:
-        return await pipeline.routers[table].route(view, request, key, local)
+        """``local()`` on the worker that owns ``key`` in ``table`` (forwarded there if need be)."""
+        return await self.reads.pipeline.routers[table.name].route(self, request, key, local)
 
-    @app.page("/healthz")
-    async def healthz(self: View, request: Request) -> Response:
-        return self.json({"status": "alive"})
-
-    @app.page("/readyz")
-    async def readyz(self: View, request: Request) -> Response:
-        ready, why = worker_ready(pipeline)
-        if ready:
-            ready, why = await pipeline.broker.check()
-        return self.json({"ready": ready, "status": why}, status=200 if ready else 503)
-
-    @app.page("/metrics")
-    async def metrics(self: View, request: Request) -> Response:
-        return self.bytes(exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
-    async def long_poll(view: View, request: Request, rows: Rows, key: bytes, kind: str) -> Response:
+    async def long_poll(self, request: Request, rows: Rows, key: bytes, kind: str) -> Response:
         """The row, once it exists and is in none of ``waitWhileStatus`` or has
         passed ``afterRevision`` (or ``timeout`` seconds are up)."""
+        pipeline = self.reads.pipeline
         try:
-            timeout = min(float(request.query.get("timeout", settings.long_poll_max_s)), settings.long_poll_max_s)
-            after = request.query.get("afterRevision")
-            after_revision = None if after is None else int(after)
-        except ValueError as exc:
-            return _error(view, 400, "invalid_request", f"bad query parameter: {exc}")
-        statuses = request.query.get("waitWhileStatus")
-        wait_while = None if statuses is None else frozenset(statuses.split(","))
-        deadline = time.monotonic() + max(timeout, 0.0)
+            poll = web_params.long_poll(request.query, pipeline.settings.long_poll_max_s)
+        except web_params.BadQuery as exc:
+            return self.json_error(400, "invalid_request", str(exc))
+        deadline = time.monotonic() + poll.wait_s
         row = rows.get(key)
-        while _must_wait(row, wait_while, after_revision) and time.monotonic() < deadline:
+        while poll.must_wait(row) and time.monotonic() < deadline:
             await pipeline.watchers.wait(key, deadline - time.monotonic())
             row = rows.get(key)
         if row is None:
-            return _error(view, 404, "not_found", f"no {kind} {key.decode(errors='replace')!r}")
-        return view.json(row)
+            return self.json_error(404, "not_found", f"no {kind} {key.decode(errors='replace')!r}")
+        return self.json(row)
 
-    @app.page("/orders/{order_id}")
-    async def get_order(self: View, request: Request, order_id: str) -> Response:
-        key = order_id.encode()
-        return await routed(self, request, "orders", key, lambda: long_poll(self, request, orders, key, "order"))
 
-    @app.page("/customers/{customer_id}")
-    async def get_customer(self: View, request: Request, customer_id: str) -> Response:
-        key = customer_id.encode()
-        return await routed(self, request, "customers", key,
-                            lambda: long_poll(self, request, customers, key, "customer"))
+class Healthz(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        return self.json({"status": "alive"})
 
-    @app.page("/inventory/{product_id}")
-    async def get_inventory(self: View, request: Request, product_id: str) -> Response:
+
+class Readyz(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        ready, why = worker_ready(self.reads.pipeline)
+        if ready:
+            ready, why = await self.reads.pipeline.broker.check()
+        return self.json({"ready": ready, "status": why}, status=200 if ready else 503)
+
+
+class Metrics(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        return self.bytes(exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+class OrderView(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        key = params["order_id"].encode()
+        return await self.routed(request, catalog.ORDERS_TABLE, key,
+                                 lambda: self.long_poll(request, self.reads.orders, key, "order"))
+
+
+class CustomerView(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        key = params["customer_id"].encode()
+        return await self.routed(request, catalog.CUSTOMERS_TABLE, key,
+                                 lambda: self.long_poll(request, self.reads.customers, key, "customer"))
+
+
+class InventoryView(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        product_id: str = params["product_id"]
+        return await self.routed(request, catalog.STOCK_TABLE, product_id.encode(), lambda: self.local(product_id))
+
+    async def local(self, product_id: str) -> Response:
+        # prices is co-partitioned with stock: the stock row's owner has both
         key = product_id.encode()
+        row, price = self.reads.stock.get(key), self.reads.prices.get(key)
+        if row is None and price is None:
+            return self.json_error(404, "not_found", f"no product {product_id!r}")
+        row = row or new_stock(product_id)
+        return self.json({"productId": product_id, "onHand": row["onHand"], "reserved": row["reserved"],
+                          "available": available(row),
+                          "priceCents": price["priceCents"] if price else None,
+                          "currency": price_logic.currency_of(price)})
 
-        async def local() -> Response:
-            # prices is co-partitioned with stock: the stock row's owner has both
-            row, price = stock.get(key), prices.get(key)
-            if row is None and price is None:
-                return _error(self, 404, "not_found", f"no product {product_id!r}")
-            row = row or new_stock(product_id)
-            return self.json({"productId": product_id, "onHand": row["onHand"], "reserved": row["reserved"],
-                              "available": available(row),
-                              "priceCents": price["priceCents"] if price else None,
-                              "currency": price["currency"] if price else "USD"})
 
-        return await routed(self, request, "stock", key, local)
+class CustomerOrdersView(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        key = params["customer_id"].encode()
+        return await self.routed(request, catalog.CUSTOMER_ORDERS_TABLE, key, lambda: self.local(request, key))
 
-    @app.page("/customers/{customer_id}/orders")
-    async def list_orders(self: View, request: Request, customer_id: str) -> Response:
-        key = customer_id.encode()
+    async def local(self, request: Request, key: bytes) -> Response:
+        try:
+            wanted = web_params.page(request.query)
+        except web_params.BadQuery as exc:
+            return self.json_error(400, "invalid_request", str(exc))
+        found, total = customer_orders.page(self.reads.customer_orders.get(key), wanted.page, wanted.limit)
+        return self.json({"orders": found,
+                          "pagination": {"page": wanted.page, "limit": wanted.limit, "total": total}})
 
-        async def local() -> Response:
-            try:
-                page = _int_param(request, "page", 1, 1, 1_000_000)
-                limit = _int_param(request, "limit", 20, 1, 100)
-            except ValueError as exc:
-                return _error(self, 400, "invalid_request", str(exc))
-            found, total = customer_orders.page(lists.get(key), page, limit)
-            return self.json({"orders": found, "pagination": {"page": page, "limit": limit, "total": total}})
 
-        return await routed(self, request, "customer-orders", key, local)
+# (path, view, view name); the names are those the views had as functions.
+VIEWS: tuple[tuple[str, type[WorkerView], str], ...] = (
+    ("/healthz", Healthz, "healthz"),
+    ("/readyz", Readyz, "readyz"),
+    ("/metrics", Metrics, "metrics"),
+    ("/orders/{order_id}", OrderView, "get_order"),
+    ("/customers/{customer_id}", CustomerView, "get_customer"),
+    ("/inventory/{product_id}", InventoryView, "get_inventory"),
+    ("/customers/{customer_id}/orders", CustomerOrdersView, "list_orders"),
+)
+
+
+def register(pipeline: Pipeline) -> None:
+    reads = Reads.of(pipeline)
+    for path, view, name in VIEWS:
+        bound = type(view.__name__, (view,), {"reads": reads, "__module__": __name__, "__doc__": view.__doc__})
+        pipeline.app.page(path, name=name)(bound)

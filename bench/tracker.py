@@ -21,10 +21,10 @@ from confluent_kafka import Consumer, TopicPartition
 from orderflow.bench.recorder import Recorder
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import HEADER, Codec
+from orderflow.tables.order_status import OUTCOMES
 
-__all__ = ["OUTCOMES", "OutcomeTracker"]
+__all__ = ["OutcomeTracker"]
 
-OUTCOMES = frozenset({"confirmed", "rejected", "payment_failed", "cancelled"})
 STATUS_CHANGED = f"{catalog.NAMESPACE}.OrderStatusChanged"
 
 

@@ -22,7 +22,8 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.orders import path_id, produce, read_json
+from orderflow.gateway.handling import path_id, produce, read_json
+from orderflow.gateway.presenters import present_customer
 from orderflow.gateway.requests import (
     CustomerRequest,
     CustomerUpdateRequest,
@@ -38,12 +39,6 @@ from orderflow.tables.clock import now_ms
 __all__ = ["routes"]
 
 DECISION_WAIT_S = 10.0
-
-
-def present_customer(row: dict[str, Any]) -> dict[str, Any]:
-    return {"customerId": row["customerId"], "email": row["email"], "firstName": row["firstName"],
-            "lastName": row["lastName"], "phone": row["phone"],
-            "addresses": [] if row["address"] is None else [row["address"]]}
 
 
 async def fetch_customer(ctx: GatewayContext, customer_id: str, query: str = "", wait_s: float = 0.0

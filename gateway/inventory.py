@@ -20,7 +20,7 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.orders import path_id, produce, read_json
+from orderflow.gateway.handling import path_id, produce, read_json
 from orderflow.gateway.presenters import amount, present_inventory
 from orderflow.gateway.requests import (
     InventoryAdjustmentRequest,
@@ -31,6 +31,7 @@ from orderflow.gateway.requests import (
     to_cents,
 )
 from orderflow.schemas import catalog
+from orderflow.tables import prices
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
@@ -52,8 +53,9 @@ async def get_product(request: web.Request) -> web.Response:
     status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     if status != 200:
         return web.json_response(body, status=status)
-    price = body["priceCents"] if body["priceCents"] is not None else ctx.settings.default_price_cents
-    return web.json_response({"productId": body["productId"], "price": amount(price), "currency": body["currency"],
+    price_cents = prices.unit_price_cents(body["priceCents"], ctx.settings.default_price_cents)
+    return web.json_response({"productId": body["productId"], "price": amount(price_cents),
+                              "currency": body["currency"],
                               "available": body["available"], "inStock": body["available"] > 0})
 
 

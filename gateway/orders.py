@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from confluent_kafka import KafkaException
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
-from orderflow.gateway.errors import RequestRejected, json_error
+from orderflow.gateway.errors import json_error
+from orderflow.gateway.handling import path_id, produce, read_json
 from orderflow.gateway.presenters import iso, present_order, present_summary
 from orderflow.gateway.requests import (
     CancelOrderRequest,
@@ -37,18 +36,16 @@ from orderflow.gateway.requests import (
     ShipmentRequest,
     ValidationError,
     field_errors,
-    path_id_problem,
     to_place_order,
     to_shipment_event,
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
+from orderflow.tables import order_status
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
 
-ENDED = frozenset({"delivered", "rejected", "payment_failed", "cancelled"})
-NOT_CANCELLABLE = frozenset({"shipped", "delivered", "rejected", "payment_failed"})
 CANCEL_WAIT_S = 5.0
 SSE_POLL_S = 15.0
 
@@ -58,39 +55,6 @@ def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
         return f"ord_{uuid.uuid4().hex}"
     digest = hashlib.sha256(f"{customer_id}\0{idempotency_key}".encode()).hexdigest()
     return f"ord_{digest[:32]}"
-
-
-def path_id(request: web.Request, name: str) -> str:
-    """The id in path parameter ``name`` (e.g. order_id); 400 unless it is a
-    well-formed id, so no record with an impossible key is ever written."""
-    value = request.match_info[name]
-    problem = path_id_problem(value)
-    if problem is not None:
-        label = re.sub(r"_(\w)", lambda m: m[1].upper(), name)
-        raise RequestRejected(400, "invalid_request", f"{label} is not a valid id",
-                              fields=[{"field": label, "problem": problem}])
-    return value
-
-
-async def read_json(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
-    try:
-        return json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise web.HTTPBadRequest(text=f"body is not valid JSON: {exc}") from exc
-
-
-async def produce(ctx: GatewayContext, spec: catalog.TopicSpec, key: str, kind: str,
-                  record: dict[str, Any]) -> web.Response | None:
-    """Write one record; None when the broker acknowledged it, else a 503."""
-    if spec.writer != catalog.GATEWAY:
-        raise RuntimeError(f"the gateway may not write {spec.name}: its writer is {spec.writer}")
-    try:
-        await ctx.producer.send(spec.name, key.encode(), ctx.codec.encode(f"{catalog.NAMESPACE}.{kind}", record))
-    except (KafkaException, BufferError) as exc:
-        return json_error(503, "unavailable", f"could not write to Kafka: {exc}")
-    return None
 
 
 async def fetch_order(ctx: GatewayContext, order_id: str, wait_while: str | None = None,
@@ -143,9 +107,9 @@ async def cancel_order(request: web.Request) -> web.Response:
     status, row = await fetch_order(ctx, order_id)
     if status != 200:
         return web.json_response(row, status=status)
-    if row["status"] == "cancelled":
+    if row["status"] == order_status.CANCELLED:
         return web.json_response({"orderId": order_id, "status": "cancelled"})
-    if row["status"] in NOT_CANCELLABLE:
+    if not order_status.can_cancel(row["status"]):
         return json_error(409, "conflict", f"order {order_id} is {row['status']} and cannot be cancelled")
     failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "CancelOrder",
                            {"orderId": order_id, "reason": cancel.reason,
@@ -155,9 +119,9 @@ async def cancel_order(request: web.Request) -> web.Response:
     status, row = await fetch_order(ctx, order_id, row["status"], CANCEL_WAIT_S)
     if status != 200:  # written, but not readable yet (e.g. a rebalance)
         return web.json_response({"orderId": order_id, "status": "cancelling"}, status=202)
-    if row["status"] == "cancelled":
+    if row["status"] == order_status.CANCELLED:
         return web.json_response({"orderId": order_id, "status": "cancelled"})
-    if row["status"] in NOT_CANCELLABLE:
+    if not order_status.can_cancel(row["status"]):
         return json_error(409, "conflict", f"order {order_id} became {row['status']} first")
     return web.json_response({"orderId": order_id, "status": "cancelling"}, status=202)
 
@@ -192,7 +156,7 @@ async def order_events(request: web.Request) -> web.StreamResponse:
             data = json.dumps({"orderId": order_id, "status": change["status"], "reason": change["reason"],
                                "at": iso(change["at"])})
             await response.write(f"id: evt_{order_id}_{index}\nevent: status\ndata: {data}\n\n".encode())
-        if row["status"] in ENDED:
+        if row["status"] in order_status.TERMINAL:
             break
         if len(row["history"]) == sent:
             await response.write(b": keep-alive\n\n")

@@ -1,5 +1,47 @@
 """How the API shows state rows: decimal amounts instead of cents, ISO-8601
-times instead of epoch millis, and only what a client needs."""
+times instead of epoch millis, and only what a client needs.
+
+One concept, one name inside: Python code uses the Avro and table names
+(``priceCents``, ``history``, ``address``). The HTTP names below are the
+seed API's and stay as they are (renaming them would change the API); this is
+where one becomes the other.
+
+==========================================  ==========================================
+HTTP (gateway, JSON)                        Avro / table (Kafka, worker)
+==========================================  ==========================================
+POST /orders ``items[].price`` (decimal)    PlaceOrder ``items[].priceCents``, the
+                                            client's price; OrderCreated
+                                            ``items[].priceCents`` repeats it
+GET /orders ``items[].requestedPrice``      OrderState ``items[].requestedPriceCents``
+                                            (= that priceCents; ReserveLine
+                                            ``requestedPriceCents``)
+GET /orders ``items[].unitPrice``           ``unitPriceCents`` (LineResult,
+                                            Reservation, OrderState line)
+GET /orders, /customers/{id}/orders         OrderState / OrderSummary ``totalCents``
+``totalAmount``                             (Notification ``fields.totalAmount`` is
+                                            the same, as a "12.50" string)
+GET /orders ``statusHistory[]`` {status,    OrderState ``history[]`` {status, at
+at (ISO), reason}                           (epoch ms), reason, cause}
+``createdAt``, ``updatedAt`` (ISO)          the same names, epoch ms
+POST /products/{id}/price ``price``         PriceUpdated, ProductPrice (table
+                                            ``prices``) ``priceCents``
+GET /inventory/{id} ``price``               worker /inventory ``priceCents`` (null
+                                            until a price is set)
+GET /products/{id} ``price``                the same, or ``default_price_cents``
+                                            until a price is set
+                                            (``tables.prices.unit_price_cents``)
+POST, PUT /customers ``address`` (one)      CreateCustomer, UpdateCustomer,
+                                            CustomerState ``address``
+GET /customers/{id} ``addresses`` (a list)  ``[address]``, or ``[]`` without one
+SSE /orders/{id}/events ``id:``             the eventId of the history entry's
+``evt_{orderId}_{n}``                       OrderCreated / OrderStatusChanged
+==========================================  ==========================================
+
+Topics: ``customer.events`` (CustomerCreated, CustomerUpdated; the seed's
+name, other services read it) sits beside the ``customers.*`` topics the
+customer agents use among themselves (commands, email-claims, email-results,
+checks, check-results); topic names are wire names and stay.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +50,11 @@ from typing import Any
 
 from orderflow.tables.clock import iso
 
-__all__ = ["amount", "iso", "present_inventory", "present_order", "present_summary"]
+__all__ = ["amount", "iso", "present_customer", "present_inventory", "present_order", "present_summary"]
 
 
 def amount(cents: int | None) -> float | None:
     return None if cents is None else float(Decimal(cents) / 100)
-
 
 
 def present_order(row: dict[str, Any]) -> dict[str, Any]:
@@ -51,3 +92,9 @@ def present_summary(summary: dict[str, Any]) -> dict[str, Any]:
 def present_inventory(row: dict[str, Any]) -> dict[str, Any]:
     return {"productId": row["productId"], "onHand": row["onHand"], "reserved": row["reserved"],
             "available": row["available"], "price": amount(row["priceCents"]), "currency": row["currency"]}
+
+
+def present_customer(row: dict[str, Any]) -> dict[str, Any]:
+    return {"customerId": row["customerId"], "email": row["email"], "firstName": row["firstName"],
+            "lastName": row["lastName"], "phone": row["phone"],
+            "addresses": [] if row["address"] is None else [row["address"]]}

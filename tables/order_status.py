@@ -20,10 +20,13 @@ __all__ = [
     "SHIPPED",
     "UNDONE",
     "CUSTOMER_FACING",
+    "IN_PROGRESS",
     "LINE_TRANSITIONS",
     "ORDER_TRANSITIONS",
+    "OUTCOMES",
     "PAYMENT_TRANSITIONS",
     "TERMINAL",
+    "can_cancel",
     "is_legal",
 ]
 
@@ -53,6 +56,10 @@ UNDONE = frozenset({REJECTED, PAYMENT_FAILED, CANCELLED})
 PAID = frozenset({CONFIRMED, SHIPPED, DELIVERED})
 CANCELLABLE = frozenset(s for s, nexts in ORDER_TRANSITIONS.items() if CANCELLED in nexts)
 CUSTOMER_FACING = frozenset({CONFIRMED, REJECTED, PAYMENT_FAILED, SHIPPED, DELIVERED, CANCELLED})
+# Statuses before an order's outcome is known (a long-poll waits while in them),
+# and the first outcome each order reaches: confirmed, or undone.
+IN_PROGRESS = frozenset({PENDING, PENDING_PAYMENT})
+OUTCOMES = frozenset({CONFIRMED}) | UNDONE
 
 LINE_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "pending": frozenset({"reserved", "rejected"}),
@@ -75,3 +82,10 @@ PAYMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
 
 def is_legal(table: Mapping[str, frozenset[str]], current: str, target: str) -> bool:
     return target in table.get(current, frozenset())
+
+
+def can_cancel(status: str) -> bool:
+    """Whether a CancelOrder cancels an order in ``status``: until it ships or
+    ends (the saga's cancel decision moves only along ``ORDER_TRANSITIONS``,
+    so it agrees; the gateway asks this before it writes a cancellation)."""
+    return status in CANCELLABLE

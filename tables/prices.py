@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from orderflow.schemas.messages import PriceUpdated, ProductPrice
 
-__all__ = ["apply_update", "price_of"]
+__all__ = ["NO_PRICE_CURRENCY", "apply_update", "currency_of", "price_of", "unit_price_cents"]
 
+# The currency of a product with no price yet, and of a PriceUpdated without one.
+NO_PRICE_CURRENCY = "USD"
 
 def apply_update(current: ProductPrice | None, update: PriceUpdated) -> ProductPrice | None:
     """The row after ``update``, or None when it is not newer than the applied one.
@@ -23,11 +25,22 @@ def apply_update(current: ProductPrice | None, update: PriceUpdated) -> ProductP
     if current is not None and update["effectiveAt"] <= current["effectiveAt"]:
         return None
     return {"productId": update["productId"], "priceCents": update["priceCents"],
-            "currency": update.get("currency") or "USD", "effectiveAt": update["effectiveAt"]}
+            "currency": update.get("currency") or NO_PRICE_CURRENCY, "effectiveAt": update["effectiveAt"]}
+
+
+def unit_price_cents(price_cents: int | None, default_price_cents: int) -> int:
+    """The unit price of a product whose set price is ``price_cents`` (None: no
+    price yet): the deployment's default (``settings.default_price_cents``)
+    until a price is set. The one place that fallback lives; the stock agent
+    stamps lines with it and the gateway's product view shows it."""
+    return default_price_cents if price_cents is None else price_cents
+
+
+def currency_of(row: ProductPrice | None) -> str:
+    """The currency of a product's price row (None: no price yet)."""
+    return NO_PRICE_CURRENCY if row is None else row["currency"]
 
 
 def price_of(row: ProductPrice | None, default_price_cents: int) -> tuple[int, str]:
-    """Unit price in cents and currency; the deployment's default until a price is set."""
-    if row is None:
-        return default_price_cents, "USD"
-    return row["priceCents"], row["currency"]
+    """Unit price in cents and currency of a product's price row (None: no price yet)."""
+    return unit_price_cents(None if row is None else row["priceCents"], default_price_cents), currency_of(row)

@@ -36,13 +36,12 @@ from orderflow.agents.routing import ROUTED_HEADER
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.stack import DevStack
-from orderflow.tables.order_status import CUSTOMER_FACING, ORDER_TRANSITIONS, PAID, UNDONE, is_legal
+from orderflow.tables.order_status import CUSTOMER_FACING, IN_PROGRESS, ORDER_TRANSITIONS, PAID, UNDONE, is_legal
 from support.http import get
 
 __all__ = ["Report", "Run", "check", "judge", "observe", "read_topic"]
 
-SETTLED = frozenset({"confirmed", "rejected", "payment_failed", "cancelled", "shipped", "delivered"})
-STILL_PENDING = frozenset({"pending", "pending_payment"})
+SETTLED = frozenset(ORDER_TRANSITIONS) - IN_PROGRESS
 CODEC = Codec()
 Record = dict[str, Any]
 
@@ -221,7 +220,7 @@ def _stock(run: Run, orders: dict[str, Record], report: Report) -> None:
         for line in order["items"]:
             if order["status"] in PAID:
                 bought[line["productId"]] += line["quantity"]
-            elif order["status"] in STILL_PENDING and line["status"] == "reserved":
+            elif order["status"] in IN_PROGRESS and line["status"] == "reserved":
                 held[line["productId"]] += line["quantity"]
     for product, start in run.initial_stock.items():
         inv = run.inventory.get(product)

@@ -13,11 +13,39 @@ from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 
 
+class RecordingOutbox:
+    """Keeps every record sent, as (topic, key, kind, record)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str, Any]] = []
+
+    async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: Any) -> None:
+        self.sent.append((spec.name, key, kind, record))
+
+    @property
+    def kinds(self) -> list[str]:
+        return [kind for _, _, kind, _ in self.sent]
+
+
+class Windows:
+    """The windowed velocity table's face: one current window per customer."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+
+    def __getitem__(self, customer_id: str) -> SimpleNamespace:
+        return SimpleNamespace(current=lambda: self.values.get(customer_id))
+
+    def __setitem__(self, customer_id: str, value: bytes) -> None:
+        self.values[customer_id] = value
+
+
 def fake_pipeline(outbox: Any, settings: Any, tables: dict[str, Any] | None = None) -> Any:
-    """``tables`` by name (each a dict, or a stand-in for a windowed table);
-    every other catalog table starts empty."""
+    """``tables`` by name (each a dict); the velocity table is ``Windows``
+    and every other catalog table starts as an empty dict."""
     codec = Codec()
     held: dict[str, Any] = {spec.name: {} for spec in catalog.TABLES}
+    held[catalog.VELOCITY_TABLE.name] = Windows()
     held.update(tables or {})
     return SimpleNamespace(
         codec=codec, settings=settings, outbox=outbox, watchers=Watchers(), tables=held,

@@ -5,11 +5,8 @@ reads them. No broker: the decision itself is covered in test_customers_logic.""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
-
 import pytest
-from support.pipelines import fake_pipeline
+from support.pipelines import RecordingOutbox, fake_pipeline
 
 from orderflow.agents.customers import CustomerDesk
 from orderflow.agents.handling import Inbound
@@ -17,31 +14,10 @@ from orderflow.schemas import catalog
 from orderflow.settings import Settings
 
 
-class Windows:
-    """The windowed velocity table's face: one current window per customer."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, bytes] = {}
-
-    def __getitem__(self, customer_id: str) -> SimpleNamespace:
-        return SimpleNamespace(current=lambda: self.values.get(customer_id))
-
-    def __setitem__(self, customer_id: str, value: bytes) -> None:
-        self.values[customer_id] = value
-
-
-class Outbox:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str, dict[str, Any]]] = []
-
-    async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: dict[str, Any]) -> None:
-        self.sent.append((spec.name, key, kind, record))
-
-
-def desk_from_environment() -> tuple[CustomerDesk, Outbox]:
-    outbox = Outbox()
-    pipeline = fake_pipeline(outbox, Settings(_env_file=None), {catalog.VELOCITY_TABLE.name: Windows()})
-    return CustomerDesk(pipeline), outbox  # type: ignore[arg-type]
+def desk_from_environment() -> tuple[CustomerDesk, RecordingOutbox]:
+    outbox = RecordingOutbox()
+    pipeline = fake_pipeline(outbox, Settings(_env_file=None))
+    return CustomerDesk(pipeline), outbox
 
 
 def check_of_an_unknown_customer() -> Inbound:

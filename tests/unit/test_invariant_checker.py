@@ -12,6 +12,8 @@ import pytest
 from support.chaos import OrderStream
 from support.invariants import Run, judge
 
+from orderflow.tables.order_status import CUSTOMER_FACING
+
 Record = dict[str, Any]
 INITIAL = {"prod_a": 10, "prod_b": 5}
 
@@ -43,7 +45,7 @@ class RunBuilder:
             if status == "cancelled":
                 self.events.append((order_id, {"eventId": f"evt_{order_id}_{index}_cancelled",
                                                "eventType": "OrderCancelled", "data": {"orderId": order_id}}))
-            if status in ("confirmed", "rejected", "payment_failed", "cancelled", "shipped", "delivered"):
+            if status in CUSTOMER_FACING:
                 self.notifications.append((order_id, {"notificationId": f"ntf_{order_id}_{status}",
                                                       "fields": {"orderId": order_id, "status": status}}))
         if payment != "none" or captures:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support.pipelines import fake_pipeline
+from support.pipelines import RecordingOutbox, fake_pipeline
 
 from orderflow.agents.handling import Inbound, Unhandleable
 from orderflow.agents.payment_client import Authorization, ProviderRejected
@@ -25,16 +25,8 @@ class RefusingProvider:
         raise ProviderRejected(409, "payment_refunded", "capture after a refund")
 
 
-class Outbox:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: dict[str, Any]) -> None:
-        self.sent.append(kind)
-
-
 async def test_a_refused_capture_is_unhandleable_with_the_providers_reason() -> None:
-    outbox = Outbox()
+    outbox = RecordingOutbox()
     pipeline = fake_pipeline(outbox, SimpleNamespace(payment_timeout_s=300.0, payment_breaker_recovery_s=1.0))
     desk = PaymentDesk(pipeline, RefusingProvider())  # type: ignore[arg-type]  # the provider's client is faked
     request = Inbound(catalog.PAYMENT_REQUESTS.name, 0, 7, b"ord_1", "RequestPayment", {
@@ -42,4 +34,4 @@ async def test_a_refused_capture_is_unhandleable_with_the_providers_reason() -> 
         "paymentMethodId": "pm_1", "requestedAt": now_ms()})
     with pytest.raises(Unhandleable, match=r"refused the capture of ord_1: HTTP 409 payment_refunded"):
         await desk.handle(request)
-    assert outbox.sent == ["PaymentAuthorized"]  # what happened before the refusal is announced
+    assert outbox.kinds == ["PaymentAuthorized"]  # what happened before the refusal is announced

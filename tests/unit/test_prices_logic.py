@@ -55,6 +55,17 @@ def test_price_of_a_product_without_a_price_is_the_default():
     assert prices.price_of(row, DEFAULT_PRICE) == (1234, "EUR")
 
 
+def test_the_unit_price_of_a_product_without_a_price_is_the_default_and_a_set_price_wins():
+    assert prices.unit_price_cents(None, DEFAULT_PRICE) == DEFAULT_PRICE
+    assert prices.unit_price_cents(1234, DEFAULT_PRICE) == 1234
+    assert prices.unit_price_cents(0, DEFAULT_PRICE) == 0  # a free product is priced, not unpriced
+
+
+def test_the_currency_of_a_product_without_a_price_is_usd():
+    assert prices.currency_of(None) == prices.NO_PRICE_CURRENCY == "USD"
+    assert prices.currency_of(prices.apply_update(None, update(1234, at=1))) == "EUR"
+
+
 def test_a_reserved_line_carries_the_current_price_and_a_different_client_price_is_rejected():
     level = {**stock.new_stock("sku-1"), "onHand": 10}
     price, _ = prices.price_of(prices.apply_update(None, update(2499, at=2)), DEFAULT_PRICE)
