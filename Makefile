@@ -12,10 +12,12 @@ SOURCES := $(shell find core agents bench gateway schemas tables broker simulato
 install: $(VENV)/.installed
 install-python: $(VENV)/.python-installed
 
-$(VENV)/.python-installed: pyproject.toml constraints.txt $(SOURCES)
+# Two distributions, both editable: the service (pyproject.toml) and, beside
+# it, the development tools (devtools/pyproject.toml: bench, broker, simulator).
+$(VENV)/.python-installed: pyproject.toml devtools/pyproject.toml constraints.txt $(SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]' --config-settings editable_mode=strict
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]' -e ./devtools --config-settings editable_mode=strict
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.python-installed
@@ -56,9 +58,9 @@ test-chaos: install
 # Re-pin every dependency to what a fresh resolve picks today.
 constraints:
 	rm -rf .constraints-venv && $(PYTHON) -m venv .constraints-venv
-	.constraints-venv/bin/python -m pip install -q '.[test]'
-	.constraints-venv/bin/python -m pip freeze --exclude orderflow > constraints.txt
+	.constraints-venv/bin/python -m pip install -q '.[test]' ./devtools
+	.constraints-venv/bin/python -m pip freeze --exclude orderflow --exclude orderflow-devtools > constraints.txt
 	rm -rf .constraints-venv
 
 clean:
-	rm -rf $(VENV) build run *.egg-info
+	rm -rf $(VENV) build run *.egg-info devtools/build devtools/*.egg-info
