@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' \) 2>/dev/null)
 
-.PHONY: install install-python dev test test-fast test-unit test-chaos lint typecheck check constraints clean
+.PHONY: install install-python dev test test-fast test-unit test-chaos lint typecheck check docs constraints clean
 
 # The Python side (no JDK needed) and then Kafka's jars (JDK and Maven).
 install: $(VENV)/.installed
@@ -54,6 +54,11 @@ test-fast: install
 # cores; part of `make test`). ORDERFLOW_SOAK=1 for ten times longer streams.
 test-chaos: install
 	$(BIN)/python -m pytest -m chaos -s tests/reliability
+
+# Rewrite the docs' blocks generated from the catalog (README's topic table,
+# docs/architecture.md's map); tests/unit/test_docs.py fails while they lag.
+docs: install-python
+	$(BIN)/python -m orderflow.docs .
 
 # Re-pin every dependency to what a fresh resolve picks today.
 constraints:
