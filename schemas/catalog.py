@@ -358,7 +358,7 @@ CUSTOMER_ORDERS_TABLE = TableSpec(
     name="customer-orders",
     key="customerId",
     value_schema=f"{NAMESPACE}.CustomerOrders",
-    writer="agents.customers",
+    writer="agents.customer_orders",
     source_topic=ORDERS_BY_CUSTOMER.name,
     doc="Each customer's orders, for the paginated order list.",
 )
