@@ -1,5 +1,8 @@
-# The orderflow image: one Python package, run as `orderflow worker`,
+# The orderflow image: the service only, run as `orderflow worker`,
 # `orderflow gateway` or `orderflow topics` (docker-compose.yml wires them).
+# The development tools (bench/, broker/, simulator/: the distribution
+# orderflow-devtools, devtools/pyproject.toml) are neither copied nor
+# installed; their commands are hidden from `orderflow --help` here.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
@@ -8,9 +11,6 @@ COPY agents agents
 COPY gateway gateway
 COPY schemas schemas
 COPY tables tables
-COPY broker broker
-COPY simulator simulator
-COPY bench bench
 RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home orderflow
 USER orderflow
 WORKDIR /home/orderflow

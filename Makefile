@@ -6,16 +6,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' \) 2>/dev/null)
 
-.PHONY: install install-python dev test test-fast test-unit test-chaos lint typecheck check messages constraints clean
+.PHONY: install install-python dev test test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
 
 # The Python side (no JDK needed) and then Kafka's jars (JDK and Maven).
 install: $(VENV)/.installed
 install-python: $(VENV)/.python-installed
 
-$(VENV)/.python-installed: pyproject.toml constraints.txt $(SOURCES)
+# Two distributions, both editable: the service (pyproject.toml) and, beside
+# it, the development tools (devtools/pyproject.toml: bench, broker, simulator).
+$(VENV)/.python-installed: pyproject.toml devtools/pyproject.toml constraints.txt $(SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]' --config-settings editable_mode=strict
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]' -e ./devtools --config-settings editable_mode=strict
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.python-installed
@@ -58,12 +60,17 @@ test-fast: install
 test-chaos: install
 	$(BIN)/python -m pytest -m chaos -s tests/reliability
 
+# Rewrite the docs' blocks generated from the catalog (README's topic table,
+# docs/architecture.md's map); tests/unit/test_docs.py fails while they lag.
+docs: install-python
+	$(BIN)/python -m orderflow.docs .
+
 # Re-pin every dependency to what a fresh resolve picks today.
 constraints:
 	rm -rf .constraints-venv && $(PYTHON) -m venv .constraints-venv
-	.constraints-venv/bin/python -m pip install -q '.[test]'
-	.constraints-venv/bin/python -m pip freeze --exclude orderflow > constraints.txt
+	.constraints-venv/bin/python -m pip install -q '.[test]' ./devtools
+	.constraints-venv/bin/python -m pip freeze --exclude orderflow --exclude orderflow-devtools > constraints.txt
 	rm -rf .constraints-venv
 
 clean:
-	rm -rf $(VENV) build run *.egg-info
+	rm -rf $(VENV) build run *.egg-info devtools/build devtools/*.egg-info

@@ -1,10 +1,12 @@
 """The ``orderflow`` command line (click, which Faust already depends on).
 
-``orderflow dev`` runs the whole local stack; ``broker``, ``topics``,
-``worker`` and ``gateway`` run one part each; ``dlq`` lists and replays dead
-letters; ``bench`` measures throughput and latency (``orderflow.bench.cli``).
-Settings come from the environment (ORDERFLOW_*), read once here; options
-override single fields.
+The service's commands: ``topics``, ``worker`` and ``gateway`` run one part
+each; ``dlq`` lists and replays dead letters. The development tools' commands
+(``orderflow.devcommands``; hidden where orderflow-devtools is not installed):
+``dev`` runs the whole local stack, ``broker`` a local Kafka, ``payment-sim``
+the payment simulator, and ``bench`` measures throughput and latency
+(``orderflow.bench.cli``, imported only when it runs). Settings come from the
+environment (ORDERFLOW_*), read once here; options override single fields.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import click
 
-from orderflow.bench.cli import bench
+from orderflow.devcommands import DevCommand, LazyCommand
 from orderflow.settings import Settings
 
 __all__ = ["main"]
@@ -80,7 +82,7 @@ def main(ctx: click.Context) -> None:
     ctx.obj = Settings()
 
 
-@main.command()
+@main.command(cls=DevCommand)
 @click.option("--nodes", type=int, default=1, show_default=True, help="1, or 3 for a replicated cluster.")
 @click.option("--port", type=int, default=None, help="First client port (default ORDERFLOW_BROKER_PORT).")
 @click.option("--fresh", is_flag=True, help="Wipe the broker's data first.")
@@ -144,7 +146,7 @@ def gateway(ctx: click.Context, port: int | None) -> None:
     run_gateway(_settings(ctx, gateway_port=port))
 
 
-@main.command("payment-sim")
+@main.command("payment-sim", cls=DevCommand)
 @click.option("--port", type=int, default=None, help="HTTP port (ORDERFLOW_PAYMENT_SIM_PORT).")
 @click.pass_context
 def payment_sim(ctx: click.Context, port: int | None) -> None:
@@ -203,7 +205,7 @@ def dlq_replay(ctx: click.Context, positions: tuple[str, ...], replay_all: bool,
     click.echo(f"{len(letters)} dead letter(s) replayed")
 
 
-@main.command()
+@main.command(cls=DevCommand)
 @click.option("--fresh", is_flag=True, help="Wipe the local broker's and worker's data first.")
 @click.pass_context
 def dev(ctx: click.Context, fresh: bool) -> None:
@@ -228,7 +230,9 @@ def dev(ctx: click.Context, fresh: bool) -> None:
         raise click.ClickException("a process of the stack exited; see the logs above")
 
 
-main.add_command(bench)
+# Its help is written here, so listing it imports nothing of the benchmark.
+main.add_command(LazyCommand("bench", "orderflow.bench.cli:bench",
+                             "Load the whole saga and measure it; its ceilings; GET load."))
 
 
 if __name__ == "__main__":

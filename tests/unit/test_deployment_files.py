@@ -1,6 +1,7 @@
 """docker-compose.yml and the Dockerfile cannot run on a machine without a
 Docker engine; these tests check what can be checked without one: the compose
-file parses, runs the pinned Kafka version, and sets only real settings."""
+file parses, runs the pinned Kafka version, and sets only real settings; the
+image carries the service's packages and none of the development tools."""
 
 from __future__ import annotations
 
@@ -46,8 +47,36 @@ def test_worker_may_scale_without_fixed_container_names_or_host_ports() -> None:
     assert "container_name" not in worker and "ports" not in worker
 
 
-def test_dockerfile_copies_every_package_folder() -> None:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    folders = set(pyproject["tool"]["setuptools"]["package-dir"].values())
-    copied = set(re.findall(r"^COPY (\S+) \1$", (ROOT / "Dockerfile").read_text(), re.M))
-    assert folders <= copied, folders - copied
+def package_folders(project: Path) -> set[str]:
+    """The repository folders a pyproject.toml builds packages from."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    return {(project / folder).resolve().relative_to(ROOT).as_posix()
+            for folder in pyproject["tool"]["setuptools"]["package-dir"].values()}
+
+
+def copied_by_dockerfile() -> set[str]:
+    """Everything the Dockerfile's COPY lines bring into the image."""
+    copied: set[str] = set()
+    for line in re.findall(r"^COPY (.+)$", (ROOT / "Dockerfile").read_text(), re.M):
+        copied.update(part.rstrip("/") for part in line.split()[:-1])
+    return copied
+
+
+def test_dockerfile_copies_every_package_folder_of_the_service() -> None:
+    service, copied = package_folders(ROOT), copied_by_dockerfile()
+    assert service <= copied, service - copied
+
+
+def test_the_image_carries_no_development_tool() -> None:
+    devtools = package_folders(ROOT / "devtools")
+    assert devtools == {"bench", "broker", "simulator"}
+    assert not copied_by_dockerfile() & (devtools | {"devtools", "."})
+    installs = re.findall(r"pip install (.+?)(?:&&|$)", (ROOT / "Dockerfile").read_text(), re.M)
+    assert installs == ["--no-cache-dir -c constraints.txt . "], installs  # the service alone, no extra
+
+
+def test_each_package_folder_belongs_to_exactly_one_distribution() -> None:
+    service, devtools = package_folders(ROOT), package_folders(ROOT / "devtools")
+    folders = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert not service & devtools
+    assert folders == service | devtools, folders ^ (service | devtools)

@@ -69,3 +69,56 @@ def direct_imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", sorted((REPO_ROOT / "tables").rglob("*.py")), ids=lambda p: p.name)
 def test_tables_source_names_no_io_library(path):
     assert not direct_imports(path) & set(IO_LIBRARIES)
+
+
+# `orderflow --help` in a fresh interpreter; HIDE entries are made unimportable
+# first, as they are where orderflow-devtools is not installed.
+HELP_PROBE = """
+import json, sys
+for name in sys.argv[2:]:
+    sys.modules[name] = None
+from orderflow.cli import main
+try:
+    main([sys.argv[1]], prog_name="orderflow")
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+DEV_ONLY_LIBRARIES = ("orderflow.bench", "matplotlib", "hdrhistogram", "psutil")
+DEV_COMMANDS = ("bench", "broker", "dev", "payment-sim")
+
+
+def run_cli(argument: str, cwd: Path, hide: tuple[str, ...] = ()) -> tuple[int, set[str], str]:
+    result = subprocess.run([sys.executable, "-P", "-c", HELP_PROBE, argument, *hide], cwd=cwd,
+                            capture_output=True, text=True, timeout=120)
+    *output, last = result.stdout.splitlines()
+    probe = json.loads(last)
+    return probe["code"], set(probe["modules"]), "\n".join(output) + result.stderr
+
+
+def command_names(help_text: str) -> set[str]:
+    listing = help_text.split("Commands:\n", 1)[1]
+    return {line.split()[0] for line in listing.splitlines() if line.startswith("  ")}
+
+
+def test_help_lists_the_bench_without_importing_it(tmp_path):
+    code, loaded, text = run_cli("--help", tmp_path)
+    assert code == 0, text
+    assert set(DEV_COMMANDS) <= command_names(text)
+    assert not {m for m in loaded if m.split(".")[0] in DEV_ONLY_LIBRARIES or m.startswith("orderflow.bench")}
+
+
+def test_without_the_development_tools_help_shows_only_the_service(tmp_path):
+    from orderflow.devcommands import PACKAGES
+
+    code, _, text = run_cli("--help", tmp_path, hide=PACKAGES)
+    assert code == 0, text
+    assert command_names(text) == {"dlq", "gateway", "topics", "worker"}
+
+
+@pytest.mark.parametrize("command", DEV_COMMANDS)
+def test_without_the_development_tools_a_dev_command_says_what_is_missing(tmp_path, command):
+    from orderflow.devcommands import DISTRIBUTION, PACKAGES
+
+    code, _, text = run_cli(command, tmp_path, hide=PACKAGES)
+    assert code == 1 and DISTRIBUTION in text and f"'orderflow {command}'" in text, text
