@@ -11,9 +11,9 @@ Choices made on purpose (see the Faust field notes):
 - topic_allow_declare False: topics, changelogs included, are created from the
   catalog by ``orderflow.topics`` with the partition counts it declares.
 - commits wait for changelog writes, and a failed send stops the worker
-  before a commit (``agents.durability``); table rows reach RocksDB only at
+  before a commit (``agents.runtime.durability``); table rows reach RocksDB only at
   that commit's checkpoint, once their changelog records are acknowledged
-  (``agents.checkpoints``), so a crashed worker keeps its local state.
+  (``agents.runtime.checkpoints``), so a crashed worker keeps its local state.
 """
 
 from __future__ import annotations
@@ -38,22 +38,14 @@ from orderflow.agents import (
     timeouts,
     web,
 )
-from orderflow.agents.checkpoints import STORE_URL, checkpoint_on_flush
-from orderflow.agents.commits import commit_only_handled
-from orderflow.agents.durability import (
-    DurableApp,
-    FetchSizing,
-    SafeTopic,
-    keep_messages_fetched_on_resume,
-    make_commits_wait_for_changelogs,
-)
-from orderflow.agents.failures import FailStop
-from orderflow.agents.handling import Handler, Outbox, run_agent
-from orderflow.agents.restore import restore_in_bulk
 from orderflow.agents.routing import TableRouter
-from orderflow.agents.rows import Rows, RowT
-from orderflow.agents.standby import watch_standby_lag
-from orderflow.agents.watchdog import SkipGuard, StallWatch
+from orderflow.agents.runtime import install_repairs
+from orderflow.agents.runtime.checkpoints import STORE_URL
+from orderflow.agents.runtime.durability import DurableApp, FetchSizing, SafeTopic
+from orderflow.agents.runtime.failures import FailStop
+from orderflow.agents.runtime.handling import Handler, Outbox, run_agent
+from orderflow.agents.runtime.rows import Rows, RowT
+from orderflow.agents.runtime.watchdog import SkipGuard, StallWatch
 from orderflow.agents.watchers import Watchers
 from orderflow.readiness import BrokerProbe, admin_ping
 from orderflow.schemas import catalog
@@ -173,12 +165,7 @@ def _velocity_table(app: faust.App, settings: Settings) -> Any:
 
 def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
-    make_commits_wait_for_changelogs(app)
-    checkpoint_on_flush(app, app.checkpoints)
-    keep_messages_fetched_on_resume(app)
-    restore_in_bulk(app, settings.kafka_servers)
-    watch_standby_lag(app, settings.kafka_servers)
-    commit_only_handled(app)
+    install_repairs(app, settings.kafka_servers)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
                         stall_watch=StallWatch(app, settings.stall_timeout_s),

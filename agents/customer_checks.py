@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from orderflow.agents.handling import Inbound
+from orderflow.agents.runtime import Inbound
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import CheckCustomer, CustomerCheck, CustomerState, VelocityWindow
 from orderflow.tables import customers as logic

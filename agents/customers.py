@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 from orderflow.agents import customer_checks, notifications
 from orderflow.agents.customer_checks import CustomerChecks
 from orderflow.agents.customer_registry import CustomerRegistry
-from orderflow.agents.handling import Inbound
 from orderflow.agents.notifications import Notifier
+from orderflow.agents.runtime import Inbound
 from orderflow.schemas import catalog
 
 if TYPE_CHECKING:

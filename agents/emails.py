@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orderflow.agents.handling import Inbound
+from orderflow.agents.runtime import Inbound
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import ClaimEmail, EmailOwner, ReleaseEmail
 from orderflow.tables import customers as logic

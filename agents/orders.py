@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from orderflow.agents.handling import Inbound, Outbox
+from orderflow.agents.runtime import Inbound, Outbox
 from orderflow.metrics import ILLEGAL_TRANSITIONS
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import OrderState, PendingPayment

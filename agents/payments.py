@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, cast
 
 from prometheus_client import Counter
 
-from orderflow.agents.handling import Inbound, Unhandleable
 from orderflow.agents.payment_client import (
     PaymentProviderClient,
     ProviderRejected,
     ProviderUnavailable,
 )
+from orderflow.agents.runtime import Inbound, Unhandleable
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import OrderState, PaymentState, RefundPayment, RequestPayment
 from orderflow.tables import payments as logic

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from faust.web import Request, Response, View
 
 from orderflow.agents import web_params
-from orderflow.agents.rows import Rows
+from orderflow.agents.runtime import Rows
 from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import CustomerOrders, CustomerState, OrderState, ProductPrice, StockLevel

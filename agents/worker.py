@@ -3,7 +3,7 @@ and serves until SIGINT or SIGTERM (Faust's worker drains and commits first).
 
 Owns the worker's data directory. Its tables' local state is kept across
 crashes: rows reach RocksDB only once their changelog records are
-acknowledged (``agents.checkpoints``), so after a kill -9 the local state is
+acknowledged (``agents.runtime.checkpoints``), so after a kill -9 the local state is
 never ahead of the changelog, and recovery reads only the changelog records
 past the offset stored with it.
 """

@@ -1,6 +1,6 @@
 """The names of the headers a dead letter carries, declared once.
 
-Consumes and produces nothing; owns the names. ``agents/handling.py`` writes
+Consumes and produces nothing; owns the names. ``agents/runtime/handling.py`` writes
 the first four on every dead letter; ``deadletters`` (``orderflow dlq``)
 reads them back, strips every header under ``PREFIX`` from a replay, and
 writes ``REPLAYED_FROM`` on it. These are wire names: operators' tools and

@@ -9,7 +9,7 @@ headers (less the ``x-orderflow-*`` headers the dead-lettering added) plus
 A dead letter is named by its partition and offset in ``deadletters``, e.g.
 ``3:17`` (an offset alone is ambiguous across partitions).
 
-Owns nothing else: ``agents/handling.py`` writes the dead letters, and the
+Owns nothing else: ``agents/runtime/handling.py`` writes the dead letters, and the
 agents handle a replay like any other message; one that fails again comes
 back as a new dead letter that carries the replayed-from header.
 """

@@ -27,7 +27,7 @@ from support.http import get
 from support.progress import produce_one
 from support.waiting import eventually, eventually_value
 
-from orderflow.agents.failures import EXIT_HANDLER_FAILURES
+from orderflow.agents.runtime.failures import EXIT_HANDLER_FAILURES
 from orderflow.broker import LocalKafka, ensure_jars
 from orderflow.cli import main
 from orderflow.deadletters import DeadLetter, read

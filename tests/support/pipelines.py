@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from orderflow.agents.rows import Rows
+from orderflow.agents.runtime.rows import Rows
 from orderflow.agents.watchers import Watchers
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec

@@ -1,7 +1,7 @@
 """How far the workers' consumer group has got: its committed offsets, the lag
 left per partition, and the wait until one message of ours is handled.
 
-The commit moves only past messages an agent handled (agents/commits.py), so
+The commit moves only past messages an agent handled (agents/runtime/commits.py), so
 "the group committed past this offset" is a message's own evidence that it
 was handled, where a global counter can be moved by anybody's message.
 """

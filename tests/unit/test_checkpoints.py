@@ -15,8 +15,8 @@ import pytest
 from faust.streams import _current_event
 from faust.types import TP
 
-from orderflow.agents.checkpoints import STORE_URL, CheckpointedStore, checkpoint_on_flush
-from orderflow.agents.durability import DurableApp
+from orderflow.agents.runtime.checkpoints import STORE_URL, CheckpointedStore, checkpoint_on_flush
+from orderflow.agents.runtime.durability import DurableApp
 
 
 class Producer:

@@ -9,7 +9,7 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import Message
 
-from orderflow.agents.commits import commit_only_handled, handled_ack, next_commit, refuse
+from orderflow.agents.runtime.commits import commit_only_handled, handled_ack, next_commit, refuse
 
 
 def test_a_contiguous_run_from_the_committed_offset_is_committed() -> None:

@@ -9,7 +9,7 @@ import pytest
 from support.pipelines import RecordingOutbox, fake_pipeline
 
 from orderflow.agents.customers import CustomerDesk
-from orderflow.agents.handling import Inbound
+from orderflow.agents.runtime.handling import Inbound
 from orderflow.schemas import catalog
 from orderflow.settings import Settings
 

@@ -11,7 +11,7 @@ from typing import Any
 from support.pipelines import RecordingOutbox, fake_pipeline
 
 from orderflow.agents.customers import SOURCES, CustomerDesk
-from orderflow.agents.handling import Inbound
+from orderflow.agents.runtime.handling import Inbound
 from orderflow.schemas import catalog
 from orderflow.settings import Settings
 

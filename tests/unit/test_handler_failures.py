@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from orderflow.agents import failures
-from orderflow.agents.failures import EXIT_HANDLER_FAILURES, FailStop, Failure, FailureBudget, Unhandleable
-from orderflow.agents.handling import Inbound, run_agent
+from orderflow.agents.runtime import failures
+from orderflow.agents.runtime.failures import EXIT_HANDLER_FAILURES, FailStop, Failure, FailureBudget, Unhandleable
+from orderflow.agents.runtime.handling import Inbound, run_agent
 from orderflow.agents.web import worker_ready
 from orderflow.deadletter_headers import REASON, SOURCE_OFFSET
 from orderflow.partitioning import partition_for_key

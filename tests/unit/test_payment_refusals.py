@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from support.pipelines import RecordingOutbox, fake_pipeline
 
-from orderflow.agents.handling import Inbound, Unhandleable
 from orderflow.agents.payment_client import Authorization, ProviderRejected
 from orderflow.agents.payments import PaymentDesk
+from orderflow.agents.runtime.handling import Inbound, Unhandleable
 from orderflow.schemas import catalog
 from orderflow.tables.clock import now_ms
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from orderflow.agents.handling import Outbox, WrongWriter
 from orderflow.agents.orders import COMMAND_TOPICS
-from orderflow.agents.rows import ReadOnly, Rows
+from orderflow.agents.runtime.handling import Outbox, WrongWriter
+from orderflow.agents.runtime.rows import ReadOnly, Rows
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.schemas.messages import OrderState

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from faust.types import TP
 
-from orderflow.agents.standby import lag_per_table
+from orderflow.agents.runtime.standby import lag_per_table
 
 
 class Table:

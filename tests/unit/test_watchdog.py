@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from orderflow.agents.watchdog import EXIT_SKIPPED, EXIT_STALLED, Progress, SkipGuard, StallWatch, is_stalled
+from orderflow.agents.runtime.watchdog import EXIT_SKIPPED, EXIT_STALLED, Progress, SkipGuard, StallWatch, is_stalled
 
 
 class TP(NamedTuple):

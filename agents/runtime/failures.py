@@ -3,7 +3,7 @@ worker whose handlers keep failing.
 
 A message that no code could handle (undecodable, impossible, refused by a
 rule: ``DecodeError`` from decoding, ``Unhandleable`` from a handler) is the
-message's fault: ``agents/handling.py`` dead-letters it and the agent goes
+message's fault: ``agents/runtime/handling.py`` dead-letters it and the agent goes
 on. Any other exception out of a handler is our code's fault. It is
 dead-lettered too, so ``orderflow dlq replay`` brings the message back once
 the code is fixed, and counted here: ``limit`` such failures within

@@ -44,7 +44,7 @@ import faust
 from faust.topics import Topic
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from orderflow.agents.checkpoints import Checkpoints
+from orderflow.agents.runtime.checkpoints import Checkpoints
 
 __all__ = [
     "DurableApp",

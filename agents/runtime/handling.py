@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from orderflow.agents.commits import handled_ack, refuse
-from orderflow.agents.failures import FailStop, Unhandleable
+from orderflow.agents.runtime.commits import handled_ack, refuse
+from orderflow.agents.runtime.failures import FailStop, Unhandleable
 from orderflow.deadletter_headers import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
@@ -32,7 +32,7 @@ from orderflow.tables.validation import problems
 if TYPE_CHECKING:
     import faust
 
-    from orderflow.agents.watchdog import SkipGuard
+    from orderflow.agents.runtime.watchdog import SkipGuard
 
 __all__ = ["Inbound", "Outbox", "Unhandleable", "WrongWriter", "run_agent"]
 
