@@ -106,7 +106,7 @@ def _component_of(tree: ast.Module, path: Path) -> str | None:
     return ids.pop() if ids else None
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "agents").glob("*.py")) + sorted((ROOT / "gateway").glob("*.py")),
+@pytest.mark.parametrize("path", sorted((ROOT / "agents").rglob("*.py")) + sorted((ROOT / "gateway").glob("*.py")),
                          ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_a_module_sends_only_to_the_topics_of_the_component_it_writes_as(path: Path):
     tree = ast.parse(path.read_text())
