@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["BadQuery", "LongPoll", "Page", "int_param", "long_poll", "page"]
 
 MAX_PAGE = 1_000_000
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
+NumberT = TypeVar("NumberT", int, float)
 
 
 class BadQuery(ValueError):
@@ -56,12 +57,10 @@ class Page:
 
 def long_poll(query: Mapping[str, str], max_wait_s: float) -> LongPoll:
     """The long-poll parameters; no ``timeout`` means the longest wait allowed."""
-    try:
-        timeout = min(float(query.get("timeout", max_wait_s)), max_wait_s)
-        after = query.get("afterRevision")
-        after_revision = None if after is None else int(after)
-    except ValueError as exc:
-        raise BadQuery(f"bad query parameter: {exc}") from exc
+    raw_timeout = query.get("timeout")
+    timeout = max_wait_s if raw_timeout is None else min(_number(raw_timeout, "timeout", float), max_wait_s)
+    after = query.get("afterRevision")
+    after_revision = None if after is None else _number(after, "afterRevision", int)
     statuses = query.get("waitWhileStatus")
     wait_while = None if statuses is None else frozenset(statuses.split(","))
     return LongPoll(wait_s=max(timeout, 0.0), wait_while=wait_while, after_revision=after_revision)
@@ -72,13 +71,18 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     raw = query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadQuery(str(exc)) from exc
+    value = _number(raw, name, int)
     if not low <= value <= high:
         raise BadQuery(f"{name} must be between {low} and {high}")
     return value
+
+
+def _number(raw: str, name: str, kind: type[NumberT]) -> NumberT:
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        what = "an integer" if kind is int else "a number"
+        raise BadQuery(f"{name} must be {what}, not {raw!r}") from exc
 
 
 def page(query: Mapping[str, str]) -> Page:

@@ -34,6 +34,7 @@ from orderflow.gateway.requests import (
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
+from orderflow.schemas.messages import CustomerState
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
@@ -111,7 +112,7 @@ def _changes(row: dict[str, Any], command: dict[str, Any]) -> list[str]:
     return [k for k, v in wanted.items() if row[k] != v]
 
 
-async def _settled(ctx: GatewayContext, customer_id: str, revision: int) -> dict[str, Any]:
+async def _settled(ctx: GatewayContext, customer_id: str, revision: int) -> CustomerState:
     """The customer once the update is decided (no email claim pending), or as it is at the deadline."""
     deadline = time.monotonic() + DECISION_WAIT_S
     while True:

@@ -48,6 +48,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary
 from orderflow.tables.clock import iso
 
 __all__ = ["amount", "iso", "present_customer", "present_inventory", "present_order", "present_summary"]
@@ -57,7 +58,7 @@ def amount(cents: int | None) -> float | None:
     return None if cents is None else float(Decimal(cents) / 100)
 
 
-def present_order(row: dict[str, Any]) -> dict[str, Any]:
+def present_order(row: OrderState) -> dict[str, Any]:
     return {
         "orderId": row["orderId"],
         "customerId": row["customerId"],
@@ -83,7 +84,7 @@ def present_order(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def present_summary(summary: dict[str, Any]) -> dict[str, Any]:
+def present_summary(summary: OrderSummary) -> dict[str, Any]:
     return {"orderId": summary["orderId"], "status": summary["status"],
             "totalAmount": amount(summary["totalCents"]), "currency": summary["currency"],
             "createdAt": iso(summary["createdAt"]), "updatedAt": iso(summary["updatedAt"])}
@@ -94,7 +95,7 @@ def present_inventory(row: dict[str, Any]) -> dict[str, Any]:
             "available": row["available"], "price": amount(row["priceCents"]), "currency": row["currency"]}
 
 
-def present_customer(row: dict[str, Any]) -> dict[str, Any]:
+def present_customer(row: CustomerState) -> dict[str, Any]:
     return {"customerId": row["customerId"], "email": row["email"], "firstName": row["firstName"],
             "lastName": row["lastName"], "phone": row["phone"],
             "addresses": [] if row["address"] is None else [row["address"]]}
