@@ -11,7 +11,7 @@ mypy then fails every use of the old name. Regenerate with
 TypedDicts, not dataclasses or msgspec structs: fastavro reads and writes
 dicts, so a TypedDict costs nothing per message (a class instance would be
 built on every decode and turned back into a dict on every encode; see the
-README's "Typed messages").
+README's "Code checks and typed messages").
 """
 
 from __future__ import annotations
