@@ -106,23 +106,27 @@ class Reserve(Effect):
 
 
 @dataclass(frozen=True, order=True)
-class Release(Effect):
-    name: ClassVar[str] = "release"
+class _SettleLine(Effect):
+    """What becomes of a reserved line: given back, or sold (same record shape)."""
+
+    schema: ClassVar[str]
 
     def command(self, row: Row, now_ms: int) -> Command:
         product = row["items"][self.line]["productId"]
-        record: m.ReleaseLine = {"orderId": row["orderId"], "line": self.line, "productId": product}
-        return Command("ReleaseLine", product, record)
+        record: m.ReleaseLine | m.SellLine = {"orderId": row["orderId"], "line": self.line, "productId": product}
+        return Command(self.schema, product, record)
 
 
 @dataclass(frozen=True, order=True)
-class Sell(Effect):
-    name: ClassVar[str] = "sell"
+class Release(_SettleLine):
+    name: ClassVar[str] = "release"
+    schema: ClassVar[str] = "ReleaseLine"
 
-    def command(self, row: Row, now_ms: int) -> Command:
-        product = row["items"][self.line]["productId"]
-        record: m.SellLine = {"orderId": row["orderId"], "line": self.line, "productId": product}
-        return Command("SellLine", product, record)
+
+@dataclass(frozen=True, order=True)
+class Sell(_SettleLine):
+    name: ClassVar[str] = "sell"
+    schema: ClassVar[str] = "SellLine"
 
 
 @dataclass(frozen=True, order=True)
