@@ -18,18 +18,18 @@ __all__ = ["bench"]
 
 
 def _target_or_stack(ctx: click.Context, out: Path, workers: int, bootstrap: str | None,
-                     gateway: str | None, app_id: str | None):
+                     gateway: str | None, app_id: str | None, token: str | None = None):
     """A context manager giving the Target: an existing stack (--gateway) or our own."""
     import contextlib
 
-    from orderflow.bench.target import Target, own_stack
+    from orderflow.bench.target import Target, local_token, own_stack
 
     settings = ctx.obj
     if gateway:
         if not bootstrap:
             raise click.UsageError("--gateway needs --bootstrap (the stack's broker) too")
         return contextlib.nullcontext(Target(bootstrap, gateway.rstrip("/"), app_id or settings.app_id,
-                                             settings.partitions))
+                                             settings.partitions, token=token or local_token(settings)))
     return own_stack(settings, out / "run", workers, bootstrap, echo=click.echo)
 
 
@@ -62,14 +62,16 @@ def _target_or_stack(ctx: click.Context, out: Path, workers: int, bootstrap: str
 @click.option("--bootstrap", default=None, help="Use this broker instead of starting a fresh one.")
 @click.option("--gateway", default=None, help="Load this running stack (with --bootstrap) instead of starting one.")
 @click.option("--app-id", default=None, help="With --gateway: the stack's app id (its consumer group).")
+@click.option("--token", default=None, help="With --gateway: the bearer token to send (default: one minted "
+              "from the local signing key, ORDERFLOW_RUN_DIR/auth, if there is one).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
 @click.pass_context
 def bench(ctx: click.Context, rate: float, duration: float, ingress: str, workers: int, products: int,
           customers: int, zipf: float, lines: tuple[int, int], price_rate: float, decline_share: float,
           cancel_share: float, ramp: bool, ramp_factor: float, max_steps: int, drain_timeout: float,
-          with_ceilings: bool, bootstrap: str | None, gateway: str | None, app_id: str | None, seed: int,
-          out: Path) -> None:
+          with_ceilings: bool, bootstrap: str | None, gateway: str | None, app_id: str | None,
+          token: str | None, seed: int, out: Path) -> None:
     """Open-loop load through the whole saga: latency to each order's outcome,
     throughput, lag, CPU; JSON, markdown and a PNG in --out."""
     if ctx.invoked_subcommand is not None:
@@ -86,7 +88,7 @@ def bench(ctx: click.Context, rate: float, duration: float, ingress: str, worker
                          price_rate=price_rate, decline_share=decline_share, cancel_share=cancel_share,
                          ramp=ramp, ramp_factor=ramp_factor, max_steps=max_steps, drain_timeout=drain_timeout,
                          out=out, seed=seed)
-    with _target_or_stack(ctx, out, workers, bootstrap, gateway, app_id) as target:
+    with _target_or_stack(ctx, out, workers, bootstrap, gateway, app_id, token) as target:
         result = run_bench(config, target, echo=click.echo)
         if with_ceilings:
             from orderflow.bench.ceilings import measure_ceilings, with_ratios
@@ -134,17 +136,19 @@ def ceilings(ctx: click.Context, messages: int, bootstrap: str | None, out: Path
 @click.option("--bootstrap", default=None, help="Use this broker instead of starting a fresh one.")
 @click.option("--gateway", default=None, help="Read from this running stack (with --bootstrap).")
 @click.option("--app-id", default=None, help="With --gateway: the stack's app id.")
+@click.option("--token", default=None, help="With --gateway: the bearer token to send (default: one minted "
+              "from the local signing key, ORDERFLOW_RUN_DIR/auth, if there is one).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
 @click.pass_context
 def reads(ctx: click.Context, rate: float, duration: float, orders: int, workers: int, bootstrap: str | None,
-          gateway: str | None, app_id: str | None, out: Path) -> None:
+          gateway: str | None, app_id: str | None, token: str | None, out: Path) -> None:
     """GET /api/v1/orders/{id} under open-loop load: requests/s and latency percentiles."""
     import json
 
     from orderflow.bench.http_read import read_load, reads_markdown
 
     out.mkdir(parents=True, exist_ok=True)
-    with _target_or_stack(ctx, out, workers, bootstrap, gateway, app_id) as target:
+    with _target_or_stack(ctx, out, workers, bootstrap, gateway, app_id, token) as target:
         figures = read_load(target, rate=rate, duration=duration, orders=orders, echo=click.echo)
     (out / "reads.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     click.echo(reads_markdown(figures))

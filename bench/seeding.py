@@ -45,11 +45,12 @@ async def _eventually(session: aiohttp.ClientSession, url: str, ok: Callable[[di
     raise SeedError(f"{url} did not show the seeded row within {READY_TIMEOUT_S:.0f}s")
 
 
-async def seed(gateway_url: str, run_id: str, customers: int, stock: dict[str, int]) -> list[str]:
+async def seed(gateway_url: str, run_id: str, customers: int, stock: dict[str, int],
+               headers: dict[str, str] | None = None) -> list[str]:
     """Create ``customers`` customers and restock every product; return the customer ids."""
     ids: list[str] = []
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(gateway_url, timeout=timeout) as session:
+    async with aiohttp.ClientSession(gateway_url, timeout=timeout, headers=headers) as session:
 
         async def customer(index: object) -> None:
             async with session.post("/api/v1/customers", json={"email": f"bench-{run_id}-{index}@example.com"}) as r:

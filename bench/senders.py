@@ -95,9 +95,10 @@ class KafkaIngress:
 class HttpIngress:
     """Orders and cancellations through the gateway; prices still go to Kafka."""
 
-    def __init__(self, gateway_url: str, prices: KafkaIngress, run_id: str, connections: int = 256) -> None:
+    def __init__(self, gateway_url: str, prices: KafkaIngress, run_id: str, connections: int = 256,
+                 headers: dict[str, str] | None = None) -> None:
         self._session = aiohttp.ClientSession(
-            gateway_url, connector=aiohttp.TCPConnector(limit=connections),
+            gateway_url, connector=aiohttp.TCPConnector(limit=connections), headers=headers,
             timeout=aiohttp.ClientTimeout(total=60))
         self._prices = prices
         self._run_id = run_id

@@ -19,11 +19,14 @@ from pathlib import Path
 from orderflow.ports import free_port, free_port_run
 from orderflow.settings import Settings
 
-__all__ = ["Target", "own_stack"]
+__all__ = ["BENCH_SCOPES", "Target", "local_token", "own_stack"]
 
 # The bench's own stack lets a few hundred customers place many orders: the
 # velocity check still runs on every order, its limits are just out of reach.
 UNLIMITED_VELOCITY = {"velocity_max_orders": 1_000_000_000, "velocity_max_amount_cents": 10**15}
+# The bench is a machine client (orders, reads) that also seeds stock (an admin route).
+BENCH_SCOPES = ("service", "operator")
+TOKEN_TTL_S = 24 * 3600
 
 
 @dataclass
@@ -33,6 +36,22 @@ class Target:
     app_id: str
     partitions: int
     processes: dict[str, int] = field(default_factory=dict)  # name -> pid, for CPU seconds
+    token: str | None = None  # the bearer token the bench's HTTP clients send
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+
+def local_token(settings: Settings) -> str | None:
+    """A bench token from the local signing key in the settings' run directory, if there is one."""
+    from orderflow.signing import load_dev_key, mint
+
+    try:
+        key = load_dev_key(settings.dev_key_dir)
+    except FileNotFoundError:
+        return None
+    return mint(key, settings, "bench", BENCH_SCOPES, TOKEN_TTL_S)
 
 
 @contextmanager
@@ -60,7 +79,9 @@ def own_stack(settings: Settings, run_dir: Path, workers: int, bootstrap: str | 
     try:
         stack.start()
         processes.update({child.name: child.pid for child in stack.children})
-        yield Target(bootstrap, stack.gateway_url, stack.settings.app_id, stack.settings.partitions, processes)
+        token = stack.token(*BENCH_SCOPES, subject="bench", ttl_s=TOKEN_TTL_S) if stack.signing_key else None
+        yield Target(bootstrap, stack.gateway_url, stack.settings.app_id, stack.settings.partitions, processes,
+                     token)
     finally:
         stack.stop()
         if kafka is not None:

@@ -1,7 +1,8 @@
 """The ``orderflow`` command line (click, which Faust already depends on).
 
 The service's commands: ``topics``, ``worker`` and ``gateway`` run one part
-each; ``dlq`` lists and replays dead letters. The development tools' commands
+each; ``dlq`` lists and replays dead letters; ``token`` mints a development
+token from the local signing key. The development tools' commands
 (``orderflow.devcommands``; hidden where orderflow-devtools is not installed):
 ``dev`` runs the whole local stack, ``broker`` a local Kafka, ``payment-sim``
 the payment simulator, and ``bench`` measures throughput and latency
@@ -142,8 +143,32 @@ def worker(ctx: click.Context, port: int | None, data_dir: Path | None) -> None:
 def gateway(ctx: click.Context, port: int | None) -> None:
     """Run the HTTP ingress until SIGTERM."""
     from orderflow.gateway.server import run_gateway
+    from orderflow.gateway.tokens import AuthConfigError
 
-    run_gateway(_settings(ctx, gateway_port=port))
+    try:
+        run_gateway(_settings(ctx, gateway_port=port))
+    except AuthConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--customer", "customer_id", default=None, help="A customer's token: its customerId (scope customer).")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["customer", "service", "operator"]),
+              help="Scopes of the token (repeatable); default: customer with --customer, else operator.")
+@click.option("--subject", default=None, help="The token's subject (default: the customerId, or dev-<scope>).")
+@click.option("--ttl", type=click.FloatRange(min=1), default=3600, show_default=True, help="Seconds it is valid.")
+@click.pass_context
+def token(ctx: click.Context, customer_id: str | None, scopes: tuple[str, ...], subject: str | None,
+          ttl: float) -> None:
+    """Mint a development token from the local signing key (created in ORDERFLOW_RUN_DIR/auth if missing)."""
+    from orderflow.signing import ensure_dev_key, mint
+
+    settings: Settings = ctx.obj
+    chosen = scopes or (("customer",) if customer_id else ("operator",))
+    if "customer" in chosen and not (customer_id or subject):
+        raise click.UsageError("a customer token needs --customer <customerId>")
+    who = subject or customer_id or f"dev-{chosen[0]}"
+    click.echo(mint(ensure_dev_key(settings.dev_key_dir), settings, who, chosen, ttl))
 
 
 @main.command("payment-sim", cls=DevCommand)

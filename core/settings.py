@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -82,6 +82,20 @@ class Settings(BaseSettings):
     worker_urls: str = "http://127.0.0.1:6066"
     request_timeout_s: float = Field(5.0, gt=0)
 
+    # Authentication of the gateway's /api/v1 routes (JWT bearer tokens).
+    # On by default; off only for a gateway behind another authenticating proxy.
+    auth_enabled: bool = True
+    auth_issuer: str = "orderflow"
+    auth_audience: str = "orderflow-api"
+    # The keys tokens are verified with: a PEM public key file, a JWKS URL, or
+    # (only if set) a shared secret for HS256; at least one when auth is on.
+    auth_public_key_file: Path | None = None
+    auth_jwks_url: str = ""
+    auth_shared_secret: SecretStr = SecretStr("")
+    # The algorithm allow-list (comma separated); "none" is never allowed.
+    auth_algorithms: str = "ES256,RS256"
+    auth_leeway_s: int = Field(30, ge=0, le=300, description="clock skew allowed on exp and nbf")
+
     # The order saga.
     default_price_cents: int = Field(1000, ge=0, description="price of a product with no price yet")
     low_stock_threshold: int = Field(5, ge=0, description="LowStock below this many available, unless set per product")
@@ -116,6 +130,15 @@ class Settings(BaseSettings):
     def kafka_servers(self) -> str:
         """The bootstrap servers to connect to: the configured ones, or the local broker's."""
         return self.bootstrap_servers.strip() or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def auth_algorithm_list(self) -> list[str]:
+        return [a.strip() for a in self.auth_algorithms.split(",") if a.strip()]
+
+    @property
+    def dev_key_dir(self) -> Path:
+        """Where the local stack keeps its token signing key (``orderflow dev``, ``orderflow token``)."""
+        return self.run_dir / "auth"
 
     @property
     def worker_url_list(self) -> list[str]:

@@ -2,6 +2,11 @@
 N Faust workers and the gateway, as child processes with logs in the run
 directory. ``orderflow dev`` runs it with one worker; the end-to-end tests run
 it with several.
+
+It owns the local token signing key (``orderflow.signing``, in the run
+directory's ``auth/``): unless the settings name keys of their own, the
+gateway verifies with its public half, and ``token()`` mints the tokens the
+tests, the benchmark and ``orderflow dev``'s walk-through send.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
+from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, mint
 from orderflow.topics import ensure_topics
 
 if TYPE_CHECKING:
@@ -46,6 +54,25 @@ class DevStack:
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self.restarts: list[tuple[str, int]] = []  # (worker, exit code) of each supervised restart
+        self.signing_key: DevKey | None = None
+        if self.settings.auth_enabled and self.uses_dev_key:
+            self.signing_key = ensure_dev_key(self.settings.dev_key_dir)
+            self.settings = self.settings.model_copy(update={"auth_public_key_file": self.signing_key.public_file})
+
+    @property
+    def uses_dev_key(self) -> bool:
+        """No key of the settings' own: the gateway trusts the local signing key."""
+        s = self.settings
+        return (s.auth_public_key_file is None or s.auth_public_key_file == s.dev_key_dir / PUBLIC_NAME) \
+            and not s.auth_jwks_url and not s.auth_shared_secret.get_secret_value()
+
+    def token(self, *scopes: str, subject: str = "orderflow-dev", ttl_s: float = 3600, now: float | None = None,
+              claims: dict[str, object] | None = None) -> str:
+        """A token the stack's gateway accepts, signed with the local key (``scopes``: customer,
+        service, operator; a customer's subject is its customerId)."""
+        if self.signing_key is None:
+            raise RuntimeError("this stack verifies tokens with keys of its settings, not the local key")
+        return mint(self.signing_key, self.settings, subject, scopes, ttl_s, now=now, claims=claims)
 
     @property
     def log_dir(self) -> Path:
@@ -113,7 +140,12 @@ class DevStack:
         values["worker_urls"] = ",".join(self.worker_url(i) for i in range(self.workers))
         values.update(fields)
         env = dict(os.environ)
-        env.update({f"ORDERFLOW_{k.upper()}": str(v) for k, v in values.items()})
+        for name, value in values.items():
+            if value is None:
+                env.pop(f"ORDERFLOW_{name.upper()}", None)
+            else:
+                shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+                env[f"ORDERFLOW_{name.upper()}"] = str(shown)
         return env
 
     def worker_data_dir(self, index: int) -> Path:
@@ -188,7 +220,17 @@ class DevStack:
         lines += [f"  worker-{i}   {self.worker_url(i)}" for i in range(self.workers)]
         if self.payment_simulator:
             lines.append(f"  payments   {self.payment_simulator_url}   (simulator; PUT /_sim/behaviour scripts it)")
-        lines += [f"  logs       {self.log_dir}", "Ctrl-C stops everything."]
+        lines.append(f"  logs       {self.log_dir}")
+        if not self.settings.auth_enabled:
+            lines.append("  auth       off (ORDERFLOW_AUTH_ENABLED=false): /api/v1 takes no token")
+        elif self.signing_key is not None:
+            lines += [f"  auth       tokens signed by {self.settings.dev_key_dir} (valid 12 h); an operator token:",
+                      f"export TOKEN={self.token('operator', subject='dev-operator', ttl_s=12 * 3600)}",
+                      "  a customer's: .venv/bin/orderflow token --customer <customerId>"
+                      "   (--scope operator|service for others)"]
+        else:
+            lines.append("  auth       tokens from the configured keys (ORDERFLOW_AUTH_*)")
+        lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
 
     def stop(self, kill: bool = False) -> None:

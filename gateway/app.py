@@ -1,5 +1,6 @@
 """The gateway's aiohttp application: the order routes, /healthz, /readyz and
-/metrics, request timing, JSON errors, and the lifecycle of its Kafka
+/metrics, request timing, JSON errors, authentication (every /api/v1 route
+needs a bearer token; ``gateway/auth.py``), and the lifecycle of its Kafka
 producer and worker client (opened on startup, never at import).
 """
 
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from orderflow.gateway import customers, inventory, openapi, orders
+from orderflow.gateway.auth import AUTHENTICATOR, Authenticator, auth_middleware, normalised, operation_ids
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware
 from orderflow.gateway.producer import AsyncProducer
@@ -20,6 +22,7 @@ from orderflow.readiness import BrokerProbe
 from orderflow.schemas.codec import Codec
 from orderflow.schemas.registry import codec_for
 from orderflow.settings import Settings
+from orderflow.tables import access
 
 __all__ = ["create_gateway"]
 
@@ -58,8 +61,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Application:
-    app = web.Application(middlewares=[timing_middleware, error_middleware],
+    authenticator = Authenticator(settings)  # AuthConfigError: the gateway does not start
+    operations = operation_ids(openapi.OPERATIONS)
+    app = web.Application(middlewares=[timing_middleware, error_middleware,
+                                       auth_middleware(authenticator, operations)],
                           client_max_size=256 * 1024)
+    app[AUTHENTICATOR] = authenticator
     producer = AsyncProducer(settings.kafka_servers)
     ctx = GatewayContext(
         settings=settings,
@@ -74,13 +81,26 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
                     web.get("/metrics", metrics), web.get("/openapi.json", openapi.serve),
                     *orders.routes(), *inventory.routes(),
                     *customers.routes()])
+    _check_rules(app, operations)
     return app
+
+
+def _check_rules(app: web.Application, operations: dict[tuple[str, str], str]) -> None:
+    """Every route names its operation and the operation its access rule (tables/access.py)."""
+    for route in app.router.routes():
+        if route.method == "HEAD" or route.resource is None:
+            continue
+        operation = operations.get((route.method, normalised(route.resource.canonical)))
+        if operation is None or access.rule_for(operation) is None:
+            raise RuntimeError(f"{route.method} {route.resource.canonical} has no access rule in tables/access.py")
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CONTEXT]
+    await app[AUTHENTICATOR].start()
     ctx.producer.start()
     await ctx.tracking.start()
     yield
     await ctx.tracking.close()
+    await app[AUTHENTICATOR].close()
     ctx.producer.stop()

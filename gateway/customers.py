@@ -4,6 +4,7 @@
   wait briefly for the outcome: 201 {customerId}, or 409 when the email
   address belongs to another customer.
 - GET /api/v1/customers/{customerId}: the customer, from the customers table.
+  A customer's token sees only its own record (another's is a 404).
 - PUT /api/v1/customers/{customerId}: produce UpdateCustomer, wait for the
   outcome: 200 with the customer, or 409 when the new address is taken.
 
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.handling import path_id, produce, read_json
+from orderflow.gateway.handling import not_found, produce, read_json, seen_customer_id
 from orderflow.gateway.presenters import present_customer
 from orderflow.gateway.requests import (
     CustomerRequest,
@@ -73,23 +74,23 @@ async def create_customer(request: web.Request) -> web.Response:
 
 async def get_customer(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    customer_id = path_id(request, "customer_id")
+    customer_id = seen_customer_id(request)
     status, row = await fetch_customer(ctx, customer_id)
     if status != 200 or row["status"] != "active":
-        return json_error(404, "not_found", f"no customer {customer_id!r}")
+        return not_found("customer", customer_id)
     return web.json_response(present_customer(row))
 
 
 async def update_customer(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    customer_id = path_id(request, "customer_id")
+    customer_id = seen_customer_id(request)
     try:
         req = CustomerUpdateRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the update has invalid fields", fields=field_errors(exc))
     status, row = await fetch_customer(ctx, customer_id)
     if status != 200 or row["status"] != "active":
-        return json_error(404, "not_found", f"no customer {customer_id!r}")
+        return not_found("customer", customer_id)
     command = to_update_customer(req, customer_id, now_ms())
     if not _changes(row, command):
         return web.json_response(present_customer(row))

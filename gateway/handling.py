@@ -1,10 +1,12 @@
 """What every route handler of the gateway does around its own work: take the
-id from the path, read the JSON body, and write one record to Kafka.
+id from the path, check the caller may see the customer it belongs to, read
+the JSON body, and write one record to Kafka.
 
 Shared by the order, customer and inventory routes. A bad path id answers 400
 (so no record with an impossible key is ever written), a body that is not
 JSON 400 and one that is not sent as JSON 415; a record the broker did not
-acknowledge answers 503.
+acknowledge answers 503. What is not the caller's answers 404, the very
+answer an unknown id gets, so a customer cannot tell another's ids exist.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Any
 from aiohttp import web
 from confluent_kafka import KafkaException
 
+from orderflow.gateway.auth import caller
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import RequestRejected, json_error
 from orderflow.gateway.requests import path_id_problem
 from orderflow.schemas import catalog
+from orderflow.tables import access
 
-__all__ = ["path_id", "produce", "read_json"]
+__all__ = ["not_found", "path_id", "produce", "read_json", "sees", "seen_customer_id"]
 
 
 def path_id(request: web.Request, name: str) -> str:
@@ -34,6 +38,24 @@ def path_id(request: web.Request, name: str) -> str:
         raise RequestRejected(400, "invalid_request", f"{label} is not a valid id",
                               fields=[{"field": label, "problem": problem}])
     return value
+
+
+def sees(request: web.Request, customer_id: str) -> bool:
+    """Whether the caller may see this customer's orders and record (tables/access.py)."""
+    return access.may_see(caller(request), customer_id)
+
+
+def not_found(kind: str, key: str) -> web.Response:
+    """The answer for what does not exist, and for what is not the caller's (the same bytes)."""
+    return json_error(404, "not_found", f"no {kind} {key!r}")
+
+
+def seen_customer_id(request: web.Request) -> str:
+    """The customerId in the path, if the caller may see that customer; else a 404 as for an unknown one."""
+    customer_id = path_id(request, "customer_id")
+    if not sees(request, customer_id):
+        raise RequestRejected(404, "not_found", f"no customer {customer_id!r}")
+    return customer_id
 
 
 async def read_json(request: web.Request) -> Any:

@@ -1,5 +1,5 @@
 """Inventory and price routes of the gateway, for operators without a Kafka
-client (authentication comes later):
+client (the writes need the operator scope, tables/access.py):
 
 - GET  /api/v1/inventory/{productId}: on hand, reserved, available, price.
 - GET  /api/v1/products/{productId}: price and availability together.

@@ -13,6 +13,10 @@
   publish the delivery service's Shipped or Delivered event.
 - GET /api/v1/customers/{customerId}/orders?page=&limit=: the customer's orders.
 
+A customer's token (tables/access.py) places orders only for itself (403
+otherwise) and sees only its own orders and list: another's is a 404, the
+answer an unknown order gets.
+
 No business rules here: the agents decide, the gateway checks shapes.
 """
 
@@ -28,7 +32,7 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.handling import path_id, produce, read_json
+from orderflow.gateway.handling import not_found, path_id, produce, read_json, seen_customer_id, sees
 from orderflow.gateway.presenters import iso, present_order, present_summary
 from orderflow.gateway.requests import (
     CancelOrderRequest,
@@ -70,6 +74,8 @@ async def place_order(request: web.Request) -> web.Response:
         order = PlaceOrderRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the order has invalid fields", fields=field_errors(exc))
+    if not sees(request, order.customerId):
+        return json_error(403, "forbidden", "a customer may place orders only for itself")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 200:
         return json_error(400, "invalid_request", "Idempotency-Key must be 1 to 200 characters")
@@ -93,6 +99,8 @@ async def get_order(request: web.Request) -> web.Response:
     status, body = await fetch_order(ctx, order_id, wait_while, timeout if wait_while else 0.0)
     if status != 200:
         return web.json_response(body, status=status)
+    if not sees(request, body["customerId"]):
+        return not_found("order", order_id)
     return web.json_response(present_order(body))
 
 
@@ -107,6 +115,8 @@ async def cancel_order(request: web.Request) -> web.Response:
     status, row = await fetch_order(ctx, order_id)
     if status != 200:
         return web.json_response(row, status=status)
+    if not sees(request, row["customerId"]):
+        return not_found("order", order_id)
     if row["status"] == order_status.CANCELLED:
         return web.json_response({"orderId": order_id, "status": "cancelled"})
     if not order_status.can_cancel(row["status"]):
@@ -148,6 +158,8 @@ async def order_events(request: web.Request) -> web.StreamResponse:
         f"/orders/{quote(order_id, safe='')}?afterRevision=0&timeout=5", wait_s=5)
     if status != 200:
         return web.json_response(row, status=status)
+    if not sees(request, row["customerId"]):
+        return not_found("order", order_id)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     sent = 0
@@ -175,7 +187,7 @@ async def order_events(request: web.Request) -> web.StreamResponse:
 
 async def customer_orders(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    customer_id = path_id(request, "customer_id")
+    customer_id = seen_customer_id(request)
     query = urlencode({k: v for k, v in request.query.items() if k in ("page", "limit")})
     status, body = await ctx.tracking.get_json(f"/customers/{quote(customer_id, safe='')}/orders?{query}")
     if status != 200:

@@ -33,6 +33,8 @@ GET /products/{id} ``price``                the same, or ``default_price_cents``
 POST, PUT /customers ``address`` (one)      CreateCustomer, UpdateCustomer,
                                             CustomerState ``address``
 GET /customers/{id} ``addresses`` (a list)  ``[address]``, or ``[]`` without one
+GET /orders ``paymentMethodId`` (masked,    OrderState ``paymentMethodId`` (in full)
+``pm_****1234``)
 SSE /orders/{id}/events ``id:``             the eventId of the history entry's
 ``evt_{orderId}_{n}``                       OrderCreated / OrderStatusChanged
 ==========================================  ==========================================
@@ -51,11 +53,25 @@ from typing import Any
 from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary
 from orderflow.tables.clock import iso
 
-__all__ = ["amount", "iso", "present_customer", "present_inventory", "present_order", "present_summary"]
+__all__ = ["amount", "iso", "masked_payment_method", "present_customer", "present_inventory", "present_order",
+           "present_summary"]
 
 
 def amount(cents: int | None) -> float | None:
     return None if cents is None else float(Decimal(cents) / 100)
+
+
+def masked_payment_method(value: str | None) -> str | None:
+    """``pm_****1234``: the id's prefix (up to its first ``_``) and its last four characters
+    (none if the rest is that short), enough to recognise a card, not to use it."""
+    if value is None:
+        return None
+    prefix, sep, rest = value.partition("_")
+    if not sep:
+        prefix, rest = "", value
+    else:
+        prefix += sep
+    return f"{prefix}****{rest[-4:] if len(rest) > 4 else ''}"
 
 
 def present_order(row: OrderState) -> dict[str, Any]:
@@ -74,7 +90,7 @@ def present_order(row: OrderState) -> dict[str, Any]:
         "paymentError": row["paymentError"],
         "shippingStatus": row["shippingStatus"],
         "shippingAddress": row["shippingAddress"],
-        "paymentMethodId": row["paymentMethodId"],
+        "paymentMethodId": masked_payment_method(row["paymentMethodId"]),
         "statusHistory": [
             {"status": h["status"], "at": iso(h["at"]), "reason": h["reason"]} for h in row["history"]
         ],

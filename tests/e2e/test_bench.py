@@ -21,7 +21,8 @@ PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
 def run_bench(stack: DevStack, out: Path, *args: str) -> dict:
     result = CliRunner().invoke(main, [
         "bench", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
-        "--app-id", stack.settings.app_id, "--products", "30", "--customers", "8", "--drain-timeout", "60",
+        "--token", stack.token("service", "operator", subject="bench"), "--app-id", stack.settings.app_id,
+        "--products", "30", "--customers", "8", "--drain-timeout", "60",
         "--out", str(out), *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (out / "summary.md").read_text().startswith("# orderflow bench")
@@ -77,7 +78,8 @@ def test_the_ceilings_write_to_the_given_broker_and_each_python_reader_reads_it_
 def test_the_read_load_reads_placed_orders(stack: DevStack, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [
         "bench", "reads", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
-        "--app-id", stack.settings.app_id, "--rate", "50", "--duration", "2", "--orders", "10",
+        "--token", stack.token("service", "operator", subject="bench"), "--app-id", stack.settings.app_id,
+        "--rate", "50", "--duration", "2", "--orders", "10",
         "--out", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     figures = json.loads((tmp_path / "reads.json").read_text())

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.http import get, post_json
+from support.http import authorize, get, post_json
 from support.waiting import eventually
 
 from orderflow.ports import free_port, free_port_run
@@ -104,6 +104,11 @@ def test_dev_serves_an_order_and_stops_everything_on_sigint(tmp_path: Path) -> N
         printed = (tmp_path / "dev.out").read_text()
         assert f"http://127.0.0.1:{gateway}" in printed and "Kafka" in printed
         base = f"http://127.0.0.1:{gateway}"
+        # the operator token it prints, as the README's walk-through uses it
+        token = next(line.removeprefix("export TOKEN=") for line in printed.splitlines()
+                     if line.startswith("export TOKEN="))
+        assert post_json(f"{base}/api/v1/orders", {}, token=None).status == 401
+        authorize(base, token)
         reply = post_json(f"{base}/api/v1/orders", {"customerId": "c1", "paymentMethodId": "pm_1",
                                                     "items": [{"productId": "p1", "quantity": 2}]})
         assert reply.status == 202

@@ -35,7 +35,8 @@ from orderflow.schemas.codec import Codec
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
 from orderflow.topics import ensure_topics
-from support.http import get, post_json
+from support.fixtures import TEST_SCOPES, TOKEN_TTL_S
+from support.http import authorize, get, post_json
 from support.invariants import SETTLED, Report, check
 from support.progress import group_lag
 from support.waiting import eventually
@@ -78,6 +79,7 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, prepare: Callable[[Settings], No
             ensure_topics(settings)
             prepare(settings)
         stack.start()
+        authorize(stack.gateway_url, stack.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S))
         yield stack, kafka
     finally:
         stack.stop(kill=True)  # the checker has run: a clean stop would only cost time

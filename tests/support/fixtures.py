@@ -15,6 +15,11 @@ from orderflow.gateway.producer import producer_config
 from orderflow.ports import free_port, free_port_run
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
+from support.http import authorize
+
+# What the tests' HTTP helpers send by default: a machine client that may also call the admin routes.
+TEST_SCOPES = ("service", "operator")
+TOKEN_TTL_S = 24 * 3600
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +49,7 @@ def stack(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
     dev = DevStack(settings, workers=2, echo=lambda _line: None)
     try:
         dev.start()
+        authorize(dev.gateway_url, dev.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S))
         yield dev
     finally:
         dev.stop()

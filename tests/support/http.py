@@ -1,4 +1,10 @@
-"""A small JSON-over-HTTP client for tests (stdlib only)."""
+"""A small JSON-over-HTTP client for tests (stdlib only).
+
+Requests to a gateway registered with ``authorize`` carry its token by
+default (the stack fixtures register a service and operator token minted
+from the stack's key), so a test that is not about rights needs no token
+of its own; ``token=`` sends another one, ``token=None`` none at all.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Reply", "get", "post_json", "request"]
+__all__ = ["DEFAULT", "Reply", "authorize", "get", "post_json", "put_json", "request"]
+
+DEFAULT: Any = object()  # the token registered for the URL's gateway, if any
+_TOKENS: dict[str, str] = {}  # gateway base URL -> the token sent by default
 
 
 @dataclass(frozen=True)
@@ -21,9 +30,20 @@ class Reply:
         return json.loads(self.body)
 
 
+def authorize(base_url: str, token: str) -> None:
+    """Send ``token`` by default on every request under ``base_url``."""
+    _TOKENS[base_url.rstrip("/")] = token
+
+
+def default_token(url: str) -> str | None:
+    return next((t for base, t in _TOKENS.items() if url == base or url.startswith(f"{base}/")), None)
+
+
 def request(method: str, url: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None, timeout: float = 10.0) -> Reply:
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 - loopback only
+            headers: dict[str, str] | None = None, timeout: float = 10.0, token: Any = DEFAULT) -> Reply:
+    chosen = default_token(url) if token is DEFAULT else token
+    all_headers = {**({"Authorization": f"Bearer {chosen}"} if chosen is not None else {}), **(headers or {})}
+    req = urllib.request.Request(url, data=body, method=method, headers=all_headers)  # noqa: S310 - loopback only
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
             return Reply(resp.status, dict(resp.headers), resp.read())
@@ -35,10 +55,10 @@ def get(url: str, **kw: Any) -> Reply:
     return request("GET", url, **kw)
 
 
-def post_json(url: str, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+def post_json(url: str, payload: Any, headers: dict[str, str] | None = None, token: Any = DEFAULT) -> Reply:
     all_headers = {"Content-Type": "application/json", **(headers or {})}
-    return request("POST", url, json.dumps(payload).encode(), all_headers)
+    return request("POST", url, json.dumps(payload).encode(), all_headers, token=token)
 
 
-def put_json(url: str, payload: Any) -> Reply:
-    return request("PUT", url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+def put_json(url: str, payload: Any, token: Any = DEFAULT) -> Reply:
+    return request("PUT", url, json.dumps(payload).encode(), {"Content-Type": "application/json"}, token=token)

@@ -35,7 +35,7 @@ def operations(doc: dict) -> list[tuple[str, str, dict]]:
 
 @pytest.fixture(scope="module")
 def app():
-    return create_gateway(Settings(bootstrap_servers="127.0.0.1:1"))
+    return create_gateway(Settings(bootstrap_servers="127.0.0.1:1", auth_shared_secret="s" * 32))
 
 
 def test_the_description_is_a_valid_openapi_document() -> None:
