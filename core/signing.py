@@ -69,4 +69,5 @@ def mint(key: DevKey | ECKey, settings: Settings, subject: str, scopes: list[str
                                "scope": " ".join(scopes), "iat": issued, "nbf": issued,
                                "exp": issued + int(ttl_s), "jti": uuid.uuid4().hex}
     body.update(claims or {})
-    return jwt.encode({"alg": ALGORITHM, "kid": private.kid}, body, private, algorithms=[ALGORITHM])
+    header = {"alg": ALGORITHM, **({"kid": private.kid} if private.kid else {})}
+    return jwt.encode(header, body, private, algorithms=[ALGORITHM])

@@ -21,10 +21,21 @@ from pydantic.json_schema import models_json_schema
 
 from orderflow.gateway import requests
 from orderflow.gateway.context import CONTEXT
+from orderflow.tables import access
 
 __all__ = ["OPERATIONS", "Operation", "document", "serve"]
 
 ERROR = "#/components/schemas/Error"
+SCHEME = "bearerAuth"
+# Who may call, per rule (tables/access.py), as the description says it.
+WHO = {
+    access.Rule.ANY: "any valid token (customer, service or operator)",
+    access.Rule.OWNER: "a customer for itself only (another customer's is a 404), service or operator for any",
+    access.Rule.SERVICE: "service or operator",
+    access.Rule.OPERATOR: "operator",
+}
+_AUTH = {401: "no token, or one that does not verify (expired, wrong key or algorithm); `WWW-Authenticate` says why",
+         403: "a valid token without the scope this operation needs"}
 JSON = "application/json"
 # A path id: an Ident, and not a dot segment (clients would remove it from the URL).
 PATH_ID = {**TypeAdapter(requests.Ident).json_schema(), "not": {"enum": list(requests.DOT_SEGMENTS)}}
@@ -120,6 +131,20 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+def _answers(op: Operation) -> dict[int, str]:
+    """The operation's answers, with those of authentication and of a customer's own-only reads."""
+    rule = access.rule_for(op.operation_id)
+    if rule is None or rule is access.Rule.PUBLIC:
+        return op.answers
+    answers = {**op.answers, **_AUTH}
+    if rule is access.Rule.OWNER and op.operation_id == "placeOrder":
+        answers[403] = "a valid token without the scope, or a customer ordering for another customer"
+    elif rule is access.Rule.OWNER:
+        answers.setdefault(404, "not found, or not the calling customer's")
+        answers[404] = f"{answers[404]} (also what a customer gets for another customer's)"
+    return dict(sorted(answers.items()))
+
+
 def _operation(op: Operation, long_poll_max_s: float) -> dict[str, Any]:
     params = [{"name": name, "in": "path", "required": True, "schema": PATH_ID}
               for name in re.findall(r"{(\w+)}", op.path)]
@@ -128,7 +153,7 @@ def _operation(op: Operation, long_poll_max_s: float) -> dict[str, Any]:
             extra = {**extra, "schema": {**extra["schema"], "maximum": long_poll_max_s}}
         params.append(extra)
     responses: dict[str, Any] = {}
-    for status, meaning in op.answers.items():
+    for status, meaning in _answers(op).items():
         if 200 <= status < 300 or status in op.plain:
             schema = {"type": "string"} if op.media != JSON else {"type": "object"}
             responses[str(status)] = {"description": meaning, "content": {op.media: {"schema": schema}}}
@@ -138,6 +163,12 @@ def _operation(op: Operation, long_poll_max_s: float) -> dict[str, Any]:
                             "content": {JSON: {"schema": {"$ref": ERROR}}}}
     out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": list(op.tags),
                            "responses": responses}
+    rule = access.rule_for(op.operation_id)
+    if rule is None or rule is access.Rule.PUBLIC:
+        out["security"] = []  # open: no token needed
+    else:
+        out["security"] = [{SCHEME: [s.value for s in sorted(access.ALLOWED[rule])]}]
+        out["description"] = f"Who may call: {WHO[rule]}."
     if params:
         out["parameters"] = params
     if op.body is not None:
@@ -177,9 +208,14 @@ def document(long_poll_max_s: float = 30.0) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "orderflow gateway", "version": "1",
                  "description": "Orders, customers and inventory over HTTP; every write becomes a Kafka "
-                                "record. Every error is JSON: {error, message, fields?}."},
+                                "record. Every error is JSON: {error, message, fields?}. Every /api/v1 "
+                                "route needs `Authorization: Bearer <JWT>`."},
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "security": [{SCHEME: []}],
+        "components": {"schemas": _schemas(), "securitySchemes": {SCHEME: {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "A JWT with the gateway's issuer and audience, an expiry, a subject and a `scope` claim: "
+                           "`customer` (the subject is the customerId), `service` or `operator`."}}},
     }
 
 

@@ -120,3 +120,21 @@ async def test_the_route_serves_the_description(app) -> None:
     assert response.status == 200
     assert response.content_type == "application/json"
     assert json.loads(response.body) == document(app[CONTEXT].settings.long_poll_max_s)
+
+
+def test_the_description_declares_the_bearer_scheme_and_who_may_call_each_operation() -> None:
+    doc = document()
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        **doc["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer",
+        "bearerFormat": "JWT"}
+    assert doc["security"] == [{"bearerAuth": []}]
+    for method, path, op in operations(doc):
+        if path.startswith("/api/v1/"):
+            assert op["security"] and "bearerAuth" in op["security"][0], (method, path)
+            assert {"401", "403"} <= set(op["responses"]), (method, path)
+            assert op["description"].startswith("Who may call:")
+        else:
+            assert op["security"] == [], (method, path)  # health, readiness, metrics, this description
+    admin = doc["paths"]["/api/v1/products/{productId}/price"]["post"]
+    assert admin["security"] == [{"bearerAuth": ["operator"]}]
+    assert "another customer" in doc["paths"]["/api/v1/orders/{orderId}"]["get"]["responses"]["404"]["description"]
