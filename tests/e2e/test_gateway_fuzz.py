@@ -1,8 +1,10 @@
 """Fuzzing the running gateway with schemathesis, from its own /openapi.json.
 
-Every operation gets valid (positive) and invalid (negative) requests. Either
+Every operation gets valid (positive) and invalid (negative) requests, with
+a valid token (service and operator scopes). Either
 way the gateway never answers 5xx, and every 4xx is a JSON object with
-"error" and "message". While an operation's invalid requests are sent,
+"error" and "message". Without a token every /api/v1 operation answers
+only 401 (with WWW-Authenticate) and writes nothing. While an operation's invalid requests are sent,
 nothing is written to Kafka: the end offsets of the topics the gateway writes
 do not move. Valid requests do write (orders for unknown customers, stock for
 made-up products); every id is random, so other tests never see them.
@@ -16,10 +18,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from confluent_kafka import Consumer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from support.http import post_json, request
+from support.http import default_token, post_json, request
+from support.offsets import GATEWAY_TOPICS, end_offsets
 
 from orderflow.gateway.openapi import OPERATIONS, Operation
 from orderflow.schemas import catalog
@@ -32,30 +34,15 @@ MAX_EXAMPLES = 25
 # customer waits for the workers' decision (up to 10 s on a busy machine).
 FEWER_EXAMPLES = {"orderEvents": 3, "createCustomer": 8}
 LONG_POLL_S = 0.2  # generated long-poll timeouts are cut to this, so the run stays short
-# Ingress topics the gateway writes; payments.events is left out because the
-# payment agent writes it too, whenever an earlier test's payment settles.
-GATEWAY_TOPICS = tuple(spec.name for spec in catalog.TOPICS
-                       if spec.json_ingress and spec.writer == catalog.GATEWAY)
 TAKES_INPUT = [op for op in OPERATIONS if op.body or op.query or op.headers or "{" in op.path]
 WITH_PATH_ID = [op for op in OPERATIONS if "{" in op.path]
+PROTECTED = [op for op in OPERATIONS if op.path.startswith("/api/v1/")]
+UNAUTHORIZED_EXAMPLES = 5  # per operation and mode: every answer is the same 401
 
 
 @pytest.fixture(scope="module")
 def api(stack: DevStack) -> Any:
     return schemathesis.openapi.from_url(f"{stack.gateway_url}/openapi.json")
-
-
-def end_offsets(bootstrap_servers: str) -> dict[str, int]:
-    """Each gateway topic's summed end offsets, i.e. how many records it ever got."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "orderflow-fuzz-offsets",
-                         "enable.auto.commit": False})
-    try:
-        metadata = consumer.list_topics(timeout=10)
-        return {topic: sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
-                           for p in metadata.topics[topic].partitions)
-                for topic in GATEWAY_TOPICS}
-    finally:
-        consumer.close()
 
 
 def shorten_long_poll(case: Any) -> None:
@@ -78,18 +65,32 @@ def assert_sound_answer(case: Any, response: Any) -> None:
             and isinstance(body.get("message"), str), f"{what} -> {body!r}"
 
 
-def fuzz(api: Any, stack: DevStack, op: Operation, mode: GenerationMode) -> list[str]:
-    """Send the generated requests; the invalid ones the gateway accepted (2xx)."""
+def unrouted(response: Any) -> bool:
+    """aiohttp's own 404 for a path no route matches (an invalid id can make one, e.g. an empty segment)."""
+    return response.status_code == 404 and json.loads(response.content)["message"].startswith("no such resource")
+
+
+def fuzz(api: Any, stack: DevStack, op: Operation, mode: GenerationMode, authorized: bool = True) -> list[str]:
+    """Send the generated requests (with the tests' token unless not ``authorized``); those the
+    gateway accepted (2xx)."""
     operation = api[op.path][op.method.upper()]
     accepted: list[str] = []
+    headers = {"Authorization": f"Bearer {default_token(stack.gateway_url)}"} if authorized else {}
 
-    @settings(max_examples=FEWER_EXAMPLES.get(op.operation_id, MAX_EXAMPLES), deadline=None, database=None,
+    examples = FEWER_EXAMPLES.get(op.operation_id, MAX_EXAMPLES) if authorized else UNAUTHORIZED_EXAMPLES
+
+    @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
     def send(case: Any) -> None:
         shorten_long_poll(case)
-        response = case.call(base_url=stack.gateway_url, timeout=30)
+        if not authorized:
+            (case.headers or {}).pop("Authorization", None)
+        response = case.call(base_url=stack.gateway_url, timeout=30, headers=headers)
         assert_sound_answer(case, response)
+        if not authorized and not unrouted(response):
+            assert response.status_code == 401, f"{case.method} {case.formatted_path} -> {response.status_code}"
+            assert response.headers.get("www-authenticate", [""])[0].startswith("Bearer")
         if response.status_code < 300:
             accepted.append(f"{case.formatted_path} query={case.query} body={case.body!r} "
                             f"-> {response.status_code}")
@@ -112,6 +113,16 @@ def test_invalid_requests_get_json_4xx_and_write_nothing(api: Any, stack: DevSta
     assert after == before, f"invalid requests wrote to Kafka; accepted: {accepted}"
 
 
+@pytest.mark.parametrize("op", PROTECTED, ids=lambda op: op.operation_id)
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+def test_without_a_token_every_request_is_a_401_and_writes_nothing(api: Any, stack: DevStack, op: Operation,
+                                                                 mode: GenerationMode) -> None:
+    servers = stack.settings.kafka_servers
+    before = end_offsets(servers)
+    assert fuzz(api, stack, op, mode, authorized=False) == []
+    assert end_offsets(servers) == before
+
+
 def test_the_offsets_probe_sees_a_write(api: Any, stack: DevStack) -> None:
     """The no-write assertion above can fail: a valid admin write moves the offsets."""
     assert set(GATEWAY_TOPICS) == {spec.name for spec in (
@@ -121,7 +132,8 @@ def test_the_offsets_probe_sees_a_write(api: Any, stack: DevStack) -> None:
     before = end_offsets(servers)
     response = api["/api/v1/products/{productId}/price"]["POST"].Case(
         path_parameters={"productId": "prod_fuzz_probe"}, body={"price": 1.5},
-        media_type="application/json").call(base_url=stack.gateway_url, timeout=30)
+        media_type="application/json").call(base_url=stack.gateway_url, timeout=30,
+                                            headers={"Authorization": f"Bearer {default_token(stack.gateway_url)}"})
     assert response.status_code == 202
     assert end_offsets(servers)[catalog.PRICES.name] == before[catalog.PRICES.name] + 1
 

@@ -1,0 +1,29 @@
+"""How many records the gateway's topics ever got: the tests' proof that a
+refused request wrote nothing to Kafka (read from the broker, as any client
+would)."""
+
+from __future__ import annotations
+
+from confluent_kafka import Consumer, TopicPartition
+
+from orderflow.schemas import catalog
+
+__all__ = ["GATEWAY_TOPICS", "end_offsets"]
+
+# Ingress topics the gateway writes; payments.events is left out because the
+# payment agent writes it too, whenever an earlier test's payment settles.
+GATEWAY_TOPICS = tuple(spec.name for spec in catalog.TOPICS
+                       if spec.json_ingress and spec.writer == catalog.GATEWAY)
+
+
+def end_offsets(bootstrap_servers: str) -> dict[str, int]:
+    """Each gateway topic's summed end offsets, i.e. how many records it ever got."""
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "orderflow-test-offsets",
+                         "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        return {topic: sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
+                           for p in metadata.topics[topic].partitions)
+                for topic in GATEWAY_TOPICS}
+    finally:
+        consumer.close()
