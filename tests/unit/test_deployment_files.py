@@ -42,6 +42,15 @@ def test_compose_sets_only_existing_settings() -> None:
                 assert key.removeprefix("ORDERFLOW_").lower() in fields, (name, key)
 
 
+def test_the_compose_gateway_verifies_tokens_with_a_public_key_only() -> None:
+    gateway = compose()["services"]["gateway"]
+    key_file = gateway["environment"]["ORDERFLOW_AUTH_PUBLIC_KEY_FILE"]
+    assert gateway["environment"].get("ORDERFLOW_AUTH_ENABLED", "true") != "false"
+    mounts = [v.split(":") for v in gateway["volumes"]]
+    assert [(host, inside, mode) for host, inside, mode in mounts if inside == key_file] == [
+        ("./run/auth/signing-key.pub.pem", key_file, "ro")]
+
+
 def test_worker_may_scale_without_fixed_container_names_or_host_ports() -> None:
     worker = compose()["services"]["worker"]
     assert "container_name" not in worker and "ports" not in worker
