@@ -11,6 +11,8 @@ reading the key file at start).
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +26,7 @@ __all__ = ["AuthConfigError", "InvalidToken", "UnknownKey", "Verifier", "verifie
 # The key type each family of algorithms needs (a key of another type is never tried).
 KEY_TYPES: Mapping[str, type[Key]] = {"ES": ECKey, "RS": RSAKey, "PS": RSAKey, "HS": OctKey, "Ed": OKPKey}
 SYMMETRIC = "HS256"
+VERIFIED_CACHE = 4096  # tokens
 MIN_SECRET_BYTES = 32
 
 
@@ -55,6 +58,11 @@ class Verifier:
                  ) -> None:
         self.keys = keys
         self.algorithms = algorithms
+        self._leeway_s = leeway_s
+        # Tokens already verified, by their exact text: a client sends the same token on every
+        # request, and checking a signature costs about a millisecond of CPU. A hit is checked for
+        # expiry again; the cache goes with the keys (a JWKS refresh builds a new Verifier).
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._registry = jwt.JWTClaimsRegistry(
             leeway=leeway_s, iss={"essential": True, "value": issuer}, aud={"essential": True, "value": audience},
             exp={"essential": True}, sub={"essential": True})
@@ -78,6 +86,20 @@ class Verifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token; InvalidToken otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known["exp"] + self._leeway_s:
+                return known
+            del self._verified[token]
+            raise InvalidToken("expired", "the token has expired")
+        claims = self._verify(token)
+        if isinstance(claims.get("exp"), int | float):
+            self._verified[token] = claims
+            if len(self._verified) > VERIFIED_CACHE:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
         if token.count(".") != 2:
             raise InvalidToken("malformed", "the token is not a signed JWT")
         try:

@@ -146,3 +146,15 @@ def test_a_private_key_given_as_the_public_key_is_refused(key_dir: Path) -> None
 ])
 def test_the_payment_method_is_masked(value: str | None, shown: str | None) -> None:
     assert masked_payment_method(value) == shown
+
+
+def test_a_token_verified_before_is_refused_once_it_expires(settings: Settings, key_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = verifier_for(settings)
+    token = mint(ensure_dev_key(key_dir), settings, "s", ["service"], ttl_s=60)
+    exp = verifier.verify(token)["exp"]
+    assert verifier.verify(token)["sub"] == "s"  # the second time from the verified tokens
+    monkeypatch.setattr("orderflow.gateway.tokens.time.time", lambda: exp + settings.auth_leeway_s + 1)
+    with pytest.raises(InvalidToken) as caught:
+        verifier.verify(token)
+    assert caught.value.reason == "expired"
