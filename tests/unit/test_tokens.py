@@ -158,3 +158,20 @@ def test_a_token_verified_before_is_refused_once_it_expires(settings: Settings, 
     with pytest.raises(InvalidToken) as caught:
         verifier.verify(token)
     assert caught.value.reason == "expired"
+
+
+def test_orderflow_token_mints_from_the_local_key_it_creates(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from orderflow.cli import main
+
+    env = {"ORDERFLOW_RUN_DIR": str(tmp_path)}
+    customer = CliRunner().invoke(main, ["token", "--customer", "cust_1"], env=env, catch_exceptions=False)
+    operator = CliRunner().invoke(main, ["token"], env=env, catch_exceptions=False)
+    assert customer.exit_code == 0 and operator.exit_code == 0, customer.output + operator.output
+    verifier = verifier_for(Settings(auth_public_key_file=tmp_path / "auth" / "signing-key.pub.pem"))
+    assert {k: verifier.verify(customer.output.strip())[k] for k in ("sub", "scope")} == {"sub": "cust_1",
+                                                                                          "scope": "customer"}
+    assert verifier.verify(operator.output.strip())["scope"] == "operator"
+    refused = CliRunner().invoke(main, ["token", "--scope", "customer"], env=env)
+    assert refused.exit_code == 2 and "--customer" in refused.output
