@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 __all__ = [
+    "AUTH_REFUSALS",
     "CONTENT_TYPE_LATEST",
     "DEAD_LETTERS",
     "ILLEGAL_TRANSITIONS",
@@ -58,6 +59,13 @@ HTTP_REQUESTS = Histogram(
     "orderflow_http_request_seconds",
     "Gateway request latency, by route and status.",
     ["route", "status"],
+)
+
+AUTH_REFUSALS = Counter(
+    "orderflow_auth_refusals_total",
+    "Gateway requests refused by authentication (401: missing, expired, bad_signature, bad_algorithm, "
+    "bad_claims, unknown_key, malformed) or by scope (403: insufficient_scope).",
+    ["reason"],
 )
 
 

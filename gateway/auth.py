@@ -25,6 +25,7 @@ from aiohttp import web
 
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.tokens import AuthConfigError, InvalidToken, UnknownKey, Verifier, verifier_for
+from orderflow.metrics import AUTH_REFUSALS
 from orderflow.settings import Settings
 from orderflow.tables import access
 
@@ -143,12 +144,15 @@ def auth_middleware(authenticator: Authenticator, operations: dict[tuple[str, st
             return await handler(request)
         token = bearer(request)
         if token is None:
+            AUTH_REFUSALS.labels("missing").inc()
             return _unauthorized("send Authorization: Bearer <token>")
         try:
             who = await authenticator.verify(token)
         except InvalidToken as exc:
+            AUTH_REFUSALS.labels(exc.reason).inc()
             return _unauthorized(str(exc), "invalid_token")
         if who is None or access.decide(who, rule) is not access.Decision.ALLOW:
+            AUTH_REFUSALS.labels("insufficient_scope").inc()
             return _forbidden(rule)
         request[CALLER] = who
         return await handler(request)

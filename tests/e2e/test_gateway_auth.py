@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from joserfc.jwk import ECKey
-from support.http import Reply, request
+from support.http import Reply, get, request
 from support.offsets import end_offsets
 from support.saga import await_status, new_customer, new_id, place
 
@@ -106,6 +106,9 @@ def test_no_token_or_a_bad_one_is_a_401_on_every_route_and_writes_nothing(stack:
             if token is not None:
                 assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"], what
     assert end_offsets(stack.settings.kafka_servers) == before
+    metrics = get(f"{stack.gateway_url}/metrics", token=None).body.decode()
+    for reason in ("missing", "expired", "bad_signature", "bad_algorithm", "malformed"):
+        assert f'orderflow_auth_refusals_total{{reason="{reason}"}}' in metrics, reason
 
 
 def test_a_customer_sees_nothing_of_another_customer_and_calls_no_admin_route(stack: DevStack,
