@@ -42,7 +42,11 @@ UNAUTHORIZED_EXAMPLES = 5  # per operation and mode: every answer is the same 40
 
 @pytest.fixture(scope="module")
 def api(stack: DevStack) -> Any:
-    return schemathesis.openapi.from_url(f"{stack.gateway_url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{stack.gateway_url}/openapi.json")
+    # The Authorization header is ours to send (a valid token, or none), not generated: else an
+    # invalid case whose only fault was its token would be made valid by the token sent with it.
+    schema.config.generation.update(with_security_parameters=False)
+    return schema
 
 
 def shorten_long_poll(case: Any) -> None:
@@ -84,8 +88,6 @@ def fuzz(api: Any, stack: DevStack, op: Operation, mode: GenerationMode, authori
     @given(case=operation.as_strategy(generation_mode=mode))
     def send(case: Any) -> None:
         shorten_long_poll(case)
-        if not authorized:
-            (case.headers or {}).pop("Authorization", None)
         response = case.call(base_url=stack.gateway_url, timeout=30, headers=headers)
         assert_sound_answer(case, response)
         if not authorized and not unrouted(response):
