@@ -70,8 +70,7 @@ async def read_json(request: web.Request) -> Any:
 async def produce(ctx: GatewayContext, spec: catalog.TopicSpec, key: str, kind: str,
                   record: dict[str, Any]) -> web.Response | None:
     """Write one record; None when the broker acknowledged it, else a 503."""
-    if spec.writer != catalog.GATEWAY:
-        raise RuntimeError(f"the gateway may not write {spec.name}: its writer is {spec.writer}")
+    catalog.check_writer(catalog.GATEWAY, spec)
     try:
         await ctx.producer.send(spec.name, key.encode(), ctx.codec.encode(f"{catalog.NAMESPACE}.{kind}", record))
     except (KafkaException, BufferError) as exc:

@@ -53,8 +53,11 @@ __all__ = [
     "TOPICS",
     "TableSpec",
     "TopicSpec",
+    "WrongWriter",
     "all_topics",
     "changelog_topic",
+    "check_writer",
+    "may_write",
     "table",
     "topic",
 ]
@@ -446,6 +449,22 @@ def rows_of(store: TableSpec) -> tuple[TableSpec, ...]:
 def changelog_topic(app_id: str, table_name: str) -> str:
     """The changelog topic Faust uses for a table of app ``app_id``."""
     return f"{app_id}-{table_name}-changelog"
+
+
+class WrongWriter(RuntimeError):
+    """A component wrote to a topic the catalog gives to another one (a bug)."""
+
+
+def may_write(component: str | None, spec: TopicSpec) -> bool:
+    """Whether ``component`` is the writer of topic ``spec`` (any agent may
+    write the dead letters)."""
+    return spec.writer == component or (spec.writer == EVERY_AGENT and component in AGENTS)
+
+
+def check_writer(component: str | None, spec: TopicSpec) -> None:
+    """WrongWriter unless ``component`` may write ``spec``."""
+    if not may_write(component, spec):
+        raise WrongWriter(f"{component} may not write {spec.name}: its writer is {spec.writer}")
 
 
 def topic(name: str) -> TopicSpec:

@@ -26,6 +26,7 @@ from orderflow.deadletter_headers import REASON, SOURCE_OFFSET, SOURCE_PARTITION
 from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
+from orderflow.schemas.catalog import WrongWriter
 from orderflow.schemas.codec import Codec, DecodeError
 from orderflow.tables.validation import problems
 
@@ -64,10 +65,6 @@ class Inbound:
         return cast(RecordT, self.record)
 
 
-class WrongWriter(RuntimeError):
-    """A component sent to a topic the catalog gives to another one (a bug)."""
-
-
 class Outbox:
     """Sends records to catalog topics through the Faust producer, as one
     component (``writer``): a topic the catalog gives to another component is
@@ -86,12 +83,6 @@ class Outbox:
             raise ValueError(f"{writer!r} is not a component of the catalog")
         return Outbox(self._app, self._codec, writer, self._topics)
 
-    def _check(self, spec: catalog.TopicSpec) -> None:
-        allowed = spec.writer == self._writer or (spec.writer == catalog.EVERY_AGENT
-                                                  and self._writer in catalog.AGENTS)
-        if not allowed:
-            raise WrongWriter(f"{self._writer} may not write {spec.name}: its writer is {spec.writer}")
-
     def _topic(self, name: str) -> faust.TopicT:
         if name not in self._topics:
             self._topics[name] = self._app.topic(name, key_type=bytes, value_type=bytes,
@@ -99,7 +90,7 @@ class Outbox:
         return self._topics[name]
 
     async def send(self, spec: catalog.TopicSpec, key: str, kind: str, record: Mapping[str, Any]) -> None:
-        self._check(spec)
+        catalog.check_writer(self._writer, spec)
         schema = f"{catalog.NAMESPACE}.{kind}"
         if schema not in spec.value_schemas:
             raise ValueError(f"{kind} may not be written to {spec.name}")
@@ -108,7 +99,7 @@ class Outbox:
     async def send_raw(self, spec: catalog.TopicSpec, key: bytes | None, value: bytes | None,
                        headers: Mapping[str, bytes]) -> Awaitable[Any]:
         """Send, and return what resolves once the broker acknowledged the record."""
-        self._check(spec)
+        catalog.check_writer(self._writer, spec)
         return await self._topic(spec.name).send(key=key, value=value, headers=dict(headers))
 
 
