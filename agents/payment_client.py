@@ -12,7 +12,9 @@ and the order id (``capture-<order>``), so a retry, ours or a redelivered saga
 message's, gets the first answer instead of a second effect.
 
 Retries (tenacity) cover transient failures only: connection errors, timeouts,
-5xx, 408 and 429. Waits grow exponentially with full jitter, so clients that
+5xx, 408 and 429, and 401/403 (the provider refused orderflow's API key:
+our fault, so the payment waits for the key to be fixed instead of failing
+the customer's order). Waits grow exponentially with full jitter, so clients that
 failed together do not retry together. A decline (402) is an answer, and any
 other 4xx raises ProviderRejected at once: asking again would get the same.
 
@@ -73,6 +75,8 @@ BREAKER_STATE = Gauge(
 BREAKER_STATES = ("closed", "open", "half_open")
 # Answers that say "try again later" rather than "no".
 TRANSIENT_STATUSES = frozenset({408, 429})
+# The provider refused our credentials: an outage of ours, retried and counted by the breaker, not a decline.
+CREDENTIALS_REFUSED = frozenset({401, 403})
 T = TypeVar("T")
 
 
@@ -150,12 +154,13 @@ class TransientFailure(Exception):
 class PaymentProviderClient:
     """Authorize, capture and refund, with retries and a circuit breaker."""
 
-    def __init__(self, base_url: str, *, timeout_s: float, attempts: int, backoff_initial_s: float,
+    def __init__(self, base_url: str, *, api_key: str, timeout_s: float, attempts: int, backoff_initial_s: float,
                  backoff_max_s: float, breaker_failures: int, breaker_recovery_s: float) -> None:
         if min(timeout_s, attempts, backoff_initial_s, backoff_max_s, breaker_failures,
                breaker_recovery_s) <= 0:
             raise ValueError("timeouts, attempts, backoffs and breaker settings must be positive")
         self._base_url = base_url.rstrip("/")
+        self._auth = f"Bearer {api_key}"
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._attempts = attempts
         self._backoff = wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s)
@@ -236,7 +241,7 @@ class PaymentProviderClient:
     async def _post_once(self, path: str, payload: dict[str, Any], key: str) -> Answer:
         if self._session is None:
             raise RuntimeError("PaymentProviderClient.start() was not awaited")
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key, "Authorization": self._auth}
         try:
             async with self._session.post(self._base_url + path, data=json.dumps(payload), headers=headers,
                                           timeout=self._timeout) as response:
@@ -245,6 +250,11 @@ class PaymentProviderClient:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         if status >= 500 or status in TRANSIENT_STATUSES:
             raise TransientFailure(f"HTTP {status}")
+        if status in CREDENTIALS_REFUSED:
+            # our key, not the payment, is wrong: no customer is declined for it
+            log.error("the payment provider refused orderflow's API key (HTTP %s): check "
+                      "ORDERFLOW_PAYMENT_PROVIDER_API_KEY", status)
+            raise TransientFailure(f"HTTP {status}: the provider refused our API key")
         return Answer(status, raw)
 
     def _publish_breaker_state(self) -> str:

@@ -144,7 +144,8 @@ def _payment_id(state: PaymentState) -> str:
 def register(pipeline: Pipeline) -> PaymentDesk:
     s = pipeline.settings
     client = PaymentProviderClient(
-        s.payment_provider_url, timeout_s=s.payment_http_timeout_s, attempts=s.payment_attempts,
+        s.payment_provider_url, api_key=s.payment_api_key, timeout_s=s.payment_http_timeout_s,
+        attempts=s.payment_attempts,
         backoff_initial_s=s.payment_backoff_initial_s, backoff_max_s=s.payment_backoff_max_s,
         breaker_failures=s.payment_breaker_failures, breaker_recovery_s=s.payment_breaker_recovery_s)
     desk = PaymentDesk(pipeline, client)

@@ -1,7 +1,8 @@
 """The ``orderflow`` command line (click, which Faust already depends on).
 
 The service's commands: ``topics``, ``worker`` and ``gateway`` run one part
-each; ``dlq`` lists and replays dead letters; ``token`` mints a development
+each; ``dlq`` lists and replays dead letters; ``api-key`` issues, lists and
+revokes API keys; ``token`` mints a development
 token from the local signing key. The development tools' commands
 (``orderflow.devcommands``; hidden where orderflow-devtools is not installed):
 ``dev`` runs the whole local stack, ``broker`` a local Kafka, ``payment-sim``
@@ -179,7 +180,10 @@ def payment_sim(ctx: click.Context, port: int | None) -> None:
     from orderflow.simulator.payment_provider import run_payment_provider
 
     settings: Settings = ctx.obj
-    run_payment_provider(settings.payment_sim_host, port or settings.payment_sim_port)
+    if not settings.payment_api_key:
+        raise click.ClickException("the simulator needs the API key it accepts: set ORDERFLOW_PAYMENT_PROVIDER_API_KEY "
+                                   "or ORDERFLOW_PAYMENT_PROVIDER_API_KEY_FILE")
+    run_payment_provider(settings.payment_sim_host, port or settings.payment_sim_port, settings.payment_api_key)
 
 
 @main.group()
@@ -228,6 +232,69 @@ def dlq_replay(ctx: click.Context, positions: tuple[str, ...], replay_all: bool,
     except DeadLetterError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{len(letters)} dead letter(s) replayed")
+
+
+@main.group("api-key")
+def api_key() -> None:
+    """API keys of partner and service clients: issue, list, revoke (stored hashed in Kafka)."""
+
+
+@api_key.command("issue")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["service", "operator"]),
+              help="Scopes of the key (repeatable; default: service).")
+@click.option("--per-hour", type=click.IntRange(min=0), default=0,
+              help="Requests allowed in any hour (0: the gateway's ORDERFLOW_RATE_LIMIT_PER_HOUR).")
+@click.option("--burst", type=click.IntRange(min=0), default=0,
+              help="Requests allowed in any minute (0: the gateway's ORDERFLOW_RATE_LIMIT_BURST).")
+@click.pass_context
+def api_key_issue(ctx: click.Context, name: str, scopes: tuple[str, ...], per_hour: int, burst: int) -> None:
+    """Issue a key for NAME and print it: it is shown only this once (only its hash is kept)."""
+    from orderflow.apikeys import issue_key
+    from orderflow.schemas.registry import codec_for
+    from orderflow.tables.access import Scope
+
+    settings: Settings = ctx.obj
+    chosen = frozenset(Scope(s) for s in scopes or ("service",))
+    try:
+        issued = issue_key(settings.kafka_servers, codec_for(settings), name, chosen, per_hour, burst)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"key id {issued.record['keyId']} for {name!r} ({' '.join(sorted(chosen))}); send it as X-API-Key:",
+               err=True)
+    click.echo(issued.key)
+
+
+@api_key.command("list")
+@click.pass_context
+def api_key_list(ctx: click.Context) -> None:
+    """Print every key: id, name, scopes, limits, state (never a secret or its hash)."""
+    from orderflow.apikeys import read_keys
+    from orderflow.schemas.registry import codec_for
+
+    settings: Settings = ctx.obj
+    keys = read_keys(settings.kafka_servers, codec_for(settings))
+    for record in sorted(keys.values(), key=lambda r: r["createdAt"]):
+        state = "revoked" if record.get("revokedAt") is not None else "active"
+        limits = f"{record['perHour'] or 'default'}/h, {record['burst'] or 'default'}/min"
+        click.echo(f"{record['keyId']}  {state:7}  {' '.join(record['scopes']):16}  {limits:24}  {record['name']}")
+    click.echo(f"{len(keys)} key(s)")
+
+
+@api_key.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def api_key_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke the key KEY_ID: every gateway refuses it from its next poll of the keys."""
+    from orderflow.apikeys import revoke_key
+    from orderflow.schemas.registry import codec_for
+
+    settings: Settings = ctx.obj
+    try:
+        revoke_key(settings.kafka_servers, codec_for(settings), key_id)
+    except KeyError as exc:
+        raise click.ClickException(f"no API key {key_id}") from exc
+    click.echo(f"revoked {key_id}")
 
 
 @main.command(cls=DevCommand)

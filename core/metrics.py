@@ -14,6 +14,7 @@ __all__ = [
     "DEAD_LETTERS",
     "ILLEGAL_TRANSITIONS",
     "HTTP_REQUESTS",
+    "RATE_LIMITED",
     "MESSAGES_HANDLED",
     "RESTORE_RECORDS",
     "RESTORE_REMAINING",
@@ -64,8 +65,14 @@ HTTP_REQUESTS = Histogram(
 AUTH_REFUSALS = Counter(
     "orderflow_auth_refusals_total",
     "Gateway requests refused by authentication (401: missing, expired, bad_signature, bad_algorithm, "
-    "bad_claims, unknown_key, malformed) or by scope (403: insufficient_scope).",
+    "bad_claims, unknown_key, malformed, malformed_key) or by scope (403: insufficient_scope).",
     ["reason"],
+)
+
+RATE_LIMITED = Counter(
+    "orderflow_rate_limited_total",
+    "Gateway requests refused with 429, by the kind of caller (key, customer, token).",
+    ["caller"],
 )
 
 

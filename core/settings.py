@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     auth_algorithms: str = "ES256,RS256"
     auth_leeway_s: int = Field(30, ge=0, le=300, description="clock skew allowed on exp and nbf")
 
+    # Rate limits (tables/rate_limits.py): per API key (a key may set its own)
+    # and per customer; service and operator tokens only if set (0: unlimited).
+    rate_limit_enabled: bool = True
+    rate_limit_per_hour: int = Field(1000, ge=1, description="requests per key or customer in any hour")
+    rate_limit_burst: int = Field(100, ge=1, description="requests per key or customer in any minute")
+    rate_limit_tokens_per_hour: int = Field(0, ge=0, description="per service or operator token (0: unlimited)")
+    rate_limit_tokens_burst: int = Field(0, ge=0, description="per minute for those tokens (0: a 60th of the hour)")
+    # How many gateways share the load: each enforces this share of every
+    # limit, so together they never allow more than the limit.
+    gateway_instances: int = Field(1, ge=1)
+
     # The order saga.
     default_price_cents: int = Field(1000, ge=0, description="price of a product with no price yet")
     low_stock_threshold: int = Field(5, ge=0, description="LowStock below this many available, unless set per product")
@@ -111,6 +122,10 @@ class Settings(BaseSettings):
 
     # The payment provider (the simulator when run locally).
     payment_provider_url: str = "http://127.0.0.1:8090"
+    # The provider's API key (the simulator accepts this one): here, or in a
+    # file (..._API_KEY_FILE, e.g. a mounted secret). The local stack makes one.
+    payment_provider_api_key: SecretStr = SecretStr("")
+    payment_provider_api_key_file: Path | None = None
     payment_sim_host: str = "127.0.0.1"
     payment_sim_port: int = 8090
     payment_http_timeout_s: float = Field(2.0, gt=0)
@@ -130,6 +145,15 @@ class Settings(BaseSettings):
     def kafka_servers(self) -> str:
         """The bootstrap servers to connect to: the configured ones, or the local broker's."""
         return self.bootstrap_servers.strip() or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def payment_api_key(self) -> str:
+        """The payment provider's API key, from the setting or its file ("" if neither is set)."""
+        if self.payment_provider_api_key.get_secret_value():
+            return self.payment_provider_api_key.get_secret_value()
+        if self.payment_provider_api_key_file is not None:
+            return self.payment_provider_api_key_file.read_text().strip()
+        return ""
 
     @property
     def auth_algorithm_list(self) -> list[str]:

@@ -4,13 +4,16 @@ Owns: an ES256 (P-256) key pair in the run directory's ``auth/`` folder
 (``signing-key.pem``, mode 0600, and ``signing-key.pub.pem``, which the
 gateway verifies with), created once by ``orderflow dev`` or ``orderflow
 token`` and kept across runs, and ``mint``: a JWT with the settings' issuer
-and audience, a subject, scopes, and an expiry. For development and tests
-only; a deployment's tokens come from its identity provider.
+and audience, a subject, scopes, and an expiry; and ``ensure_secret``, a
+random secret in a 0600 file there (the payment simulator's API key). For
+development and tests only; a deployment's tokens come from its identity
+provider and its secrets from its secret store.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from joserfc.jwk import ECKey
 
 from orderflow.settings import Settings
 
-__all__ = ["ALGORITHM", "PUBLIC_NAME", "DevKey", "ensure_dev_key", "load_dev_key", "mint"]
+__all__ = ["ALGORITHM", "PUBLIC_NAME", "DevKey", "ensure_dev_key", "ensure_secret", "load_dev_key", "mint"]
 
 ALGORITHM = "ES256"
 PRIVATE_NAME = "signing-key.pem"
@@ -49,6 +52,16 @@ def ensure_dev_key(directory: Path) -> DevKey:
     if not public_file.exists():
         public_file.write_bytes(key.as_pem(private=False))
     return DevKey(key, public_file)
+
+
+def ensure_secret(path: Path) -> Path:
+    """A file holding a random secret (256 bits, URL-safe), created mode 0600 if absent."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return path
 
 
 def load_dev_key(directory: Path) -> DevKey:

@@ -6,7 +6,9 @@ it with several.
 It owns the local token signing key (``orderflow.signing``, in the run
 directory's ``auth/``): unless the settings name keys of their own, the
 gateway verifies with its public half, and ``token()`` mints the tokens the
-tests, the benchmark and ``orderflow dev``'s walk-through send.
+tests, the benchmark and ``orderflow dev``'s walk-through send; and the
+payment simulator's API key (``auth/payment-api-key``), unless the settings
+name one.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pydantic import SecretStr
 
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
-from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, mint
+from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, ensure_secret, mint
 from orderflow.topics import ensure_topics
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ __all__ = ["DevStack"]
 
 READY_TIMEOUT_S = 90.0
 SIMULATOR = "payment-sim"  # the payment simulator child's name
+PAYMENT_KEY_NAME = "payment-api-key"  # in the run directory's auth/: the simulator's key, when none is set
 SUPERVISE_EVERY_S = 0.5
 
 
@@ -58,6 +61,10 @@ class DevStack:
         if self.settings.auth_enabled and self.uses_dev_key:
             self.signing_key = ensure_dev_key(self.settings.dev_key_dir)
             self.settings = self.settings.model_copy(update={"auth_public_key_file": self.signing_key.public_file})
+        if payment_simulator and not self.settings.payment_api_key:
+            # the simulator accepts, and the workers send, the one key kept in the run directory
+            key_file = ensure_secret(self.settings.dev_key_dir / PAYMENT_KEY_NAME)
+            self.settings = self.settings.model_copy(update={"payment_provider_api_key_file": key_file})
 
     @property
     def uses_dev_key(self) -> bool:
@@ -133,7 +140,7 @@ class DevStack:
         self._echo(f"Kafka ready in {kafka.startup_seconds:.1f}s at {kafka.bootstrap_servers}")
         self.settings = self.settings.model_copy(update={"bootstrap_servers": kafka.bootstrap_servers})
 
-    def _env(self, **fields: object) -> dict[str, str]:
+    def environment(self, **fields: object) -> dict[str, str]:
         """The children's environment: this stack's settings, field by field."""
         values = self.settings.model_dump()
         values["bootstrap_servers"] = self.settings.kafka_servers
@@ -157,7 +164,7 @@ class DevStack:
             shutil.rmtree(data_dir)
         instance = f"{self.settings.app_id}-worker-{index}"
         child = Child(f"worker-{index}", orderflow_command("worker"),
-                      self._env(worker_port=self.settings.worker_port + index, data_dir=data_dir,
+                      self.environment(worker_port=self.settings.worker_port + index, data_dir=data_dir,
                                 worker_instance_id=instance),
                       self.log_dir / f"worker-{index}.log")
         self.children.append(child)
@@ -195,7 +202,7 @@ class DevStack:
         return f"http://{self.settings.payment_sim_host}:{self.settings.payment_sim_port}"
 
     def _launch_payment_simulator(self) -> Child:
-        child = Child(SIMULATOR, orderflow_command("payment-sim"), self._env(),
+        child = Child(SIMULATOR, orderflow_command("payment-sim"), self.environment(),
                       self.log_dir / "payment-sim.log")
         self.children.append(child)
         # the workers are launched next, with this address in their environment
@@ -203,10 +210,19 @@ class DevStack:
         return child
 
     def _launch_gateway(self) -> Child:
-        child = Child("gateway", orderflow_command("gateway"), self._env(),
-                      self.log_dir / "gateway.log")
+        return self.launch_gateway("gateway")
+
+    def launch_gateway(self, name: str, **fields: object) -> Child:
+        """Another gateway process on this stack (``fields``: its own settings, e.g. a port), stopped with it."""
+        child = Child(name, orderflow_command("gateway"), self.environment(**fields), self.log_dir / f"{name}.log")
         self.children.append(child)
         return child
+
+    def stop_gateway(self, child: Child) -> int:
+        """Stop a gateway ``launch_gateway`` started (its exit is then not a crash)."""
+        with self._lock:
+            self.children.remove(child)
+        return child.stop()
 
     def crashed(self) -> bool:
         """A child ended on its own (not by ``kill_worker``)."""

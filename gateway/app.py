@@ -1,6 +1,7 @@
 """The gateway's aiohttp application: the order routes, /healthz, /readyz and
 /metrics, request timing, JSON errors, authentication (every /api/v1 route
-needs a bearer token; ``gateway/auth.py``), and the lifecycle of its Kafka
+needs a bearer token or an API key; ``gateway/auth.py``), rate limits
+(``gateway/rate_limit.py``), and the lifecycle of its Kafka
 producer and worker client (opened on startup, never at import).
 """
 
@@ -11,11 +12,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from orderflow.apikeys import KeyFollower
 from orderflow.gateway import customers, inventory, openapi, orders
 from orderflow.gateway.auth import AUTHENTICATOR, Authenticator, auth_middleware, normalised, operation_ids
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware
 from orderflow.gateway.producer import AsyncProducer
+from orderflow.gateway.rate_limit import RATE_LIMITER, RateLimiter, add_rate_limit_headers, rate_limit_middleware
 from orderflow.gateway.tracking import TrackingClient, WorkersUnavailable
 from orderflow.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, exposition
 from orderflow.readiness import BrokerProbe
@@ -61,16 +64,21 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Application:
-    authenticator = Authenticator(settings)  # AuthConfigError: the gateway does not start
+    codec = codec or codec_for(settings)
+    keys = KeyFollower(settings.kafka_servers, codec) if settings.auth_enabled else None
+    authenticator = Authenticator(settings, keys)  # AuthConfigError: the gateway does not start
+    limiter = RateLimiter(settings, keys)
     operations = operation_ids(openapi.OPERATIONS)
     app = web.Application(middlewares=[timing_middleware, error_middleware,
-                                       auth_middleware(authenticator, operations)],
+                                       auth_middleware(authenticator, operations), rate_limit_middleware(limiter)],
                           client_max_size=256 * 1024)
     app[AUTHENTICATOR] = authenticator
+    app[RATE_LIMITER] = limiter
+    app.on_response_prepare.append(add_rate_limit_headers)
     producer = AsyncProducer(settings.kafka_servers)
     ctx = GatewayContext(
         settings=settings,
-        codec=codec or codec_for(settings),
+        codec=codec,
         producer=producer,
         tracking=TrackingClient(settings.worker_url_list, settings.request_timeout_s),
         broker=BrokerProbe(producer.ping),

@@ -4,8 +4,10 @@ the token verifier (``gateway/tokens.py``) and the access rules
 
 For each request it finds the route's operation (its OpenAPI operationId)
 and that operation's rule; a public route passes; any other needs
-``Authorization: Bearer <JWT>``: missing or invalid is a 401 with a JSON error
-and ``WWW-Authenticate``; a valid token whose scopes the rule does not admit
+``Authorization: Bearer <JWT>`` or, from a partner or service client,
+``X-API-Key: <key>`` (``tables/api_keys.py``; the keys are the gateway's copy
+of ``auth.api-keys``, ``orderflow.apikeys``): missing or invalid is a 401
+with a JSON error and ``WWW-Authenticate``; a valid token whose scopes the rule does not admit
 is a 403. The caller is then left on the request (``caller(request)``) for the
 handlers' own checks of whose order or record it is (404 when not the
 caller's). With a JWKS URL the keys are fetched at start and again, at most
@@ -14,6 +16,7 @@ every ``JWKS_REFRESH_S``, when a token names a key id they lack.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -23,17 +26,21 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from orderflow.apikeys import KeyFollower
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.tokens import AuthConfigError, InvalidToken, UnknownKey, Verifier, verifier_for
 from orderflow.metrics import AUTH_REFUSALS
 from orderflow.settings import Settings
-from orderflow.tables import access
+from orderflow.tables import access, api_keys
 
-__all__ = ["AUTHENTICATOR", "CALLER", "Authenticator", "auth_middleware", "caller", "operation_ids"]
+__all__ = ["API_KEY_HEADER", "AUTHENTICATOR", "CALLER", "Authenticator", "auth_middleware", "caller",
+           "operation_ids"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REALM = "orderflow"
+API_KEY_HEADER = "X-API-Key"
+KEYS_CATCH_UP_S = 15.0
 JWKS_REFRESH_S = 30.0
 # With authentication off (a gateway behind another authenticating proxy) every request is this caller.
 UNCHECKED = access.Caller("unauthenticated", frozenset(access.Scope))
@@ -56,16 +63,21 @@ def caller(request: web.Request) -> access.Caller:
 
 
 class Authenticator:
-    """The verifier and, with a JWKS URL, the fetching of its keys."""
+    """The token verifier (with a JWKS URL, the fetching of its keys) and the API keys."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: KeyFollower | None = None) -> None:
         self.settings = settings
         self.enabled = settings.auth_enabled
         self.verifier: Verifier | None = verifier_for(settings) if self.enabled else None
+        self.keys = keys if self.enabled else None
         self._jwks_at = -JWKS_REFRESH_S
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        if self.keys is not None:
+            self.keys.start()
+            if not await asyncio.to_thread(self.keys.wait_caught_up, KEYS_CATCH_UP_S):
+                log.warning("the API keys were not read in %.0f s: keys are refused until they are", KEYS_CATCH_UP_S)
         if self.enabled and self.settings.auth_jwks_url:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout_s))
             await self.refresh(required=True)
@@ -73,6 +85,19 @@ class Authenticator:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self.keys is not None:
+            await asyncio.to_thread(self.keys.stop)
+
+    def verify_key(self, key: str) -> access.Caller | None:
+        """The API key's caller (None: no usable scope); InvalidToken if it is not a live key."""
+        presented = api_keys.parse(key)
+        if presented is None:
+            raise InvalidToken("malformed_key", "the API key is not of the form ofk_<id>_<secret>")
+        record = self.keys.get(presented.key_id) if self.keys is not None else None
+        if not api_keys.verify(presented, record):
+            raise InvalidToken("unknown_key", "the API key is unknown or revoked")
+        assert record is not None  # noqa: S101 - verify() refuses None
+        return api_keys.caller_of(record)
 
     async def refresh(self, required: bool = False) -> bool:
         """Fetch the JWKS again (at most every JWKS_REFRESH_S); whether the keys changed."""
@@ -142,12 +167,12 @@ def auth_middleware(authenticator: Authenticator, operations: dict[tuple[str, st
         if not authenticator.enabled:
             request[CALLER] = UNCHECKED
             return await handler(request)
-        token = bearer(request)
-        if token is None:
+        key, token = request.headers.get(API_KEY_HEADER), bearer(request)
+        if key is None and token is None:
             AUTH_REFUSALS.labels("missing").inc()
-            return _unauthorized("send Authorization: Bearer <token>")
+            return _unauthorized(f"send Authorization: Bearer <token> or {API_KEY_HEADER}: <key>")
         try:
-            who = await authenticator.verify(token)
+            who = authenticator.verify_key(key) if key is not None else await authenticator.verify(token or "")
         except InvalidToken as exc:
             AUTH_REFUSALS.labels(exc.reason).inc()
             return _unauthorized(str(exc), "invalid_token")

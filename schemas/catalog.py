@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "API_KEYS",
     "BENCH_EVENTS",
     "BENCH_TOPICS",
     "CUSTOMERS_TABLE",
@@ -79,9 +80,10 @@ LIST_CUSTOMER_ORDERS = "list_customer_orders"
 EVERY_AGENT = "every agent"  # the dead letters: each agent writes those it could not handle
 BENCH = "bench"  # `orderflow bench ceilings`, outside a deployment
 FAUST = "faust"  # Faust's own leader election
+OPERATOR_TOOLS = "operator tools"  # the operator's commands (`orderflow api-key`)
 AGENTS = frozenset({PROCESS_ORDERS, MANAGE_STOCK, SET_PRICES, PROCESS_PAYMENTS, MANAGE_CUSTOMERS, OWN_EMAILS,
                     LIST_CUSTOMER_ORDERS})
-COMPONENTS = AGENTS | {GATEWAY, EXPIRE_UNPAID_ORDERS, EVERY_AGENT, BENCH, FAUST}
+COMPONENTS = AGENTS | {GATEWAY, EXPIRE_UNPAID_ORDERS, EVERY_AGENT, BENCH, FAUST, OPERATOR_TOOLS}
 
 # Schema ids used in the wire framing when no Schema Registry is configured.
 # An id is never reused for a different schema; append, never renumber.
@@ -103,6 +105,7 @@ SCHEMA_IDS: dict[str, int] = {
             "CheckCustomer", "CustomerCheckResult", "CustomerCheck", "VelocityWindow",  # 45-48
             "Notification", "NotificationSent",  # 49-50
             "ProductPrice",  # 51
+            "ApiKey",  # 52
         ),
         start=1,
     )
@@ -313,12 +316,21 @@ DEAD_LETTERS = TopicSpec(
     writer=EVERY_AGENT,
     doc="Messages no agent could handle: original bytes, the reason and source in headers.",
 )
+API_KEYS = TopicSpec(
+    name="auth.api-keys",
+    key="keyId",
+    value_schemas=_schemas("ApiKey"),
+    writer=OPERATOR_TOOLS,
+    partitions=1,  # a few hundred small rows, read whole by every gateway
+    compacted=True,
+    doc="The API keys the operator issued and revoked (hashed); every gateway reads it whole.",
+)
 
 TOPICS: tuple[TopicSpec, ...] = (
     ORDER_COMMANDS, ORDER_TIMEOUTS, STOCK_REQUESTS, STOCK_RESULTS, INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS, PRICES,
     PAYMENT_REQUESTS, PAYMENT_EVENTS, SHIPMENT_EVENTS, ORDER_EVENTS, ORDERS_BY_CUSTOMER,
     CUSTOMER_COMMANDS, EMAIL_CLAIMS, EMAIL_CLAIM_RESULTS, CUSTOMER_EVENTS, CUSTOMER_CHECKS, CUSTOMER_CHECK_RESULTS,
-    NOTIFICATIONS, DEAD_LETTERS,
+    NOTIFICATIONS, DEAD_LETTERS, API_KEYS,
 )
 
 # The benchmark's own topic (``orderflow bench ceilings``): not part of a

@@ -12,6 +12,7 @@ from typing import Literal, NotRequired, TypedDict
 __all__ = [
     "Address",
     "Adjusted",
+    "ApiKey",
     "BackInStock",
     "BackInStockData",
     "CancelOrder",
@@ -152,6 +153,20 @@ class Adjusted(TypedDict):
     delta: int
     reason: NotRequired[str]
     at: NotRequired[int]
+
+
+class ApiKey(TypedDict):
+    """An API key of a partner or service client, as the operator issued or revoked it. Keyed by keyId; the
+    last record of a key is its state. Holds only the SHA-256 of the key's secret, never the secret."""
+
+    keyId: str
+    name: str  # who the key is for, as the operator named it
+    secretSha256: str  # hex SHA-256 of the key's secret part
+    scopes: list[str]
+    perHour: int  # requests allowed in any hour (0: the gateway's default)
+    burst: int  # requests allowed in any minute (0: the gateway's default)
+    createdAt: int
+    revokedAt: NotRequired[int | None]
 
 
 class BackInStockData(TypedDict):

@@ -15,12 +15,14 @@ a client that retries without an idempotency key would charge twice, and the
 ledger would show it. Every call that moves money carries an Idempotency-Key:
 a repeat replays the first answer, a new key on a payment is a new (partial)
 capture or refund, and the ledger counts each one that moved money. An outage
-answers 503 before anything happens.
+answers 503 before anything happens. As a real provider, it takes calls to
+/api only with its API key (``Authorization: Bearer <key>``; 401 otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import random
@@ -442,6 +444,26 @@ async def metrics(request: web.Request) -> web.Response:
 # ----------------------------------------------------------------------- middlewares
 
 
+def api_key_middleware(api_key: str) -> Any:
+    """The /api routes want ``Authorization: Bearer <the provider's API key>``, as a real provider's do;
+    the /_sim control routes, health and metrics stay open (they are the simulator's, not the provider's)."""
+    expected = api_key.encode()
+
+    @web.middleware
+    async def check_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
+            request.app[PROVIDER].calls["unauthorized"] += 1
+            response = json_error(401, "unauthorized", "send Authorization: Bearer <your API key>")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="payments"'
+            return response
+        return await handler(request)
+
+    return check_key
+
+
 @web.middleware
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Counts each /api call, then applies the scripted outage, latency and errors."""
@@ -485,11 +507,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 # ----------------------------------------------------------------------- app
 
 
-def create_payment_provider(behaviour: Behaviour | None = None, *, seed: int | None = None) -> web.Application:
-    """The simulator app. ``seed`` makes the injected errors repeatable."""
+def create_payment_provider(api_key: str, behaviour: Behaviour | None = None, *,
+                            seed: int | None = None) -> web.Application:
+    """The simulator app, which admits calls with ``api_key``. ``seed`` makes the injected errors repeatable."""
+    if not api_key:
+        raise ValueError("the payment provider needs an API key to accept (ORDERFLOW_PAYMENT_PROVIDER_API_KEY)")
     # The fault middleware is outermost so a lost reply can run the handler
-    # (errors already turned into responses) and still answer 503.
-    app = web.Application(middlewares=[fault_middleware, error_middleware], client_max_size=64 * 1024)
+    # (errors already turned into responses) and still answer 503; a call
+    # without the key is refused before it counts or fails.
+    app = web.Application(middlewares=[api_key_middleware(api_key), fault_middleware, error_middleware],
+                          client_max_size=64 * 1024)
     app[PROVIDER] = Provider(behaviour or Behaviour(), random.Random(seed))
     app[METRICS] = CollectorRegistry(auto_describe=True)
     app[METRICS].register(ProviderCollector(app[PROVIDER]))
@@ -516,9 +543,9 @@ async def _announce(app: web.Application) -> AsyncIterator[None]:
     log.info("payment provider simulator stopped")
 
 
-def run_payment_provider(host: str, port: int) -> None:
+def run_payment_provider(host: str, port: int, api_key: str) -> None:
     """Serve the simulator until SIGINT or SIGTERM, then shut down cleanly."""
     logging.basicConfig(level="INFO",
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    web.run_app(create_payment_provider(), host=host, port=port, access_log=None, print=None,
+    web.run_app(create_payment_provider(api_key), host=host, port=port, access_log=None, print=None,
                 shutdown_timeout=5)

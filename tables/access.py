@@ -78,6 +78,7 @@ RULES: Mapping[str, Rule] = {
 class Caller:
     subject: str
     scopes: frozenset[Scope]
+    key_id: str | None = None  # set when the caller presented an API key (tables/api_keys.py)
 
     @property
     def customer_only(self) -> bool:

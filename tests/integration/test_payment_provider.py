@@ -31,6 +31,7 @@ from orderflow.simulator import create_payment_provider
 # Repeatable injected errors: the client's calls are sequential, so the
 # simulator draws the same numbers for the same test on every run.
 SEED = 20240611
+API_KEY = "sk_test_orderflow"  # the key the test simulator accepts
 RECOVERY_S = 0.3
 FAST = {"timeout_s": 1.0, "attempts": 3, "backoff_initial_s": 0.005, "backoff_max_s": 0.02,
         "breaker_failures": 3, "breaker_recovery_s": RECOVERY_S}
@@ -42,9 +43,10 @@ class Simulator:
     def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
         self.base_url, self.session = base_url, session
 
-    async def request(self, method: str, path: str, body: Any = None,
-                      headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-        async with self.session.request(method, self.base_url + path, json=body, headers=headers) as resp:
+    async def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+                      api_key: str | None = API_KEY) -> tuple[int, dict[str, Any]]:
+        sent = {**({"Authorization": f"Bearer {api_key}"} if api_key is not None else {}), **(headers or {})}
+        async with self.session.request(method, self.base_url + path, json=body, headers=sent) as resp:
             return resp.status, await resp.json()
 
     async def behave(self, **fields: Any) -> dict[str, Any]:
@@ -61,7 +63,7 @@ class Simulator:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    runner = web.AppRunner(create_payment_provider(seed=SEED), shutdown_timeout=2)
+    runner = web.AppRunner(create_payment_provider(API_KEY, seed=SEED), shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -76,7 +78,7 @@ async def make_client(sim: Simulator) -> AsyncIterator[Callable[..., Awaitable[P
     clients: list[PaymentProviderClient] = []
 
     async def make(**overrides: Any) -> PaymentProviderClient:
-        client = PaymentProviderClient(sim.base_url, **{**FAST, **overrides})
+        client = PaymentProviderClient(sim.base_url, **{"api_key": API_KEY, **FAST, **overrides})
         await client.start()
         clients.append(client)
         return client
@@ -197,6 +199,33 @@ async def test_authorize_without_idempotency_key_is_refused_with_a_json_error(si
 
     assert (status, answer["error"]) == (400, "missing_idempotency_key") and answer["message"]
     assert (await sim.ledger())["payments"] == []
+
+
+@pytest.mark.parametrize("api_key", [None, "sk_test_wrong", ""])
+async def test_a_call_without_the_providers_api_key_is_refused_and_moves_nothing(sim, api_key):
+    body = {"orderId": "o", "customerId": "c", "amount": 200.00, "currency": "EUR", "paymentMethodId": "pm"}
+
+    status, answer = await sim.request("POST", "/api/v1/payments/authorize", body, {"Idempotency-Key": "k"},
+                                       api_key=api_key)
+
+    assert (status, answer["error"]) == (401, "unauthorized")
+    ledger = await sim.ledger()
+    assert ledger["payments"] == [] and ledger["calls"].get("authorize", 0) == 0
+
+
+async def test_a_client_with_a_wrong_key_waits_for_it_to_be_fixed_and_declines_nobody(sim, make_client):
+    client = await make_client(api_key="sk_test_wrong", attempts=2)
+
+    with pytest.raises(ProviderUnavailable):  # not a decline: the order's payment is retried later
+        await authorize(client, "ord_wrong_key", 500)
+
+    assert (await sim.ledger())["calls"]["unauthorized"] == 2, "both attempts were made and refused"
+    assert (await sim.ledger())["payments"] == []
+
+
+def test_the_simulator_will_not_start_without_a_key_to_accept():
+    with pytest.raises(ValueError, match="API key"):
+        create_payment_provider("")
 
 
 async def test_reusing_an_idempotency_key_for_another_order_is_a_conflict(sim):
@@ -392,7 +421,7 @@ async def test_simulator_is_ready_and_its_metrics_count_its_own_calls(sim, make_
     assert samples[("orderflow_payment_sim_payments", (("status", "captured"),))] == 1
     assert samples[("orderflow_payment_sim_outage", ())] == 1
     # a second simulator in this process counts only its own calls
-    other = web.AppRunner(create_payment_provider(), shutdown_timeout=2)
+    other = web.AppRunner(create_payment_provider(API_KEY), shutdown_timeout=2)
     await other.setup()
     site = web.TCPSite(other, "127.0.0.1", 0)
     await site.start()
@@ -408,7 +437,8 @@ async def test_simulator_is_ready_and_its_metrics_count_its_own_calls(sim, make_
 
 def test_provider_process_serves_and_stops_cleanly_on_sigterm():
     port = free_port()
-    code = f"from orderflow.simulator import run_payment_provider; run_payment_provider('127.0.0.1', {port})"
+    code = ("from orderflow.simulator import run_payment_provider; "
+            f"run_payment_provider('127.0.0.1', {port}, {API_KEY!r})")
     process = subprocess.Popen([sys.executable, "-P", "-c", code], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -94,6 +94,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                          "recentAdjustments": ["adj_1", "adj_2"], "lowStockThreshold": 8},
     f"{NS}.Reservation": RESERVATION,
     f"{NS}.ProductPrice": {"productId": "sku-1", "priceCents": 2199, "currency": "EUR", "effectiveAt": T},
+    f"{NS}.ApiKey": {"keyId": "0123456789ab", "name": "partner shop", "secretSha256": "ab" * 32,
+                     "scopes": ["service"], "perHour": 500, "burst": 20, "createdAt": T, "revokedAt": None},
     f"{NS}.PaymentState": {"orderId": "ord_1", "status": "captured", "paymentId": "pay_1", "amountCents": 3998,
                            "currency": "EUR", "customerId": "cust_1", "refundId": None, "errorCode": None,
                            "errorMessage": None},
