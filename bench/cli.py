@@ -22,14 +22,15 @@ def _target_or_stack(ctx: click.Context, out: Path, workers: int, bootstrap: str
     """A context manager giving the Target: an existing stack (--gateway) or our own."""
     import contextlib
 
-    from orderflow.bench.target import Target, local_token, own_stack
+    from orderflow.bench.target import Target, local_ca, local_token, own_stack
 
     settings = ctx.obj
     if gateway:
         if not bootstrap:
             raise click.UsageError("--gateway needs --bootstrap (the stack's broker) too")
         return contextlib.nullcontext(Target(bootstrap, gateway.rstrip("/"), app_id or settings.app_id,
-                                             settings.partitions, token=token or local_token(settings)))
+                                             settings.partitions, token=token or local_token(settings),
+                                             ca_file=settings.tls_ca_file or local_ca(settings)))
     return own_stack(settings, out / "run", workers, bootstrap, echo=click.echo)
 
 

@@ -40,7 +40,7 @@ async def _place_orders(target: Target, count: int) -> list[str]:
     products = [f"br{run_id}_{i}" for i in range(config.products)]
     stock = Workload(config, products, ["none"]).stock_needed(count)
     workload = Workload(config, products, await seed(target.gateway_url, run_id, config.customers, stock,
-                                                        target.headers))
+                                                        target.headers, target.ssl))
     kafka = KafkaIngress(target.bootstrap_servers, Codec(), run_id)
     ids = []
     for i in range(count):
@@ -70,8 +70,8 @@ async def _reads(target: Target, rate: float, duration: float, orders: int, echo
     statuses: Counter[str] = Counter()
     pick = random.Random(1)
     tasks: set[asyncio.Task[None]] = set()
-    async with aiohttp.ClientSession(target.gateway_url, connector=aiohttp.TCPConnector(limit=CONNECTIONS),
-                                     headers=target.headers,
+    async with aiohttp.ClientSession(target.gateway_url, headers=target.headers,
+                                     connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=target.ssl),
                                      timeout=aiohttp.ClientTimeout(total=30)) as session:
         await _wait_readable(session, order_ids)
         echo(f"{orders} orders readable; reading at {rate:.0f}/s for {duration:.0f}s ...")

@@ -76,7 +76,7 @@ class _Run:
         stock = Workload(self.config, self.products, ["none"]).stock_needed(_planned_orders(self.config))
         began = time.monotonic()
         customers = await seed(self.target.gateway_url, self.run_id, self.config.customers, stock,
-                               self.target.headers)
+                               self.target.headers, self.target.ssl)
         self.seed_s = round(time.monotonic() - began, 1)
         self.echo(f"seeded {len(customers)} customers and {len(stock)} products in {self.seed_s}s")
         self.workload = Workload(self.config, self.products, customers)
@@ -159,7 +159,8 @@ class _Run:
         self.kafka = KafkaIngress(self.target.bootstrap_servers, self.codec, self.run_id)
         self.ingress: KafkaIngress | HttpIngress
         if config.ingress == "http":
-            http = HttpIngress(self.target.gateway_url, self.kafka, self.run_id, headers=self.target.headers)
+            http = HttpIngress(self.target.gateway_url, self.kafka, self.run_id, headers=self.target.headers,
+                               tls=self.target.ssl)
             http.on_failed = self.tracker.forget
             self.ingress = http
         else:

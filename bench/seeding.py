@@ -10,6 +10,7 @@ produces the customer ids. Ids carry the run id, so runs never share rows.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -46,11 +47,12 @@ async def _eventually(session: aiohttp.ClientSession, url: str, ok: Callable[[di
 
 
 async def seed(gateway_url: str, run_id: str, customers: int, stock: dict[str, int],
-               headers: dict[str, str] | None = None) -> list[str]:
+               headers: dict[str, str] | None = None, tls: ssl.SSLContext | bool = True) -> list[str]:
     """Create ``customers`` customers and restock every product; return the customer ids."""
     ids: list[str] = []
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(gateway_url, timeout=timeout, headers=headers) as session:
+    async with aiohttp.ClientSession(gateway_url, timeout=timeout, headers=headers,
+                                     connector=aiohttp.TCPConnector(ssl=tls)) as session:
 
         async def customer(index: object) -> None:
             async with session.post("/api/v1/customers", json={"email": f"bench-{run_id}-{index}@example.com"}) as r:

@@ -12,6 +12,7 @@ send: the load is open loop. ``open_loop`` is the schedule.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -96,9 +97,9 @@ class HttpIngress:
     """Orders and cancellations through the gateway; prices still go to Kafka."""
 
     def __init__(self, gateway_url: str, prices: KafkaIngress, run_id: str, connections: int = 256,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, tls: ssl.SSLContext | bool = True) -> None:
         self._session = aiohttp.ClientSession(
-            gateway_url, connector=aiohttp.TCPConnector(limit=connections), headers=headers,
+            gateway_url, connector=aiohttp.TCPConnector(limit=connections, ssl=tls), headers=headers,
             timeout=aiohttp.ClientTimeout(total=60))
         self._prices = prices
         self._run_id = run_id

@@ -10,16 +10,18 @@ what it started.
 from __future__ import annotations
 
 import shutil
+import ssl
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orderflow.certs import client_context
 from orderflow.ports import free_port, free_port_run
 from orderflow.settings import Settings
 
-__all__ = ["BENCH_SCOPES", "Target", "local_token", "own_stack"]
+__all__ = ["BENCH_SCOPES", "Target", "local_ca", "local_token", "own_stack"]
 
 # The bench's own stack lets a few hundred customers place many orders: the
 # velocity check still runs on every order, its limits are just out of reach.
@@ -37,10 +39,16 @@ class Target:
     partitions: int
     processes: dict[str, int] = field(default_factory=dict)  # name -> pid, for CPU seconds
     token: str | None = None  # the bearer token the bench's HTTP clients send
+    ca_file: Path | None = None  # the CA the gateway's certificate is checked against (https), beside the system's
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @property
+    def ssl(self) -> ssl.SSLContext:
+        """How the bench's HTTP clients check the gateway (used only over https)."""
+        return client_context(self.ca_file)
 
 
 def local_token(settings: Settings) -> str | None:
@@ -52,6 +60,15 @@ def local_token(settings: Settings) -> str | None:
     except FileNotFoundError:
         return None
     return mint(key, settings, "bench", BENCH_SCOPES, TOKEN_TTL_S)
+
+
+def local_ca(settings: Settings) -> Path | None:
+    """The local stack's CA in the settings' run directory, if there is one (ORDERFLOW_TLS_CA_FILE names another)."""
+    from orderflow.certs import CA_NAME
+    from orderflow.stack import TLS_DIR
+
+    ca = settings.run_dir / TLS_DIR / CA_NAME
+    return ca if ca.exists() else None
 
 
 @contextmanager
@@ -81,7 +98,7 @@ def own_stack(settings: Settings, run_dir: Path, workers: int, bootstrap: str | 
         processes.update({child.name: child.pid for child in stack.children})
         token = stack.token(*BENCH_SCOPES, subject="bench", ttl_s=TOKEN_TTL_S) if stack.signing_key else None
         yield Target(bootstrap, stack.gateway_url, stack.settings.app_id, stack.settings.partitions, processes,
-                     token)
+                     token, stack.ca_file)
     finally:
         stack.stop()
         if kafka is not None:

@@ -19,6 +19,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from orderflow.certs import client_context
+
 __all__ = ["Child", "orderflow_command", "wait_http_ok"]
 
 PR_SET_PDEATHSIG = 1
@@ -83,15 +85,17 @@ class Child:
         return "\n".join(text[-lines:])
 
 
-def wait_http_ok(url: str, child: Child | None, timeout: float) -> None:
-    """Wait until GET ``url`` answers 200; fail early if ``child`` exits."""
+def wait_http_ok(url: str, child: Child | None, timeout: float, ca_file: Path | None = None) -> None:
+    """Wait until GET ``url`` answers 200 (https: verified, trusting ``ca_file`` too); fail early if ``child``
+    exits."""
+    context = client_context(ca_file) if url.startswith("https:") else None
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         if child is not None and not child.alive():
             raise RuntimeError(f"{child.name} exited with {child.process.returncode}:\n{child.tail()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - our own loopback URL
+            with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310 - our own loopback URL
                 if resp.status == 200:
                     return
         except urllib.error.HTTPError as exc:

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     # HTTP ingress.
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
+    # HTTPS: the gateway serves TLS when given a certificate and its key
+    # (`orderflow dev` makes them, signed by a local CA); tls_ca_file is a CA
+    # orderflow's clients trust beside the system's (the local one).
+    gateway_tls_cert_file: Path | None = None
+    gateway_tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
     # Where the gateway sends tracking reads; any worker forwards to the owner.
     worker_urls: str = "http://127.0.0.1:6066"
     request_timeout_s: float = Field(5.0, gt=0)
@@ -145,6 +151,15 @@ class Settings(BaseSettings):
     def kafka_servers(self) -> str:
         """The bootstrap servers to connect to: the configured ones, or the local broker's."""
         return self.bootstrap_servers.strip() or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def gateway_tls(self) -> bool:
+        return self.gateway_tls_cert_file is not None and self.gateway_tls_key_file is not None
+
+    @property
+    def gateway_url(self) -> str:
+        """Where this gateway is reached: https when it serves TLS."""
+        return f"{'https' if self.gateway_tls else 'http'}://{self.gateway_host}:{self.gateway_port}"
 
     @property
     def payment_api_key(self) -> str:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from orderflow.certs import CA_NAME, ensure_server_cert
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
 from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, ensure_secret, mint
@@ -35,13 +36,19 @@ __all__ = ["DevStack"]
 
 READY_TIMEOUT_S = 90.0
 SIMULATOR = "payment-sim"  # the payment simulator child's name
+TLS_DIR = "tls"  # in the run directory: the local CA and the certificates it signed
 PAYMENT_KEY_NAME = "payment-api-key"  # in the run directory's auth/: the simulator's key, when none is set
 SUPERVISE_EVERY_S = 0.5
 
 
+def _hosts(host: str) -> list[str]:
+    """The names a local certificate is for: the configured host and the loopback ones."""
+    return list(dict.fromkeys([host, "127.0.0.1", "localhost"]))
+
+
 class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
-                 payment_simulator: bool = True, echo: Callable[[str], None] = print) -> None:
+                 payment_simulator: bool = True, tls: bool = True, echo: Callable[[str], None] = print) -> None:
         self.settings = settings
         self.workers = workers
         self.payment_simulator = payment_simulator
@@ -61,6 +68,13 @@ class DevStack:
         if self.settings.auth_enabled and self.uses_dev_key:
             self.signing_key = ensure_dev_key(self.settings.dev_key_dir)
             self.settings = self.settings.model_copy(update={"auth_public_key_file": self.signing_key.public_file})
+        if tls and not self.settings.gateway_tls:
+            # HTTPS by default: a local CA (kept in the run directory) signs the gateway's certificate
+            tls_dir = self.settings.run_dir / TLS_DIR
+            served = ensure_server_cert(tls_dir, "gateway", _hosts(self.settings.gateway_host))
+            self.settings = self.settings.model_copy(update={
+                "gateway_tls_cert_file": served.cert_file, "gateway_tls_key_file": served.key_file,
+                "tls_ca_file": self.settings.tls_ca_file or tls_dir / CA_NAME})
         if payment_simulator and not self.settings.payment_api_key:
             # the simulator accepts, and the workers send, the one key kept in the run directory
             key_file = ensure_secret(self.settings.dev_key_dir / PAYMENT_KEY_NAME)
@@ -90,7 +104,12 @@ class DevStack:
 
     @property
     def gateway_url(self) -> str:
-        return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
+        return self.settings.gateway_url
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA the gateway's certificate is checked against (curl's --cacert), when it serves HTTPS."""
+        return self.settings.tls_ca_file if self.settings.gateway_tls else None
 
     def start(self) -> None:
         if self.settings.uses_local_broker:
@@ -109,7 +128,7 @@ class DevStack:
         for index, child in enumerate(workers):
             wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
             self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
-        wait_http_ok(f"{self.gateway_url}/readyz", gateway, READY_TIMEOUT_S)
+        wait_http_ok(f"{self.gateway_url}/readyz", gateway, READY_TIMEOUT_S, self.ca_file)
         self._echo(f"gateway ready at {self.gateway_url} (log {gateway.log_path})")
         self._stopping.clear()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -233,6 +252,9 @@ class DevStack:
         lines = ["orderflow is up:",
                  f"  Kafka      {self.settings.kafka_servers}",
                  f"  gateway    {self.gateway_url}   (POST /api/v1/orders, GET /api/v1/orders/{{id}})"]
+        if self.ca_file is not None:
+            lines.append(f"  https      certificate by the CA {self.ca_file}: curl --cacert {self.ca_file} ..., "
+                         f"or export CURL_CA_BUNDLE={self.ca_file}")
         lines += [f"  worker-{i}   {self.worker_url(i)}" for i in range(self.workers)]
         if self.payment_simulator:
             lines.append(f"  payments   {self.payment_simulator_url}   (simulator; PUT /_sim/behaviour scripts it)")

@@ -1,4 +1,5 @@
-"""Runs the gateway process: serves the aiohttp app until SIGINT or SIGTERM."""
+"""Runs the gateway process: serves the aiohttp app, over HTTPS when the
+settings name a certificate, until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from orderflow.certs import server_context
 from orderflow.gateway.app import create_gateway
 from orderflow.settings import Settings
 
@@ -15,5 +17,10 @@ __all__ = ["run_gateway"]
 def run_gateway(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    tls = None
+    if settings.gateway_tls_cert_file is not None and settings.gateway_tls_key_file is not None:
+        tls = server_context(settings.gateway_tls_cert_file, settings.gateway_tls_key_file)
+    elif settings.gateway_tls_cert_file is not None or settings.gateway_tls_key_file is not None:
+        raise ValueError("HTTPS needs both ORDERFLOW_GATEWAY_TLS_CERT_FILE and ORDERFLOW_GATEWAY_TLS_KEY_FILE")
     web.run_app(create_gateway(settings), host=settings.gateway_host, port=settings.gateway_port,
-                access_log=None, print=None, shutdown_timeout=10)
+                ssl_context=tls, access_log=None, print=None, shutdown_timeout=10)

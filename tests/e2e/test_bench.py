@@ -18,12 +18,17 @@ pytestmark = pytest.mark.e2e
 PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
 
 
+def trusting(stack: DevStack) -> dict[str, str]:
+    """The bench checks the stack's certificate against its CA (ORDERFLOW_TLS_CA_FILE), as a user would."""
+    return {"ORDERFLOW_TLS_CA_FILE": str(stack.ca_file)} if stack.ca_file else {}
+
+
 def run_bench(stack: DevStack, out: Path, *args: str) -> dict:
     result = CliRunner().invoke(main, [
         "bench", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
         "--token", stack.token("service", "operator", subject="bench"), "--app-id", stack.settings.app_id,
         "--products", "30", "--customers", "8", "--drain-timeout", "60",
-        "--out", str(out), *args], catch_exceptions=False)
+        "--out", str(out), *args], catch_exceptions=False, env=trusting(stack))
     assert result.exit_code == 0, result.output
     assert (out / "summary.md").read_text().startswith("# orderflow bench")
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -80,7 +85,7 @@ def test_the_read_load_reads_placed_orders(stack: DevStack, tmp_path: Path) -> N
         "bench", "reads", "--bootstrap", stack.settings.kafka_servers, "--gateway", stack.gateway_url,
         "--token", stack.token("service", "operator", subject="bench"), "--app-id", stack.settings.app_id,
         "--rate", "50", "--duration", "2", "--orders", "10",
-        "--out", str(tmp_path)], catch_exceptions=False)
+        "--out", str(tmp_path)], catch_exceptions=False, env=trusting(stack))
     assert result.exit_code == 0, result.output
     figures = json.loads((tmp_path / "reads.json").read_text())
     assert figures["sent"] == 100 and figures["statuses"] == {"200": 100}

@@ -18,6 +18,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -102,13 +104,17 @@ def test_dev_serves_an_order_and_stops_everything_on_sigint(tmp_path: Path) -> N
     try:
         await_output(dev, tmp_path, "Ctrl-C stops everything", timeout=180)
         printed = (tmp_path / "dev.out").read_text()
-        assert f"http://127.0.0.1:{gateway}" in printed and "Kafka" in printed
-        base = f"http://127.0.0.1:{gateway}"
+        base = f"https://127.0.0.1:{gateway}"  # HTTPS by default, by a local CA it prints
+        assert base in printed and "Kafka" in printed
+        ca = tmp_path / "tls" / "ca.pem"
+        assert f"--cacert {ca}" in printed
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            urllib.request.urlopen(f"{base}/healthz", timeout=10)  # noqa: S310 - not trusting the CA: refused
         # the operator token it prints, as the README's walk-through uses it
         token = next(line.removeprefix("export TOKEN=") for line in printed.splitlines()
                      if line.startswith("export TOKEN="))
+        authorize(base, token, ca)
         assert post_json(f"{base}/api/v1/orders", {}, token=None).status == 401
-        authorize(base, token)
         reply = post_json(f"{base}/api/v1/orders", {"customerId": "c1", "paymentMethodId": "pm_1",
                                                     "items": [{"productId": "p1", "quantity": 2}]})
         assert reply.status == 202

@@ -42,7 +42,7 @@ UNAUTHORIZED_EXAMPLES = 5  # per operation and mode: every answer is the same 40
 
 @pytest.fixture(scope="module")
 def api(stack: DevStack) -> Any:
-    schema = schemathesis.openapi.from_url(f"{stack.gateway_url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{stack.gateway_url}/openapi.json", verify=verify(stack))
     # The Authorization header is ours to send (a valid token, or none), not generated: else an
     # invalid case whose only fault was its token would be made valid by the token sent with it.
     schema.config.generation.update(with_security_parameters=False)
@@ -74,6 +74,11 @@ def unrouted(response: Any) -> bool:
     return response.status_code == 404 and json.loads(response.content)["message"].startswith("no such resource")
 
 
+def verify(stack: DevStack) -> str | bool:
+    """What requests checks the gateway's certificate against: the stack's CA."""
+    return str(stack.ca_file) if stack.ca_file else True
+
+
 def fuzz(api: Any, stack: DevStack, op: Operation, mode: GenerationMode, authorized: bool = True) -> list[str]:
     """Send the generated requests (with the tests' token unless not ``authorized``); those the
     gateway accepted (2xx)."""
@@ -88,7 +93,7 @@ def fuzz(api: Any, stack: DevStack, op: Operation, mode: GenerationMode, authori
     @given(case=operation.as_strategy(generation_mode=mode))
     def send(case: Any) -> None:
         shorten_long_poll(case)
-        response = case.call(base_url=stack.gateway_url, timeout=30, headers=headers)
+        response = case.call(base_url=stack.gateway_url, timeout=30, headers=headers, verify=verify(stack))
         assert_sound_answer(case, response)
         if not authorized and not unrouted(response):
             assert response.status_code == 401, f"{case.method} {case.formatted_path} -> {response.status_code}"
@@ -134,7 +139,7 @@ def test_the_offsets_probe_sees_a_write(api: Any, stack: DevStack) -> None:
     before = end_offsets(servers)
     response = api["/api/v1/products/{productId}/price"]["POST"].Case(
         path_parameters={"productId": "prod_fuzz_probe"}, body={"price": 1.5},
-        media_type="application/json").call(base_url=stack.gateway_url, timeout=30,
+        media_type="application/json").call(base_url=stack.gateway_url, timeout=30, verify=verify(stack),
                                             headers={"Authorization": f"Bearer {default_token(stack.gateway_url)}"})
     assert response.status_code == 202
     assert end_offsets(servers)[catalog.PRICES.name] == before[catalog.PRICES.name] + 1

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 from confluent_kafka import Producer
-from support.http import default_token, get, post_json
+from support.http import context_for, default_token, get, post_json
 from support.metrics import counter_total
 from support.progress import await_handled, produce_one
 from support.saga import (
@@ -48,7 +48,11 @@ def test_long_poll_on_an_unknown_order_ends_with_404_after_the_timeout(stack: De
 
 def read_sse(url: str, until_status: str, timeout: float) -> list[dict]:
     parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    conn: http.client.HTTPConnection
+    if parsed.scheme == "https":
+        conn = http.client.HTTPSConnection(parsed.hostname, parsed.port, timeout=timeout, context=context_for(url))
+    else:
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
     conn.request("GET", parsed.path, headers={"Accept": "text/event-stream",
                                               "Authorization": f"Bearer {default_token(url)}"})
     response = conn.getresponse()

@@ -79,7 +79,7 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, prepare: Callable[[Settings], No
             ensure_topics(settings)
             prepare(settings)
         stack.start()
-        authorize(stack.gateway_url, stack.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S))
+        authorize(stack.gateway_url, stack.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S), stack.ca_file)
         yield stack, kafka
     finally:
         stack.stop(kill=True)  # the checker has run: a clean stop would only cost time

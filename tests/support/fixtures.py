@@ -49,7 +49,7 @@ def stack(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
     dev = DevStack(settings, workers=2, echo=lambda _line: None)
     try:
         dev.start()
-        authorize(dev.gateway_url, dev.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S))
+        authorize(dev.gateway_url, dev.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S), dev.ca_file)
         yield dev
     finally:
         dev.stop()

@@ -3,21 +3,28 @@
 Requests to a gateway registered with ``authorize`` carry its token by
 default (the stack fixtures register a service and operator token minted
 from the stack's key), so a test that is not about rights needs no token
-of its own; ``token=`` sends another one, ``token=None`` none at all.
+of its own; ``token=`` sends another one, ``token=None`` none at all. Over
+https the certificate is verified, against the CA registered for that
+gateway (the stack's local CA) beside the system's.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT", "Reply", "authorize", "get", "post_json", "put_json", "request"]
+from orderflow.certs import client_context
+
+__all__ = ["DEFAULT", "Reply", "authorize", "context_for", "get", "post_json", "put_json", "request", "trust"]
 
 DEFAULT: Any = object()  # the token registered for the URL's gateway, if any
 _TOKENS: dict[str, str] = {}  # gateway base URL -> the token sent by default
+_TRUST: dict[str, ssl.SSLContext] = {}  # gateway base URL -> how its certificate is checked
 
 
 @dataclass(frozen=True)
@@ -30,13 +37,30 @@ class Reply:
         return json.loads(self.body)
 
 
-def authorize(base_url: str, token: str) -> None:
-    """Send ``token`` by default on every request under ``base_url``."""
+def authorize(base_url: str, token: str, ca_file: Path | None = None) -> None:
+    """Send ``token`` by default on every request under ``base_url``, and trust ``ca_file`` there."""
     _TOKENS[base_url.rstrip("/")] = token
+    trust(base_url, ca_file)
+
+
+def trust(base_url: str, ca_file: Path | None) -> None:
+    """Check the certificate of the server at ``base_url`` against ``ca_file`` too."""
+    if ca_file is not None:
+        _TRUST[base_url.rstrip("/")] = client_context(ca_file)
+
+
+def _under(url: str, base: str) -> bool:
+    return url == base or url.startswith(f"{base}/") or url.startswith(f"{base}?")
 
 
 def default_token(url: str) -> str | None:
-    return next((t for base, t in _TOKENS.items() if url == base or url.startswith(f"{base}/")), None)
+    return next((t for base, t in _TOKENS.items() if _under(url, base)), None)
+
+
+def context_for(url: str) -> ssl.SSLContext | None:
+    if not url.startswith("https:"):
+        return None
+    return next((c for base, c in _TRUST.items() if _under(url, base)), None) or client_context(None)
 
 
 def request(method: str, url: str, body: bytes | None = None,
@@ -45,7 +69,7 @@ def request(method: str, url: str, body: bytes | None = None,
     all_headers = {**({"Authorization": f"Bearer {chosen}"} if chosen is not None else {}), **(headers or {})}
     req = urllib.request.Request(url, data=body, method=method, headers=all_headers)  # noqa: S310 - loopback only
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=timeout, context=context_for(url)) as resp:  # noqa: S310 - loopback
             return Reply(resp.status, dict(resp.headers), resp.read())
     except urllib.error.HTTPError as exc:
         return Reply(exc.code, dict(exc.headers), exc.read())
