@@ -133,5 +133,6 @@ def test_each_process_serves_health_readiness_and_metrics(stack: DevStack) -> No
     eventually(lambda: counter_total(workers, "orderflow_messages_handled", agent="process_orders",
                                      outcome="applied") > handled, timeout=30, what="an order handled and counted")
     reads = sample_value(simulator, "orderflow_payment_sim_calls_total", endpoint="read") or 0
-    assert get(f"{simulator}/api/v1/payments/pay_unknown").status == 404
+    provider_key = {"Authorization": f"Bearer {stack.settings.payment_api_key}"}
+    assert get(f"{simulator}/api/v1/payments/pay_unknown", headers=provider_key).status == 404
     assert sample_value(simulator, "orderflow_payment_sim_calls_total", endpoint="read") == reads + 1

@@ -124,7 +124,8 @@ def worker_settings(kafka: LocalKafka, run_dir: Path) -> Settings:
 
 def start_worker(settings: Settings, argv: list[str], log_name: str) -> Child:
     env = dict(os.environ)
-    env.update({f"ORDERFLOW_{name.upper()}": str(value) for name, value in settings.model_dump().items()})
+    env.update({f"ORDERFLOW_{name.upper()}": str(value) for name, value in settings.model_dump().items()
+                if value is not None})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), env.get("PYTHONPATH")]))
     child = Child(log_name, argv, env, settings.run_dir / f"{log_name}.log")
     wait_http_ok(f"http://{settings.worker_host}:{settings.worker_port}/readyz", child, READY_S)
