@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -155,12 +156,14 @@ class PaymentProviderClient:
     """Authorize, capture and refund, with retries and a circuit breaker."""
 
     def __init__(self, base_url: str, *, api_key: str, timeout_s: float, attempts: int, backoff_initial_s: float,
-                 backoff_max_s: float, breaker_failures: int, breaker_recovery_s: float) -> None:
+                 backoff_max_s: float, breaker_failures: int, breaker_recovery_s: float,
+                 tls: ssl.SSLContext | bool = True) -> None:
         if min(timeout_s, attempts, backoff_initial_s, backoff_max_s, breaker_failures,
                breaker_recovery_s) <= 0:
             raise ValueError("timeouts, attempts, backoffs and breaker settings must be positive")
         self._base_url = base_url.rstrip("/")
         self._auth = f"Bearer {api_key}"
+        self._tls = tls  # how the provider's certificate is checked (https); never unverified
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._attempts = attempts
         self._backoff = wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s)
@@ -171,7 +174,7 @@ class PaymentProviderClient:
 
     async def start(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._tls))
         self._publish_breaker_state()
 
     async def close(self) -> None:

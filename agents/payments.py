@@ -32,6 +32,7 @@ from orderflow.agents.payment_client import (
     ProviderUnavailable,
 )
 from orderflow.agents.runtime import Inbound, Unhandleable
+from orderflow.certs import client_context
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import OrderState, PaymentState, RefundPayment, RequestPayment
 from orderflow.tables import payments as logic
@@ -147,7 +148,8 @@ def register(pipeline: Pipeline) -> PaymentDesk:
         s.payment_provider_url, api_key=s.payment_api_key, timeout_s=s.payment_http_timeout_s,
         attempts=s.payment_attempts,
         backoff_initial_s=s.payment_backoff_initial_s, backoff_max_s=s.payment_backoff_max_s,
-        breaker_failures=s.payment_breaker_failures, breaker_recovery_s=s.payment_breaker_recovery_s)
+        breaker_failures=s.payment_breaker_failures, breaker_recovery_s=s.payment_breaker_recovery_s,
+        tls=client_context(s.tls_ca_file))
     desk = PaymentDesk(pipeline, client)
     # the client's HTTP session lives as long as the agent
     pipeline.add_agent(AGENT, (catalog.PAYMENT_REQUESTS,), desk.handle, around=lambda: client)

@@ -10,6 +10,7 @@ either answers locally or forwards the GET once.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,9 @@ LocalHandler = Callable[[], Awaitable[Response]]
 
 class TableRouter:
     def __init__(self, app: faust.App, table: faust.types.TableT, partitions: int,
-                 timeout_s: float) -> None:
+                 timeout_s: float, tls: ssl.SSLContext | bool = True) -> None:
         self._app = app
+        self._tls = tls  # how an owner's certificate is checked, when workers serve https
         self._table = table
         self._partitions = partitions
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -59,7 +61,7 @@ class TableRouter:
         url = owner + request.url.raw_path_qs  # still percent-encoded, as the client sent it
         try:
             async with self._app.http_client.get(
-                url, headers={ROUTED_HEADER: "1"}, timeout=self._timeout
+                url, headers={ROUTED_HEADER: "1"}, timeout=self._timeout, ssl=self._tls
             ) as resp:
                 body = await resp.read()
                 return view.bytes(body, content_type=resp.content_type, status=resp.status)

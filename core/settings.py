@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     gateway_tls_cert_file: Path | None = None
     gateway_tls_key_file: Path | None = None
     tls_ca_file: Path | None = None
+    # The local stack (`orderflow dev`, the tests', the benchmark's) makes its
+    # own CA and certificates for all three servers unless this is off.
+    local_tls: bool = True
+    # The same for the workers' table reads (:6066) and the payment simulator.
+    worker_tls_cert_file: Path | None = None
+    worker_tls_key_file: Path | None = None
+    payment_sim_tls_cert_file: Path | None = None
+    payment_sim_tls_key_file: Path | None = None
     # Where the gateway sends tracking reads; any worker forwards to the owner.
     worker_urls: str = "http://127.0.0.1:6066"
     request_timeout_s: float = Field(5.0, gt=0)
@@ -157,6 +165,14 @@ class Settings(BaseSettings):
         return self.gateway_tls_cert_file is not None and self.gateway_tls_key_file is not None
 
     @property
+    def worker_tls(self) -> bool:
+        return self.worker_tls_cert_file is not None and self.worker_tls_key_file is not None
+
+    @property
+    def payment_sim_tls(self) -> bool:
+        return self.payment_sim_tls_cert_file is not None and self.payment_sim_tls_key_file is not None
+
+    @property
     def gateway_url(self) -> str:
         """Where this gateway is reached: https when it serves TLS."""
         return f"{'https' if self.gateway_tls else 'http'}://{self.gateway_host}:{self.gateway_port}"
@@ -189,4 +205,4 @@ class Settings(BaseSettings):
 
     @property
     def canonical_worker_url(self) -> str:
-        return f"http://{self.advertised_worker_host}:{self.worker_port}"
+        return f"{'https' if self.worker_tls else 'http'}://{self.advertised_worker_host}:{self.worker_port}"

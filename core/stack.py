@@ -48,7 +48,8 @@ def _hosts(host: str) -> list[str]:
 
 class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
-                 payment_simulator: bool = True, tls: bool = True, echo: Callable[[str], None] = print) -> None:
+                 payment_simulator: bool = True, tls: bool | None = None,
+                 echo: Callable[[str], None] = print) -> None:
         self.settings = settings
         self.workers = workers
         self.payment_simulator = payment_simulator
@@ -68,17 +69,25 @@ class DevStack:
         if self.settings.auth_enabled and self.uses_dev_key:
             self.signing_key = ensure_dev_key(self.settings.dev_key_dir)
             self.settings = self.settings.model_copy(update={"auth_public_key_file": self.signing_key.public_file})
-        if tls and not self.settings.gateway_tls:
-            # HTTPS by default: a local CA (kept in the run directory) signs the gateway's certificate
-            tls_dir = self.settings.run_dir / TLS_DIR
-            served = ensure_server_cert(tls_dir, "gateway", _hosts(self.settings.gateway_host))
-            self.settings = self.settings.model_copy(update={
-                "gateway_tls_cert_file": served.cert_file, "gateway_tls_key_file": served.key_file,
-                "tls_ca_file": self.settings.tls_ca_file or tls_dir / CA_NAME})
+        if self.settings.local_tls if tls is None else tls:
+            self._certify()
         if payment_simulator and not self.settings.payment_api_key:
             # the simulator accepts, and the workers send, the one key kept in the run directory
             key_file = ensure_secret(self.settings.dev_key_dir / PAYMENT_KEY_NAME)
             self.settings = self.settings.model_copy(update={"payment_provider_api_key_file": key_file})
+
+    def _certify(self) -> None:
+        """HTTPS by default: a local CA (kept in the run directory) signs the gateway's, the workers' and
+        the simulator's certificates, unless the settings name certificates of their own."""
+        s, tls_dir = self.settings, self.settings.run_dir / TLS_DIR
+        update: dict[str, object] = {"tls_ca_file": s.tls_ca_file or tls_dir / CA_NAME}
+        for name, host, present in (("gateway", s.gateway_host, s.gateway_tls),
+                                    ("worker", s.worker_host, s.worker_tls),
+                                    ("payment_sim", s.payment_sim_host, s.payment_sim_tls)):
+            if not present:
+                served = ensure_server_cert(tls_dir, name.replace("_", "-"), _hosts(host))
+                update |= {f"{name}_tls_cert_file": served.cert_file, f"{name}_tls_key_file": served.key_file}
+        self.settings = self.settings.model_copy(update=update)
 
     @property
     def uses_dev_key(self) -> bool:
@@ -100,7 +109,8 @@ class DevStack:
         return self.settings.run_dir / "logs"
 
     def worker_url(self, index: int) -> str:
-        return f"http://{self.settings.worker_host}:{self.settings.worker_port + index}"
+        scheme = "https" if self.settings.worker_tls else "http"
+        return f"{scheme}://{self.settings.worker_host}:{self.settings.worker_port + index}"
 
     @property
     def gateway_url(self) -> str:
@@ -108,8 +118,8 @@ class DevStack:
 
     @property
     def ca_file(self) -> Path | None:
-        """The CA the gateway's certificate is checked against (curl's --cacert), when it serves HTTPS."""
-        return self.settings.tls_ca_file if self.settings.gateway_tls else None
+        """The CA the servers' certificates are checked against (curl's --cacert), when they serve HTTPS."""
+        return self.settings.tls_ca_file
 
     def start(self) -> None:
         if self.settings.uses_local_broker:
@@ -123,12 +133,12 @@ class DevStack:
         workers = [self._start_worker(i, wait=False) for i in range(self.workers)]
         gateway = self._launch_gateway()
         if simulator is not None:
-            wait_http_ok(f"{self.payment_simulator_url}/readyz", simulator, READY_TIMEOUT_S)
+            wait_http_ok(f"{self.payment_simulator_url}/readyz", simulator, READY_TIMEOUT_S, self.settings.tls_ca_file)
             self._echo(f"payment simulator ready at {self.payment_simulator_url}")
         for index, child in enumerate(workers):
-            wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
+            wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S, self.settings.tls_ca_file)
             self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
-        wait_http_ok(f"{self.gateway_url}/readyz", gateway, READY_TIMEOUT_S, self.ca_file)
+        wait_http_ok(f"{self.gateway_url}/readyz", gateway, READY_TIMEOUT_S, self.settings.tls_ca_file)
         self._echo(f"gateway ready at {self.gateway_url} (log {gateway.log_path})")
         self._stopping.clear()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -188,7 +198,7 @@ class DevStack:
                       self.log_dir / f"worker-{index}.log")
         self.children.append(child)
         if wait:
-            wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S)
+            wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S, self.settings.tls_ca_file)
             self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
         return child
 
@@ -214,11 +224,12 @@ class DevStack:
             self._start_worker(index, wait=False)
             self._held_down.discard(index)
         if wait:  # whichever process serves the index: the supervisor may have replaced it
-            wait_http_ok(f"{self.worker_url(index)}/readyz", None, READY_TIMEOUT_S)
+            wait_http_ok(f"{self.worker_url(index)}/readyz", None, READY_TIMEOUT_S, self.settings.tls_ca_file)
 
     @property
     def payment_simulator_url(self) -> str:
-        return f"http://{self.settings.payment_sim_host}:{self.settings.payment_sim_port}"
+        scheme = "https" if self.settings.payment_sim_tls else "http"
+        return f"{scheme}://{self.settings.payment_sim_host}:{self.settings.payment_sim_port}"
 
     def _launch_payment_simulator(self) -> Child:
         child = Child(SIMULATOR, orderflow_command("payment-sim"), self.environment(),

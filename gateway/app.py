@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from orderflow.apikeys import KeyFollower
+from orderflow.certs import client_context
 from orderflow.gateway import customers, inventory, openapi, orders
 from orderflow.gateway.auth import AUTHENTICATOR, Authenticator, auth_middleware, normalised, operation_ids
 from orderflow.gateway.context import CONTEXT, GatewayContext
@@ -80,7 +81,8 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
         settings=settings,
         codec=codec,
         producer=producer,
-        tracking=TrackingClient(settings.worker_url_list, settings.request_timeout_s),
+        tracking=TrackingClient(settings.worker_url_list, settings.request_timeout_s,
+                                client_context(settings.tls_ca_file)),
         broker=BrokerProbe(producer.ping),
     )
     app[CONTEXT] = ctx

@@ -8,6 +8,7 @@ configured worker in turn, so one worker down does not fail reads.
 from __future__ import annotations
 
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +29,15 @@ class WorkerAnswer:
 
 
 class TrackingClient:
-    def __init__(self, worker_urls: list[str], timeout_s: float) -> None:
+    def __init__(self, worker_urls: list[str], timeout_s: float, tls: ssl.SSLContext | bool = True) -> None:
         self._urls = worker_urls
+        self._tls = tls  # how the workers' certificates are checked, when they serve https
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._next = 0
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        self._session = aiohttp.ClientSession(timeout=self._timeout, connector=aiohttp.TCPConnector(ssl=self._tls))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import random
+import ssl
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -543,9 +544,9 @@ async def _announce(app: web.Application) -> AsyncIterator[None]:
     log.info("payment provider simulator stopped")
 
 
-def run_payment_provider(host: str, port: int, api_key: str) -> None:
-    """Serve the simulator until SIGINT or SIGTERM, then shut down cleanly."""
+def run_payment_provider(host: str, port: int, api_key: str, tls: ssl.SSLContext | None = None) -> None:
+    """Serve the simulator (over https with ``tls``) until SIGINT or SIGTERM, then shut down cleanly."""
     logging.basicConfig(level="INFO",
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    web.run_app(create_payment_provider(api_key), host=host, port=port, access_log=None, print=None,
+    web.run_app(create_payment_provider(api_key), host=host, port=port, ssl_context=tls, access_log=None, print=None,
                 shutdown_timeout=5)

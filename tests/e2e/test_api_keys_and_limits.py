@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from support.http import Reply, get, post_json, trust
+from support.http import Reply, get, post_json
 from support.offsets import end_offsets
 from support.saga import await_status, ledger, new_id, place, seed_stock
 from support.waiting import eventually
@@ -123,7 +123,6 @@ def two_gateways(stack: DevStack) -> Iterator[list[str]]:
         urls = [stack.settings.model_copy(update={"gateway_port": port}).gateway_url for port in ports]
         for child, url in zip(children, urls, strict=True):
             wait_http_ok(f"{url}/healthz", child, 60, stack.ca_file)
-            trust(url, stack.ca_file)
         yield urls
     finally:
         for child in children:

@@ -4,8 +4,8 @@ Requests to a gateway registered with ``authorize`` carry its token by
 default (the stack fixtures register a service and operator token minted
 from the stack's key), so a test that is not about rights needs no token
 of its own; ``token=`` sends another one, ``token=None`` none at all. Over
-https the certificate is verified, against the CA registered for that
-gateway (the stack's local CA) beside the system's.
+https certificates are verified, against the system's roots and the CAs
+registered with ``trust`` (the stacks' local CAs).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["DEFAULT", "Reply", "authorize", "context_for", "get", "post_json", "
 
 DEFAULT: Any = object()  # the token registered for the URL's gateway, if any
 _TOKENS: dict[str, str] = {}  # gateway base URL -> the token sent by default
-_TRUST: dict[str, ssl.SSLContext] = {}  # gateway base URL -> how its certificate is checked
+_TRUSTED = client_context(None)  # the system's roots and every CA ``trust`` was given
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,16 @@ class Reply:
 
 
 def authorize(base_url: str, token: str, ca_file: Path | None = None) -> None:
-    """Send ``token`` by default on every request under ``base_url``, and trust ``ca_file`` there."""
+    """Send ``token`` by default on every request under ``base_url``, and trust ``ca_file``."""
     _TOKENS[base_url.rstrip("/")] = token
-    trust(base_url, ca_file)
+    trust(ca_file)
 
 
-def trust(base_url: str, ca_file: Path | None) -> None:
-    """Check the certificate of the server at ``base_url`` against ``ca_file`` too."""
+def trust(ca_file: Path | None) -> None:
+    """Check https servers' certificates against ``ca_file`` too (a stack's local CA: its gateway,
+    workers and payment simulator)."""
     if ca_file is not None:
-        _TRUST[base_url.rstrip("/")] = client_context(ca_file)
+        _TRUSTED.load_verify_locations(cafile=str(ca_file))
 
 
 def _under(url: str, base: str) -> bool:
@@ -58,9 +59,7 @@ def default_token(url: str) -> str | None:
 
 
 def context_for(url: str) -> ssl.SSLContext | None:
-    if not url.startswith("https:"):
-        return None
-    return next((c for base, c in _TRUST.items() if _under(url, base)), None) or client_context(None)
+    return _TRUSTED if url.startswith("https:") else None
 
 
 def request(method: str, url: str, body: bytes | None = None,
