@@ -19,7 +19,6 @@ Choices made on purpose (see the Faust field notes):
 from __future__ import annotations
 
 import contextlib
-import ssl
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from orderflow.agents.runtime.handling import Handler, Outbox, run_agent
 from orderflow.agents.runtime.rows import Rows, RowT
 from orderflow.agents.runtime.watchdog import SkipGuard, StallWatch
 from orderflow.agents.watchers import Watchers
-from orderflow.certs import client_context, server_context
+from orderflow.certs import client_context, serving_context
 from orderflow.readiness import BrokerProbe, admin_ping
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
@@ -117,13 +116,6 @@ def faust_broker_url(bootstrap_servers: str) -> str:
     return ";".join(f"kafka://{s.strip()}" for s in bootstrap_servers.split(",") if s.strip())
 
 
-def _web_tls(settings: Settings) -> ssl.SSLContext | None:
-    """The table-read server's TLS, when the settings name a certificate."""
-    if settings.worker_tls_cert_file is None or settings.worker_tls_key_file is None:
-        return None
-    return server_context(settings.worker_tls_cert_file, settings.worker_tls_key_file)
-
-
 def _faust_app(settings: Settings) -> DurableApp:
     return DurableApp(
         settings.app_id,
@@ -155,7 +147,8 @@ def _faust_app(settings: Settings) -> DurableApp:
         web_port=settings.worker_port,
         web_bind=settings.worker_bind or settings.advertised_worker_host,
         canonical_url=settings.canonical_worker_url,
-        web_ssl_context=_web_tls(settings),
+        web_ssl_context=serving_context(settings.worker_tls_cert_file, settings.worker_tls_key_file,
+                                        "the worker's table reads"),
         web_in_thread=False,
         Topic=SafeTopic,
     )
@@ -183,6 +176,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
                         failstop=FailStop(app, settings.handler_failure_limit, settings.handler_failure_window_s,
                                           settings.handler_failure_exit_delay_s),
                         broker=BrokerProbe(admin_ping(settings.kafka_servers)))
+    owners_tls = client_context(settings.tls_ca_file)  # one context for every router's forwarded reads
     for spec in catalog.TABLES:
         if spec.stored_in is not None:  # rows in another table's store (declared before it)
             pipeline.tables[spec.name] = pipeline.tables[spec.stored_in]
@@ -196,7 +190,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
         # a forwarded long-poll may wait up to long_poll_max_s on the owner
         pipeline.routers[spec.name] = TableRouter(app, table, settings.partitions,
                                                   settings.request_timeout_s + settings.long_poll_max_s,
-                                                  client_context(settings.tls_ca_file))
+                                                  owners_tls)
     saga = orders.register(pipeline)
     timeouts.register(pipeline, saga)
     stock.register(pipeline)

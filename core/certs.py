@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CA_NAME", "ServerCert", "client_context", "ensure_ca", "ensure_server_cert", "server_context"]
+__all__ = ["CA_NAME", "ServerCert", "client_context", "ensure_ca", "ensure_server_cert", "server_context",
+           "serving_context"]
 
 CA_NAME = "ca.pem"
 CA_KEY_NAME = "ca-key.pem"
@@ -129,6 +130,15 @@ def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert_file, key_file)
     return context
+
+
+def serving_context(cert_file: Path | None, key_file: Path | None, what: str) -> ssl.SSLContext | None:
+    """A server's TLS from its settings: None (plain HTTP) when neither file is set, an error when one is."""
+    if cert_file is None and key_file is None:
+        return None
+    if cert_file is None or key_file is None:
+        raise ValueError(f"HTTPS for {what} needs both its certificate and its key file")
+    return server_context(cert_file, key_file)
 
 
 def client_context(ca_file: Path | None) -> ssl.SSLContext:

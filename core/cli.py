@@ -183,11 +183,10 @@ def payment_sim(ctx: click.Context, port: int | None) -> None:
     if not settings.payment_api_key:
         raise click.ClickException("the simulator needs the API key it accepts: set ORDERFLOW_PAYMENT_PROVIDER_API_KEY "
                                    "or ORDERFLOW_PAYMENT_PROVIDER_API_KEY_FILE")
-    from orderflow.certs import server_context
+    from orderflow.certs import serving_context
 
-    tls = None
-    if settings.payment_sim_tls_cert_file is not None and settings.payment_sim_tls_key_file is not None:
-        tls = server_context(settings.payment_sim_tls_cert_file, settings.payment_sim_tls_key_file)
+    tls = serving_context(settings.payment_sim_tls_cert_file, settings.payment_sim_tls_key_file,
+                          "the payment simulator")
     run_payment_provider(settings.payment_sim_host, port or settings.payment_sim_port, settings.payment_api_key, tls)
 
 

@@ -98,9 +98,10 @@ def rate_limit_middleware(limiter: RateLimiter) -> Any:
         quota = limiter.quota_for(who) if who is not None else None
         if who is None or quota is None:
             return await handler(request)
-        verdict = await limiter.hit(rate_limits.identity(who), quota)
+        counted_as = rate_limits.identity(who)
+        verdict = await limiter.hit(counted_as, quota)
         if not verdict.allowed:
-            RATE_LIMITED.labels(rate_limits.identity(who).partition(":")[0]).inc()
+            RATE_LIMITED.labels(counted_as.partition(":")[0]).inc()
             response = json_error(429, "rate_limited",
                                   f"this caller's rate limit is spent; retry in {verdict.reset_s} s",
                                   retryAfterSeconds=verdict.reset_s)

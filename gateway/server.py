@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import web
 
-from orderflow.certs import server_context
+from orderflow.certs import serving_context
 from orderflow.gateway.app import create_gateway
 from orderflow.settings import Settings
 
@@ -17,10 +17,6 @@ __all__ = ["run_gateway"]
 def run_gateway(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    tls = None
-    if settings.gateway_tls_cert_file is not None and settings.gateway_tls_key_file is not None:
-        tls = server_context(settings.gateway_tls_cert_file, settings.gateway_tls_key_file)
-    elif settings.gateway_tls_cert_file is not None or settings.gateway_tls_key_file is not None:
-        raise ValueError("HTTPS needs both ORDERFLOW_GATEWAY_TLS_CERT_FILE and ORDERFLOW_GATEWAY_TLS_KEY_FILE")
+    tls = serving_context(settings.gateway_tls_cert_file, settings.gateway_tls_key_file, "the gateway")
     web.run_app(create_gateway(settings), host=settings.gateway_host, port=settings.gateway_port,
                 ssl_context=tls, access_log=None, print=None, shutdown_timeout=10)
