@@ -1,6 +1,6 @@
 # orderflow: the two commands of the README, and their parts.
 #   make dev    install everything, then run the local stack (Ctrl-C stops it)
-#   make test   install everything, lint and type-check, then run the whole test suite (fault tests included, ~20 min)
+#   make test   install everything, lint and type-check, then run the whole test suite (fault tests included, ~17 min)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -50,7 +50,7 @@ messages: install-python
 	$(BIN)/python -m orderflow.schemas.typegen > schemas/messages.py.new
 	mv schemas/messages.py.new schemas/messages.py
 
-# Everything but the fault tests (about 4 min).
+# Everything but the fault tests (about 5 min).
 test-fast: install
 	$(BIN)/python -m pytest -m 'not chaos'
 
