@@ -147,8 +147,7 @@ def _faust_app(settings: Settings) -> DurableApp:
         web_port=settings.worker_port,
         web_bind=settings.worker_bind or settings.advertised_worker_host,
         canonical_url=settings.canonical_worker_url,
-        web_ssl_context=serving_context(settings.worker_tls_cert_file, settings.worker_tls_key_file,
-                                        "the worker's table reads"),
+        web_ssl_context=serving_context(settings.worker_tls_cert_file, settings.worker_tls_key_file),
         web_in_thread=False,
         Topic=SafeTopic,
     )

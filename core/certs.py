@@ -132,12 +132,10 @@ def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     return context
 
 
-def serving_context(cert_file: Path | None, key_file: Path | None, what: str) -> ssl.SSLContext | None:
-    """A server's TLS from its settings: None (plain HTTP) when neither file is set, an error when one is."""
-    if cert_file is None and key_file is None:
-        return None
+def serving_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext | None:
+    """A server's TLS from its settings (which allow both files or neither): None serves plain HTTP."""
     if cert_file is None or key_file is None:
-        raise ValueError(f"HTTPS for {what} needs both its certificate and its key file")
+        return None
     return server_context(cert_file, key_file)
 
 

@@ -185,8 +185,7 @@ def payment_sim(ctx: click.Context, port: int | None) -> None:
                                    "or ORDERFLOW_PAYMENT_PROVIDER_API_KEY_FILE")
     from orderflow.certs import serving_context
 
-    tls = serving_context(settings.payment_sim_tls_cert_file, settings.payment_sim_tls_key_file,
-                          "the payment simulator")
+    tls = serving_context(settings.payment_sim_tls_cert_file, settings.payment_sim_tls_key_file)
     run_payment_provider(settings.payment_sim_host, port or settings.payment_sim_port, settings.payment_api_key, tls)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -159,6 +159,16 @@ class Settings(BaseSettings):
     def kafka_servers(self) -> str:
         """The bootstrap servers to connect to: the configured ones, or the local broker's."""
         return self.bootstrap_servers.strip() or f"127.0.0.1:{self.broker_port}"
+
+    @model_validator(mode="after")
+    def _tls_files_come_in_pairs(self) -> Settings:
+        # one of the two alone would silently serve plain HTTP
+        for server in ("gateway", "worker", "payment_sim"):
+            cert, key = getattr(self, f"{server}_tls_cert_file"), getattr(self, f"{server}_tls_key_file")
+            if (cert is None) != (key is None):
+                name = f"ORDERFLOW_{server.upper()}_TLS"
+                raise ValueError(f"HTTPS needs both {name}_CERT_FILE and {name}_KEY_FILE, or neither")
+        return self
 
     @property
     def gateway_tls(self) -> bool:

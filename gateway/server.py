@@ -17,6 +17,6 @@ __all__ = ["run_gateway"]
 def run_gateway(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    tls = serving_context(settings.gateway_tls_cert_file, settings.gateway_tls_key_file, "the gateway")
+    tls = serving_context(settings.gateway_tls_cert_file, settings.gateway_tls_key_file)
     web.run_app(create_gateway(settings), host=settings.gateway_host, port=settings.gateway_port,
                 ssl_context=tls, access_log=None, print=None, shutdown_timeout=10)

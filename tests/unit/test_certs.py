@@ -9,8 +9,10 @@ import ssl
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from orderflow.certs import CA_NAME, client_context, ensure_server_cert, server_context, serving_context
+from orderflow.settings import Settings
 
 
 def handshake(server: ssl.SSLContext, client: ssl.SSLContext, host: str) -> None:
@@ -58,9 +60,9 @@ def test_certificates_are_kept_across_runs_and_remade_when_the_hosts_change(tmp_
     assert ensure_server_cert(tmp_path, "gateway", ["127.0.0.1", "gw.local"]).cert_file.read_bytes() != first
 
 
-def test_a_server_serves_plain_http_without_files_and_refuses_to_start_with_only_one(tmp_path: Path) -> None:
+def test_a_server_serves_plain_http_without_files_and_the_settings_refuse_only_one(tmp_path: Path) -> None:
     served = ensure_server_cert(tmp_path, "gateway", ["127.0.0.1"])
-    assert serving_context(None, None, "the gateway") is None
-    assert isinstance(serving_context(served.cert_file, served.key_file, "the gateway"), ssl.SSLContext)
-    with pytest.raises(ValueError, match="the gateway needs both"):
-        serving_context(served.cert_file, None, "the gateway")
+    assert serving_context(None, None) is None
+    assert isinstance(serving_context(served.cert_file, served.key_file), ssl.SSLContext)
+    with pytest.raises(ValidationError, match="ORDERFLOW_WORKER_TLS_CERT_FILE and ORDERFLOW_WORKER_TLS_KEY_FILE"):
+        Settings(worker_tls_key_file=served.key_file)
