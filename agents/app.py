@@ -121,6 +121,7 @@ def _faust_app(settings: Settings) -> DurableApp:
         settings.app_id,
         fetch_sizing=FetchSizing(settings.fetch_min_bytes, int(settings.fetch_max_wait_s * 1000)),
         broker=faust_broker_url(settings.kafka_servers),
+        broker_credentials=settings.kafka.faust_credentials(),
         store=STORE_URL,
         datadir=str(settings.data_dir),
         autodiscover=False,
@@ -167,14 +168,14 @@ def _velocity_table(app: faust.App, settings: Settings) -> Any:
 
 def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     app = _faust_app(settings)
-    install_repairs(app, settings.kafka_servers)
+    install_repairs(app, settings.kafka)
     codec = codec or codec_for(settings)
     pipeline = Pipeline(app=app, settings=settings, codec=codec, outbox=Outbox(app, codec),
                         stall_watch=StallWatch(app, settings.stall_timeout_s),
                         skip_guard=SkipGuard(lambda: app.consumer),
                         failstop=FailStop(app, settings.handler_failure_limit, settings.handler_failure_window_s,
                                           settings.handler_failure_exit_delay_s),
-                        broker=BrokerProbe(admin_ping(settings.kafka_servers)))
+                        broker=BrokerProbe(admin_ping(settings.kafka)))
     owners_tls = client_context(settings.tls_ca_file)  # one context for every router's forwarded reads
     for spec in catalog.TABLES:
         if spec.stored_in is not None:  # rows in another table's store (declared before it)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import faust
 
 from orderflow.agents.app import create_app
+from orderflow.kafka_acls import WORKER, topics_of
 from orderflow.settings import Settings
 from orderflow.topics import ensure_topics
 
@@ -31,7 +32,8 @@ def new_worker(app: faust.App, log_level: str) -> faust.Worker:
 
 
 def run_worker(settings: Settings) -> None:
-    ensure_topics(settings)
+    # its own topics only (with their partition counts checked); the gateway's are not its business
+    ensure_topics(settings, specs=topics_of(WORKER, settings.app_id))
     pipeline = create_app(settings)
     worker = new_worker(pipeline.app, settings.log_level)
     worker.execute_from_commandline()

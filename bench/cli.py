@@ -28,7 +28,8 @@ def _target_or_stack(ctx: click.Context, out: Path, workers: int, bootstrap: str
     if gateway:
         if not bootstrap:
             raise click.UsageError("--gateway needs --bootstrap (the stack's broker) too")
-        return contextlib.nullcontext(Target(bootstrap, gateway.rstrip("/"), app_id or settings.app_id,
+        return contextlib.nullcontext(Target(settings.kafka.as_servers(bootstrap), gateway.rstrip("/"),
+                                             app_id or settings.app_id,
                                              settings.partitions, token=token or local_token(settings),
                                              ca_file=settings.tls_ca_file or local_ca(settings)))
     return own_stack(settings, out / "run", workers, bootstrap, echo=click.echo)
@@ -91,11 +92,19 @@ def bench(ctx: click.Context, rate: float, duration: float, ingress: str, worker
                          out=out, seed=seed)
     with _target_or_stack(ctx, out, workers, bootstrap, gateway, app_id, token) as target:
         result = run_bench(config, target, echo=click.echo)
-        if with_ceilings:
+        if with_ceilings and not target.secured_kafka:
             from orderflow.bench.ceilings import measure_ceilings, with_ratios
 
             result["ceilings"] = with_ratios(
-                measure_ceilings(ctx.obj, target.bootstrap_servers, out, echo=click.echo), result)
+                measure_ceilings(ctx.obj, target.kafka.servers if not isinstance(target.kafka, str) else target.kafka,
+                                 out, echo=click.echo), result)
+    if with_ceilings and "ceilings" not in result:
+        # the ceilings' tools speak plain Kafka: on a broker of their own, once the stack is down
+        from orderflow.bench.ceilings import fresh_broker, measure_ceilings, with_ratios
+
+        click.echo("ceilings on a plain broker of their own (the run's broker is secured)")
+        with fresh_broker(ctx.obj, out / "run", echo=click.echo) as servers:
+            result["ceilings"] = with_ratios(measure_ceilings(ctx.obj, servers, out, echo=click.echo), result)
     paths = write(result, out)
     click.echo(paths["markdown"].read_text())
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()))

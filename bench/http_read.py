@@ -41,7 +41,7 @@ async def _place_orders(target: Target, count: int) -> list[str]:
     stock = Workload(config, products, ["none"]).stock_needed(count)
     workload = Workload(config, products, await seed(target.gateway_url, run_id, config.customers, stock,
                                                         target.headers, target.ssl))
-    kafka = KafkaIngress(target.bootstrap_servers, Codec(), run_id)
+    kafka = KafkaIngress(target.ingress, Codec(), run_id)
     ids = []
     for i in range(count):
         order = workload.order(i)

@@ -20,6 +20,8 @@ import psutil
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from orderflow.kafka_client import KafkaClient, as_client
+
 __all__ = ["CpuProbe", "LagProbe", "group_lag"]
 
 
@@ -42,8 +44,8 @@ def group_lag(admin: AdminClient, group: str, timeout: float = 5.0) -> dict[str,
 class LagProbe:
     """Samples the group's lag about once a second in a thread."""
 
-    def __init__(self, bootstrap_servers: str, group: str, interval: float = 1.0) -> None:
-        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    def __init__(self, kafka: KafkaClient | str, group: str, interval: float = 1.0) -> None:
+        self._admin = AdminClient(as_client(kafka).config())
         self._group = group
         self._interval = interval
         self._stop = threading.Event()

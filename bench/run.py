@@ -87,7 +87,7 @@ class _Run:
         t0 = time.monotonic()
         tracker.use(recorder, t0)
         ingress.recorder = self.kafka.recorder = recorder
-        lag = LagProbe(self.target.bootstrap_servers, self.target.app_id)
+        lag = LagProbe(self.target.kafka, self.target.app_id)
         lag.start(t0)
         self.cpu.mark()
         first = self.index
@@ -154,9 +154,9 @@ class _Run:
     async def run(self) -> dict[str, Any]:
         config = self.config
         await self.seed()
-        self.tracker = OutcomeTracker(self.target.bootstrap_servers, self.codec)
+        self.tracker = OutcomeTracker(self.target.kafka, self.codec)
         self.tracker.start()
-        self.kafka = KafkaIngress(self.target.bootstrap_servers, self.codec, self.run_id)
+        self.kafka = KafkaIngress(self.target.ingress, self.codec, self.run_id)
         self.ingress: KafkaIngress | HttpIngress
         if config.ingress == "http":
             http = HttpIngress(self.target.gateway_url, self.kafka, self.run_id, headers=self.target.headers,

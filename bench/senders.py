@@ -24,6 +24,7 @@ from orderflow.bench.recorder import Recorder
 from orderflow.bench.workload import Order
 from orderflow.gateway.orders import order_id_for
 from orderflow.gateway.producer import producer_config
+from orderflow.kafka_client import KafkaClient
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.tables.clock import now_ms
@@ -53,8 +54,8 @@ async def open_loop(rate: float, duration: float, fire: Callable[[int, float], N
 
 
 class KafkaIngress:
-    def __init__(self, bootstrap_servers: str, codec: Codec, run_id: str) -> None:
-        self._producer = Producer(producer_config(bootstrap_servers))
+    def __init__(self, kafka: KafkaClient | str, codec: Codec, run_id: str) -> None:
+        self._producer = Producer(producer_config(kafka))
         self._codec = codec
         self._run_id = run_id
         self.recorder = Recorder()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orderflow.certs import client_context
+from orderflow.kafka_client import KafkaClient
 from orderflow.ports import free_port, free_port_run
 from orderflow.settings import Settings
 
@@ -33,13 +34,22 @@ TOKEN_TTL_S = 24 * 3600
 
 @dataclass
 class Target:
-    bootstrap_servers: str
+    kafka: KafkaClient | str  # how the bench reads (lag, outcomes): the operator's principal when secured
     gateway_url: str
     app_id: str
     partitions: int
     processes: dict[str, int] = field(default_factory=dict)  # name -> pid, for CPU seconds
     token: str | None = None  # the bearer token the bench's HTTP clients send
     ca_file: Path | None = None  # the CA the gateway's certificate is checked against (https), beside the system's
+    producer: KafkaClient | None = None  # how it places orders on Kafka: an external producer's principal
+
+    @property
+    def ingress(self) -> KafkaClient | str:
+        return self.producer or self.kafka
+
+    @property
+    def secured_kafka(self) -> bool:
+        return isinstance(self.kafka, KafkaClient) and self.kafka.uses_sasl
 
     @property
     def headers(self) -> dict[str, str]:
@@ -76,29 +86,34 @@ def own_stack(settings: Settings, run_dir: Path, workers: int, bootstrap: str | 
               echo=print) -> Iterator[Target]:
     """A fresh stack in ``run_dir`` (wiped first); its data is removed after, its logs kept."""
     from orderflow.broker import LocalKafka, ensure_jars
+    from orderflow.dev_kafka import broker_security, client_as
+    from orderflow.kafka_acls import PRODUCER
     from orderflow.stack import DevStack
 
     shutil.rmtree(run_dir, ignore_errors=True)
     kafka = None
     processes: dict[str, int] = {}
-    if not bootstrap:
-        kafka = LocalKafka(run_dir / "kafka", nodes=1, port=0, heap=settings.broker_heap,
-                           lib_dir=ensure_jars(settings.jar_cache))
-        echo(f"starting Kafka {kafka.version} ...")
-        kafka.start(fresh=True)
-        bootstrap = kafka.bootstrap_servers
-        processes["broker"] = int((run_dir / "kafka" / "node-1" / "kafka.pid").read_text())
     stack_settings = settings.model_copy(update={
-        "bootstrap_servers": bootstrap, "app_id": f"orderflow-bench-{uuid.uuid4().hex[:6]}",
+        "app_id": f"orderflow-bench-{uuid.uuid4().hex[:6]}",
         "run_dir": run_dir / "stack", "worker_port": free_port_run(workers), "gateway_port": free_port(),
         "payment_sim_port": free_port(), **UNLIMITED_VELOCITY})
-    stack = DevStack(stack_settings, workers=workers, echo=echo)
+    if not bootstrap:
+        # secured as `orderflow dev`'s is (SASL_SSL, ACLs) unless ORDERFLOW_LOCAL_KAFKA_SECURITY=false
+        security = broker_security(stack_settings) if settings.local_kafka_security else None
+        kafka = LocalKafka(run_dir / "kafka", nodes=1, port=0, heap=settings.broker_heap,
+                           lib_dir=ensure_jars(settings.jar_cache), security=security)
+        echo(f"starting Kafka {kafka.version} ...")
+        kafka.start(fresh=True)
+        processes["broker"] = int((run_dir / "kafka" / "node-1" / "kafka.pid").read_text())
+    stack = DevStack(stack_settings.model_copy(update={"bootstrap_servers": bootstrap or ""}), workers=workers,
+                     echo=echo, broker=kafka)
     try:
         stack.start()
         processes.update({child.name: child.pid for child in stack.children})
         token = stack.token(*BENCH_SCOPES, subject="bench", ttl_s=TOKEN_TTL_S) if stack.signing_key else None
-        yield Target(bootstrap, stack.gateway_url, stack.settings.app_id, stack.settings.partitions, processes,
-                     token, stack.ca_file)
+        producer = client_as(stack.settings, PRODUCER) if stack.kafka_secured else None
+        yield Target(stack.settings.kafka, stack.gateway_url, stack.settings.app_id, stack.settings.partitions,
+                     processes, token, stack.ca_file, producer)
     finally:
         stack.stop()
         if kafka is not None:

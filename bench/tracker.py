@@ -19,6 +19,7 @@ import uuid
 from confluent_kafka import Consumer, TopicPartition
 
 from orderflow.bench.recorder import Recorder
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import HEADER, Codec
 from orderflow.tables.order_status import OUTCOMES
@@ -29,11 +30,11 @@ STATUS_CHANGED = f"{catalog.NAMESPACE}.OrderStatusChanged"
 
 
 class OutcomeTracker:
-    def __init__(self, bootstrap_servers: str, codec: Codec) -> None:
+    def __init__(self, kafka: KafkaClient | str, codec: Codec) -> None:
         self._codec = codec
         self._status_id = codec.schema_id(STATUS_CHANGED)
         self._consumer = Consumer({
-            "bootstrap.servers": bootstrap_servers, "group.id": f"bench-tracker-{uuid.uuid4().hex[:8]}",
+            **as_client(kafka).config(), "group.id": f"bench-tracker-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False, "fetch.wait.max.ms": 10, "enable.partition.eof": False})
         self._lock = threading.Lock()
         self._expected: dict[str, tuple[float, bool]] = {}   # orderId -> (scheduled monotonic, cancel it)

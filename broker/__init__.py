@@ -4,7 +4,7 @@
 packaged ``pom.xml``; :class:`LocalKafka` runs a local KRaft cluster from it.
 """
 
-from orderflow.broker.launcher import KafkaStartError, LocalKafka
+from orderflow.broker.launcher import BrokerSecurity, KafkaStartError, LocalKafka
 from orderflow.broker.runtime import KafkaRuntimeError, ensure_jars, kafka_version
 
-__all__ = ["KafkaRuntimeError", "KafkaStartError", "LocalKafka", "ensure_jars", "kafka_version"]
+__all__ = ["BrokerSecurity", "KafkaRuntimeError", "KafkaStartError", "LocalKafka", "ensure_jars", "kafka_version"]

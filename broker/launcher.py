@@ -6,7 +6,8 @@
     .lock                     flock held while this run_dir's nodes run (one LocalKafka per run_dir)
     cluster.json              cluster id and node count, fixed when storage is first formatted
     log4j2.properties         the packaged logging config, rewritten at every start
-    node-<id>/server.properties
+    node-<id>/server.properties   (mode 0600: on a secured cluster it holds the admin's password)
+    node-keystore.pem         a secured cluster's node key and certificate, for Kafka's PEM key store
     node-<id>/data/           log.dirs (the metadata log lives here too)
     node-<id>/server.log      the JVM's stdout+stderr, appended across restarts
     node-<id>/kafka.pid       pid of the running JVM
@@ -35,8 +36,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -51,7 +52,7 @@ from orderflow.broker.runtime import (
     log4j_config,
 )
 
-__all__ = ["KafkaStartError", "LocalKafka"]
+__all__ = ["BrokerSecurity", "KafkaStartError", "LocalKafka"]
 
 log = logging.getLogger(__name__)
 # librdkafka complains loudly while a node is still booting; route it here, silent by default.
@@ -67,6 +68,41 @@ _LOG_TAIL_LINES = 40
 
 class KafkaStartError(RuntimeError):
     """A local Kafka node failed to start or did not become ready in time."""
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """A secured cluster: clients on SASL_SSL with SCRAM-SHA-512, the controllers'
+    listener on TLS with client certificates, KRaft's StandardAuthorizer refusing
+    whatever no ACL allows.
+
+    ``users`` (name to password) are the SCRAM users created when the storage
+    is formatted (so only on a fresh run directory); ``admin`` is one of them,
+    the super user the brokers talk to each other as and the launcher probes
+    with. ``node_cert`` and ``node_key`` are the nodes' certificate (for
+    127.0.0.1, usable as server and client, common name ``node_name``) and
+    ``ca_file`` the CA that signed it and that clients trust.
+    """
+
+    ca_file: Path
+    node_cert: Path
+    node_key: Path
+    users: Mapping[str, str] = field(repr=False)
+    admin: str = "admin"
+    node_name: str = "kafka-node"
+    mechanism: str = "SCRAM-SHA-512"
+
+    def __post_init__(self) -> None:
+        if self.admin not in self.users:
+            raise ValueError(f"the admin user {self.admin!r} must be one of the SCRAM users")
+        for name, password in self.users.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not re.fullmatch(r"[A-Za-z0-9_.~-]+", password):
+                raise ValueError(f"SCRAM user {name!r}: names and passwords are URL-safe characters only")
+
+    def admin_config(self) -> dict[str, Any]:
+        """The librdkafka settings of the admin user (without bootstrap servers)."""
+        return {"security.protocol": "SASL_SSL", "sasl.mechanisms": self.mechanism, "sasl.username": self.admin,
+                "sasl.password": self.users[self.admin], "ssl.ca.location": str(self.ca_file)}
 
 
 @dataclass
@@ -120,6 +156,8 @@ class LocalKafka:
     ``bootstrap_servers``. With a fixed ``port``, node *i* (1-based) listens on
     ``port + 2*(i-1)`` and its controller on the port after that.
     ``lib_dir`` overrides the jar directory (default: ``ensure_jars(run_dir)``).
+    ``security`` secures it (see :class:`BrokerSecurity`); without it every
+    listener is plain and anyone may do anything.
     ``startup_seconds`` is the wall time of the last ``start()`` (formatting, launch,
     readiness), excluding jar resolution.
     """
@@ -132,6 +170,7 @@ class LocalKafka:
         heap: str = "512m",
         *,
         lib_dir: Path | None = None,
+        security: BrokerSecurity | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"nodes must be >= 1, not {nodes}")
@@ -141,6 +180,7 @@ class LocalKafka:
             raise ValueError(f"heap must look like 512m or 1g, not {heap!r}")
         self.run_dir = Path(run_dir).resolve()
         self.heap = heap
+        self.security = security
         self.startup_seconds: float | None = None
         self._lib_dir = Path(lib_dir).resolve() if lib_dir is not None else None
         ports = _free_ports(2 * nodes) if port == 0 else list(range(port, port + 2 * nodes))
@@ -302,8 +342,56 @@ class LocalKafka:
                 _wait_or_kill(node, 0.0)  # reap a node that died on its own
             _check_not_stale(node)
             node.data_dir.mkdir(parents=True, exist_ok=True)
-            node.config_path.write_text(self._server_properties(node), encoding="utf-8")
-        _format_storage(self._java_cmd(lib), [n for n in nodes if not n.formatted], cluster_id, deadline)
+            _write_private(node.config_path, self._server_properties(node))  # may hold the admin's password
+        _format_storage(self._java_cmd(lib), [n for n in nodes if not n.formatted], cluster_id, deadline,
+                        self._scram_arguments())
+
+    def _scram_arguments(self) -> list[str]:
+        """``kafka-storage format``'s arguments creating the SCRAM users (KIP-900)."""
+        sec = self.security
+        if sec is None:
+            return []
+        return [arg for name, password in sec.users.items()
+                for arg in ("--add-scram", f"{sec.mechanism}=[name={name},password={password}]")]
+
+    def _keystore(self, sec: BrokerSecurity) -> Path:
+        """The nodes' key and certificate in one PEM file (Kafka's PEM key store)."""
+        path = self.run_dir / "node-keystore.pem"
+        _write_private(path, sec.node_key.read_text(encoding="utf-8") + sec.node_cert.read_text(encoding="utf-8"))
+        return path
+
+    def _listener_properties(self, node: _Node) -> dict[str, object]:
+        if self.security is None:
+            return {
+                "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            }
+        sec = self.security
+        scram = sec.mechanism.lower()
+        admin_login = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
+                       f'username="{sec.admin}" password="{sec.users[sec.admin]}";')
+        return {
+            "listeners": f"CLIENT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
+            "advertised.listeners": f"CLIENT://{HOST}:{node.port}",
+            # the brokers replicate over the clients' listener, as the admin user
+            "inter.broker.listener.name": "CLIENT",
+            "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SSL",
+            "sasl.enabled.mechanisms": sec.mechanism,
+            "sasl.mechanism.inter.broker.protocol": sec.mechanism,
+            f"listener.name.client.{scram}.sasl.jaas.config": admin_login,
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": self._keystore(sec),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": sec.ca_file,
+            # controllers know each other and the brokers by their certificates
+            "listener.name.controller.ssl.client.auth": "required",
+            "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": f"User:{sec.admin};User:{sec.node_name}",
+        }
 
     def _cluster_id(self) -> str:
         """The id stored in ``cluster.json``, created on first use."""
@@ -315,9 +403,13 @@ class LocalKafka:
                     f"{self.run_dir} holds a {state['nodes']}-node cluster, not {len(self._nodes)};"
                     " wipe() it first"
                 )
+            if state.get("secured", False) != (self.security is not None):
+                # the SCRAM users exist only if the storage was formatted with them
+                was = "secured" if state.get("secured") else "plain"
+                raise KafkaStartError(f"{self.run_dir} holds a {was} cluster; wipe() it (a fresh start) to change that")
             return str(state["cluster_id"])
         cluster_id = _new_cluster_id()
-        state = {"cluster_id": cluster_id, "nodes": len(self._nodes)}
+        state = {"cluster_id": cluster_id, "nodes": len(self._nodes), "secured": self.security is not None}
         path.write_text(json.dumps(state) + "\n", encoding="utf-8")
         return cluster_id
 
@@ -328,11 +420,8 @@ class LocalKafka:
             "process.roles": "broker,controller",
             "node.id": node.node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            **self._listener_properties(node),
             "log.dirs": node.data_dir,
             "num.partitions": 1,
             "default.replication.factor": rf,
@@ -392,7 +481,7 @@ class LocalKafka:
         while pending:
             for node in list(pending.values()):
                 _check_alive(node)
-                metadata = _probe(node, max(0.2, min(2.0, deadline - time.monotonic())))
+                metadata = _probe(node, max(0.2, min(2.0, deadline - time.monotonic())), self.security)
                 if isinstance(metadata, str):
                     seen[node.node_id] = metadata
                     continue
@@ -454,6 +543,14 @@ class LocalKafka:
 # ---------------------------------------------------------------------- helpers
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
 def _free_ports(count: int) -> list[int]:
     """``count`` distinct ports that were free a moment ago (held open together)."""
     socks: list[socket.socket] = []
@@ -476,11 +573,12 @@ def _new_cluster_id() -> str:
             return cluster_id
 
 
-def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, deadline: float) -> None:
+def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, deadline: float,
+                    extra: list[str]) -> None:
     """Run ``kafka-storage format`` for every node in parallel."""
     runs = [
         subprocess.Popen(
-            [*java_cmd, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(n.config_path)],
+            [*java_cmd, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(n.config_path), *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -502,9 +600,11 @@ def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, de
         raise KafkaStartError("formatting Kafka storage failed for " + "\n".join(failures))
 
 
-def _probe(node: _Node, timeout: float) -> ClusterMetadata | str:
+def _probe(node: _Node, timeout: float, security: BrokerSecurity | None) -> ClusterMetadata | str:
     """A metadata response from ``node``'s own listener, or why there is none."""
     config: dict[str, Any] = {"bootstrap.servers": f"{HOST}:{node.port}", "logger": _rdkafka_log}
+    if security is not None:
+        config |= security.admin_config()
     admin = AdminClient(config)
     try:
         return admin.list_topics(timeout=timeout)

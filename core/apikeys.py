@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from orderflow.gateway.producer import producer_config
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec, DecodeError
 from orderflow.schemas.messages import ApiKey
@@ -39,9 +40,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _consumer(bootstrap_servers: str) -> Consumer:
+def _consumer(kafka: KafkaClient | str) -> Consumer:
     # A group id librdkafka requires; nothing is ever committed under it.
-    return Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"orderflow-keys-{uuid.uuid4().hex[:8]}",
+    return Consumer(as_client(kafka).config() | {"group.id": f"orderflow-keys-{uuid.uuid4().hex[:8]}",
                      "enable.auto.commit": False, "enable.partition.eof": True})
 
 
@@ -77,9 +78,9 @@ def _read_to_end(consumer: Consumer, codec: Codec, into: dict[str, ApiKey], time
     return False
 
 
-def read_keys(bootstrap_servers: str, codec: Codec, timeout_s: float = 15.0) -> dict[str, ApiKey]:
+def read_keys(kafka: KafkaClient | str, codec: Codec, timeout_s: float = 15.0) -> dict[str, ApiKey]:
     """Every key's current record, by key id."""
-    consumer = _consumer(bootstrap_servers)
+    consumer = _consumer(kafka)
     try:
         consumer.assign([TopicPartition(TOPIC.name, 0, OFFSET_BEGINNING)])
         keys: dict[str, ApiKey] = {}
@@ -90,9 +91,9 @@ def read_keys(bootstrap_servers: str, codec: Codec, timeout_s: float = 15.0) -> 
         consumer.close()
 
 
-def _write(bootstrap_servers: str, codec: Codec, record: ApiKey) -> None:
+def _write(kafka: KafkaClient | str, codec: Codec, record: ApiKey) -> None:
     catalog.check_writer(catalog.OPERATOR_TOOLS, TOPIC)
-    producer = Producer(producer_config(bootstrap_servers))
+    producer = Producer(producer_config(kafka))
     failures: list[KafkaError] = []
     producer.produce(TOPIC.name, key=record["keyId"].encode(), value=codec.encode(SCHEMA, record),
                      on_delivery=lambda err, _msg: failures.append(err) if err is not None else None)
@@ -100,30 +101,30 @@ def _write(bootstrap_servers: str, codec: Codec, record: ApiKey) -> None:
         raise KafkaException(failures[0] if failures else KafkaError(KafkaError._MSG_TIMED_OUT))
 
 
-def issue_key(bootstrap_servers: str, codec: Codec, name: str, scopes: frozenset[Scope],
+def issue_key(kafka: KafkaClient | str, codec: Codec, name: str, scopes: frozenset[Scope],
               per_hour: int = 0, burst: int = 0) -> api_keys.IssuedKey:
     """A new key, stored (hashed) before it is returned."""
     issued = api_keys.issue(name, scopes, per_hour, burst, _now_ms())
-    _write(bootstrap_servers, codec, issued.record)
+    _write(kafka, codec, issued.record)
     return issued
 
 
-def revoke_key(bootstrap_servers: str, codec: Codec, key_id: str) -> ApiKey:
+def revoke_key(kafka: KafkaClient | str, codec: Codec, key_id: str) -> ApiKey:
     """Revoke a key by id; KeyError if there is no such key."""
-    record = read_keys(bootstrap_servers, codec).get(key_id)
+    record = read_keys(kafka, codec).get(key_id)
     if record is None:
         raise KeyError(key_id)
     ended = api_keys.revoked(record, _now_ms())
     if ended is not record:
-        _write(bootstrap_servers, codec, ended)
+        _write(kafka, codec, ended)
     return ended
 
 
 class KeyFollower:
     """The gateway's copy of the keys, kept current by a thread."""
 
-    def __init__(self, bootstrap_servers: str, codec: Codec) -> None:
-        self._servers = bootstrap_servers
+    def __init__(self, kafka: KafkaClient | str, codec: Codec) -> None:
+        self._kafka = kafka
         self._codec = codec
         self._keys: dict[str, ApiKey] = {}
         self._caught_up = threading.Event()
@@ -151,7 +152,7 @@ class KeyFollower:
             self._thread.join(timeout_s)
 
     def _follow(self) -> None:
-        consumer = _consumer(self._servers)
+        consumer = _consumer(self._kafka)
         try:
             consumer.assign([TopicPartition(TOPIC.name, 0, OFFSET_BEGINNING)])
             while not self._stopping.is_set():

@@ -99,8 +99,11 @@ def _current(cert_file: Path, hosts: list[str]) -> bool:
     return san == _san(hosts) and cert.not_valid_after_utc - _now() > RENEW_BEFORE
 
 
-def ensure_server_cert(directory: Path, name: str, hosts: list[str]) -> ServerCert:
-    """A certificate for ``hosts`` (names or IP addresses) signed by the local CA."""
+def ensure_server_cert(directory: Path, name: str, hosts: list[str], *, common_name: str | None = None,
+                       client_auth: bool = False) -> ServerCert:
+    """A certificate for ``hosts`` (names or IP addresses) signed by the local CA; named
+    ``common_name`` (default: the first host) and, with ``client_auth``, also a client's
+    (Kafka's nodes present theirs to each other)."""
     ca_file = ensure_ca(directory)
     served = ServerCert(directory / f"{name}.pem", directory / f"{name}-key.pem")
     if _current(served.cert_file, hosts) and served.key_file.exists():
@@ -110,13 +113,14 @@ def ensure_server_cert(directory: Path, name: str, hosts: list[str]) -> ServerCe
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise TypeError(f"{directory / CA_KEY_NAME} is not the EC key this module makes")
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name(hosts[0])).issuer_name(ca_cert.subject)
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])
+    cert = (x509.CertificateBuilder().subject_name(_name(common_name or hosts[0])).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(_now() - dt.timedelta(minutes=5))
             .not_valid_after(_now() + dt.timedelta(days=SERVER_DAYS))
             .add_extension(_san(hosts), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
     _write_key(served.key_file, key)

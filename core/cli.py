@@ -2,7 +2,8 @@
 
 The service's commands: ``topics``, ``worker`` and ``gateway`` run one part
 each; ``dlq`` lists and replays dead letters; ``api-key`` issues, lists and
-revokes API keys; ``token`` mints a development
+revokes API keys; ``kafka-acls`` prints (and applies) the ACLs of a secured
+cluster; ``token`` mints a development
 token from the local signing key. The development tools' commands
 (``orderflow.devcommands``; hidden where orderflow-devtools is not installed):
 ``dev`` runs the whole local stack, ``broker`` a local Kafka, ``payment-sim``
@@ -21,9 +22,19 @@ from typing import Any
 import click
 
 from orderflow.devcommands import DevCommand, LazyCommand
+from orderflow.kafka_acls import ADMIN, OPERATOR
 from orderflow.settings import Settings
 
 __all__ = ["main"]
+
+
+def _as_user(ctx: click.Context, user: str) -> Settings:
+    """The settings, as ``user`` of the local secured broker when run beside ``orderflow dev``
+    with no Kafka credentials of their own."""
+    from orderflow.dev_kafka import settings_as, uses_dev_kafka_users
+
+    settings: Settings = ctx.obj
+    return settings_as(settings, user) if uses_dev_kafka_users(settings) else settings
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
@@ -92,11 +103,13 @@ def main(ctx: click.Context) -> None:
 def broker(ctx: click.Context, nodes: int, port: int | None, fresh: bool) -> None:
     """Run a local Apache Kafka (KRaft) from Maven Central jars until Ctrl-C."""
     from orderflow.broker import LocalKafka, ensure_jars
+    from orderflow.dev_kafka import broker_security, client_as
 
     settings: Settings = ctx.obj
+    security = broker_security(settings) if settings.local_kafka_security else None
     kafka = LocalKafka(settings.run_dir / ("kafka" if nodes == 1 else f"kafka-{nodes}"), nodes=nodes,
                        port=port or settings.broker_port, heap=settings.broker_heap,
-                       lib_dir=ensure_jars(settings.jar_cache))
+                       lib_dir=ensure_jars(settings.jar_cache), security=security)
     click.echo(f"starting Kafka {kafka.version} ({nodes} node(s)) ...")
     signals = StopSignals()
     try:
@@ -105,12 +118,32 @@ def broker(ctx: click.Context, nodes: int, port: int | None, fresh: bool) -> Non
         click.echo("stopped while starting")
         return
     click.echo(f"Kafka ready in {kafka.startup_seconds:.1f}s at {kafka.bootstrap_servers}; Ctrl-C stops it")
+    if security is not None:
+        from orderflow.kafka_acls import apply_acls
+
+        count = apply_acls(client_as(settings, ADMIN, kafka.bootstrap_servers), settings.app_id)
+        click.echo(f"SASL_SSL (SCRAM-SHA-512): users' passwords in {settings.dev_key_dir / 'kafka'}/, CA "
+                   f"{security.ca_file}; {count} ACLs from the catalog")
     try:
         signals.wait()
     finally:
         signals.stop_raising()
         kafka.stop()
         click.echo("Kafka stopped")
+
+
+@main.command("kafka-acls")
+@click.option("--apply", "apply", is_flag=True, help="Create them on the cluster (as a super user).")
+@click.pass_context
+def kafka_acls(ctx: click.Context, apply: bool) -> None:
+    """Print the ACLs the catalog calls for (one per line); --apply creates them."""
+    from orderflow.kafka_acls import apply_acls, grants
+
+    settings = _as_user(ctx, ADMIN)
+    for grant in grants(settings.app_id):
+        click.echo(str(grant))
+    if apply:
+        click.echo(f"{apply_acls(settings.kafka, settings.app_id)} ACLs in place on {settings.kafka_servers}")
 
 
 @main.command()
@@ -120,7 +153,7 @@ def topics(ctx: click.Context, list_only: bool) -> None:
     """Create the catalog's topics (idempotent) and print them."""
     from orderflow.topics import catalog_markdown, ensure_topics
 
-    settings: Settings = ctx.obj
+    settings = _as_user(ctx, ADMIN)
     click.echo(catalog_markdown(settings))
     if not list_only:
         created = ensure_topics(settings)
@@ -203,9 +236,9 @@ def dlq_list(ctx: click.Context, limit: int, source_topic: str | None) -> None:
     """Print dead letters, oldest first: PARTITION:OFFSET, source, key, value, reason."""
     from orderflow.deadletters import DeadLetterError, describe, read
 
-    settings: Settings = ctx.obj
+    settings = _as_user(ctx, OPERATOR)
     try:
-        letters, total = read(settings.kafka_servers, source_topic=source_topic, limit=limit or None)
+        letters, total = read(settings.kafka, source_topic=source_topic, limit=limit or None)
     except DeadLetterError as exc:
         raise click.ClickException(str(exc)) from exc
     for letter in letters:
@@ -224,13 +257,13 @@ def dlq_replay(ctx: click.Context, positions: tuple[str, ...], replay_all: bool,
 
     if bool(positions) + replay_all + (source_topic is not None) != 1:
         raise click.UsageError("name PARTITION:OFFSET positions, or --all, or --source-topic (one of them)")
-    settings: Settings = ctx.obj
+    settings = _as_user(ctx, OPERATOR)
     try:
         if positions:
-            letters = fetch(settings.kafka_servers, positions)
+            letters = fetch(settings.kafka, positions)
         else:
-            letters, _ = read(settings.kafka_servers, source_topic=source_topic)
-        for done in replay(settings.kafka_servers, letters):
+            letters, _ = read(settings.kafka, source_topic=source_topic)
+        for done in replay(settings.kafka, letters):
             click.echo(f"replayed {done.dead_letter} -> {done.topic}[{done.partition}]@{done.offset}")
     except DeadLetterError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -257,10 +290,10 @@ def api_key_issue(ctx: click.Context, name: str, scopes: tuple[str, ...], per_ho
     from orderflow.schemas.registry import codec_for
     from orderflow.tables.access import Scope
 
-    settings: Settings = ctx.obj
+    settings = _as_user(ctx, OPERATOR)
     chosen = frozenset(Scope(s) for s in scopes or ("service",))
     try:
-        issued = issue_key(settings.kafka_servers, codec_for(settings), name, chosen, per_hour, burst)
+        issued = issue_key(settings.kafka, codec_for(settings), name, chosen, per_hour, burst)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(f"key id {issued.record['keyId']} for {name!r} ({' '.join(sorted(chosen))}); send it as X-API-Key:",
@@ -275,8 +308,8 @@ def api_key_list(ctx: click.Context) -> None:
     from orderflow.apikeys import read_keys
     from orderflow.schemas.registry import codec_for
 
-    settings: Settings = ctx.obj
-    keys = read_keys(settings.kafka_servers, codec_for(settings))
+    settings = _as_user(ctx, OPERATOR)
+    keys = read_keys(settings.kafka, codec_for(settings))
     for record in sorted(keys.values(), key=lambda r: r["createdAt"]):
         state = "revoked" if record.get("revokedAt") is not None else "active"
         limits = f"{record['perHour'] or 'default'}/h, {record['burst'] or 'default'}/min"
@@ -292,9 +325,9 @@ def api_key_revoke(ctx: click.Context, key_id: str) -> None:
     from orderflow.apikeys import revoke_key
     from orderflow.schemas.registry import codec_for
 
-    settings: Settings = ctx.obj
+    settings = _as_user(ctx, OPERATOR)
     try:
-        revoke_key(settings.kafka_servers, codec_for(settings), key_id)
+        revoke_key(settings.kafka, codec_for(settings), key_id)
     except KeyError as exc:
         raise click.ClickException(f"no API key {key_id}") from exc
     click.echo(f"revoked {key_id}")

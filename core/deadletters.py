@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 
 from orderflow.deadletter_headers import PREFIX, REASON, REPLAYED_FROM, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from orderflow.gateway.producer import producer_config
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.schemas import catalog
 
 __all__ = ["DeadLetter", "DeadLetterError", "Replayed", "describe", "fetch", "parse_position",
@@ -110,8 +111,8 @@ def preview(data: bytes | None, width: int = 60) -> str:
     return f"0x{shown}{'...' if len(data) > width // 2 else ''} ({len(data)} bytes)"
 
 
-def _consumer(bootstrap_servers: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"orderflow-dlq-{uuid.uuid4().hex[:8]}",
+def _consumer(kafka: KafkaClient | str) -> Consumer:
+    return Consumer(as_client(kafka).config() | {"group.id": f"orderflow-dlq-{uuid.uuid4().hex[:8]}",
                      "enable.auto.commit": False, "auto.offset.reset": "earliest"})
 
 
@@ -174,11 +175,11 @@ def _consume(consumer: Consumer, starts: dict[int, int], ends: dict[int, int], t
     return found
 
 
-def read(bootstrap_servers: str, *, source_topic: str | None = None, limit: int | None = None,
+def read(kafka: KafkaClient | str, *, source_topic: str | None = None, limit: int | None = None,
          timeout: float = 10.0) -> tuple[list[DeadLetter], int]:
     """The newest ``limit`` dead letters (all when None), from ``source_topic``
     only when given, oldest first; and how many the topic holds in all."""
-    consumer = _consumer(bootstrap_servers)
+    consumer = _consumer(kafka)
     try:
         ranges = _ranges(consumer, timeout)
         ends = {p: high for p, (_, high) in ranges.items()}
@@ -197,10 +198,10 @@ def read(bootstrap_servers: str, *, source_topic: str | None = None, limit: int 
     return letters, total
 
 
-def fetch(bootstrap_servers: str, positions: Iterable[str], timeout: float = 10.0) -> list[DeadLetter]:
+def fetch(kafka: KafkaClient | str, positions: Iterable[str], timeout: float = 10.0) -> list[DeadLetter]:
     """The dead letters at ``positions`` (``"partition:offset"``), in that order."""
     wanted = [parse_position(p) for p in positions]
-    consumer = _consumer(bootstrap_servers)
+    consumer = _consumer(kafka)
     try:
         ranges = _ranges(consumer, timeout)
         letters = []
@@ -228,10 +229,10 @@ def _target(letter: DeadLetter) -> str:
         raise DeadLetterError(f"{letter.position}: source topic {topic!r} is not in the catalog") from None
 
 
-def replay(bootstrap_servers: str, letters: Sequence[DeadLetter], timeout: float = 30.0) -> list[Replayed]:
+def replay(kafka: KafkaClient | str, letters: Sequence[DeadLetter], timeout: float = 30.0) -> list[Replayed]:
     """Re-produce each dead letter to its source topic; all are checked before any is sent."""
     targets = [_target(letter) for letter in letters]
-    producer = Producer(producer_config(bootstrap_servers))
+    producer = Producer(producer_config(kafka))
     done: dict[str, Replayed] = {}
     failed: list[str] = []
 

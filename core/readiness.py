@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable
 
 from confluent_kafka.admin import AdminClient
 
+from orderflow.kafka_client import KafkaClient, as_client
+
 __all__ = ["MAX_AGE_S", "PING_TIMEOUT_S", "BrokerProbe", "admin_ping"]
 
 Ping = Callable[[], Awaitable[object]]
@@ -66,13 +68,13 @@ class BrokerProbe:
         return True, "broker reachable"
 
 
-def admin_ping(bootstrap_servers: str, timeout_s: float = PING_TIMEOUT_S) -> Ping:
+def admin_ping(kafka: KafkaClient | str, timeout_s: float = PING_TIMEOUT_S) -> Ping:
     """A ping by metadata request, from an AdminClient created on the first ping."""
     clients: list[AdminClient] = []
 
     async def ping() -> None:
         if not clients:
-            clients.append(AdminClient({"bootstrap.servers": bootstrap_servers}))
+            clients.append(AdminClient(as_client(kafka).config()))
         client = clients[0]
         # list_topics blocks (librdkafka waits for the answer): off the event loop
         await asyncio.get_running_loop().run_in_executor(None, lambda: client.list_topics(timeout=timeout_s))

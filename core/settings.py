@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orderflow.kafka_client import KafkaClient, Protocol
 
 __all__ = ["Settings"]
 
@@ -23,6 +26,16 @@ class Settings(BaseSettings):
     # Kafka. Empty means: the local launcher starts a broker in run_dir.
     bootstrap_servers: str = ""
     schema_registry_url: str = ""
+    # Who this process is on a secured cluster (SASL_SSL with SCRAM-SHA-512
+    # on the local one): its principal and password (or a file holding it,
+    # e.g. a mounted secret) and the CA the brokers' certificates are checked
+    # against (besides the system's). PLAINTEXT: no credentials.
+    kafka_security_protocol: Protocol = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: SecretStr = SecretStr("")
+    kafka_password_file: Path | None = None
+    kafka_ca_file: Path | None = None
     # Partitions per topic. Every fetch lists every partition a consumer holds,
     # so on one shared machine fewer partitions cost the worker and the broker
     # less per order; a cluster sets more (docker-compose: 12), and a topic's
@@ -37,6 +50,10 @@ class Settings(BaseSettings):
     jar_cache: Path = Path("run")
     broker_port: int = 19092
     broker_heap: str = "512m"
+    # The local stack's broker (`orderflow dev`, the benchmark's) listens with
+    # SASL_SSL, SCRAM users per component and ACLs from the catalog, unless
+    # this is off (then plain, as before).
+    local_kafka_security: bool = True
 
     # Faust worker.
     app_id: str = "orderflow"
@@ -159,6 +176,22 @@ class Settings(BaseSettings):
     def kafka_servers(self) -> str:
         """The bootstrap servers to connect to: the configured ones, or the local broker's."""
         return self.bootstrap_servers.strip() or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def kafka(self) -> KafkaClient:
+        """This process's connection to Kafka: the servers and, when secured, its credentials."""
+        password = self.kafka_password
+        if not password.get_secret_value() and self.kafka_password_file is not None:
+            password = SecretStr(self.kafka_password_file.read_text().strip())
+        return KafkaClient(self.kafka_servers, self.kafka_security_protocol, self.kafka_sasl_mechanism,
+                           self.kafka_username, password, self.kafka_ca_file)
+
+    @model_validator(mode="after")
+    def _sasl_needs_a_user(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not self.kafka_username:
+            raise ValueError(f"ORDERFLOW_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} "
+                             "needs ORDERFLOW_KAFKA_USERNAME (and a password or ORDERFLOW_KAFKA_PASSWORD_FILE)")
+        return self
 
     @model_validator(mode="after")
     def _tls_files_come_in_pairs(self) -> Settings:

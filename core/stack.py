@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from orderflow.certs import CA_NAME, ensure_server_cert
+from orderflow.dev_kafka import broker_security, settings_as
+from orderflow.kafka_acls import ADMIN, GATEWAY, OPERATOR, WORKER, apply_acls
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
 from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, ensure_secret, mint
@@ -49,13 +51,16 @@ def _hosts(host: str) -> list[str]:
 class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
                  payment_simulator: bool = True, tls: bool | None = None,
-                 echo: Callable[[str], None] = print) -> None:
+                 echo: Callable[[str], None] = print, broker: LocalKafka | None = None) -> None:
         self.settings = settings
         self.workers = workers
         self.payment_simulator = payment_simulator
         self.fresh = fresh
         self._echo = echo
         self._kafka: LocalKafka | None = None
+        self._given_broker = broker  # started (and stopped) by the caller, e.g. the benchmark, for its pid
+        # on the secured local broker: the admin's settings (topics, ACLs); the stack's own are the operator's
+        self._admin_settings: Settings | None = None
         self.children: list[Child] = []
         # Workers are restarted when they exit on their own, as a container
         # orchestrator would (a worker exits on purpose when it cannot go on
@@ -122,10 +127,15 @@ class DevStack:
         return self.settings.tls_ca_file
 
     def start(self) -> None:
-        if self.settings.uses_local_broker:
+        if self._given_broker is not None:
+            self._use_broker(self._given_broker)
+        elif self.settings.uses_local_broker:
             self._start_broker()
-        created = ensure_topics(self.settings)
+        created = ensure_topics(self._admin_settings or self.settings)
         self._echo(f"topics ready ({len(created)} created) on {self.settings.kafka_servers}")
+        if self._admin_settings is not None:
+            count = apply_acls(self._admin_settings.kafka, self.settings.app_id)
+            self._echo(f"{count} ACLs from the catalog in place")
         # Every process is launched before any is waited for: their start-ups
         # (imports, joining the group, recovery) overlap, and the workers join
         # the group together instead of one rebalance per worker.
@@ -161,13 +171,35 @@ class DevStack:
     def _start_broker(self) -> None:
         from orderflow.broker import LocalKafka, ensure_jars
 
+        security = broker_security(self.settings) if self.settings.local_kafka_security else None
         kafka = LocalKafka(self.settings.run_dir / "kafka", nodes=1, port=self.settings.broker_port,
-                           heap=self.settings.broker_heap, lib_dir=ensure_jars(self.settings.jar_cache))
+                           heap=self.settings.broker_heap, lib_dir=ensure_jars(self.settings.jar_cache),
+                           security=security)
         self._echo(f"starting Kafka {kafka.version} (KRaft) ...")
         kafka.start(fresh=self.fresh)
         self._kafka = kafka
         self._echo(f"Kafka ready in {kafka.startup_seconds:.1f}s at {kafka.bootstrap_servers}")
-        self.settings = self.settings.model_copy(update={"bootstrap_servers": kafka.bootstrap_servers})
+        self._use_broker(kafka)
+
+    def _use_broker(self, kafka: LocalKafka) -> None:
+        """Connect the stack to a started local broker: as its operator and admin when it is secured."""
+        if kafka.security is None:
+            self.settings = self.settings.model_copy(update={"bootstrap_servers": kafka.bootstrap_servers})
+            return
+        self._admin_settings = settings_as(self.settings, ADMIN, kafka.bootstrap_servers)
+        self.settings = settings_as(self.settings, OPERATOR, kafka.bootstrap_servers)
+
+    @property
+    def kafka_secured(self) -> bool:
+        """The stack's own broker, with SASL_SSL and ACLs (the stack's settings are then the operator's)."""
+        return self._admin_settings is not None
+
+    def kafka_user(self, user: str) -> dict[str, object]:
+        """The settings fields a child connecting as ``user`` gets (none on a plain broker)."""
+        if not self.kafka_secured:
+            return {}
+        chosen = settings_as(self.settings, user)
+        return {"kafka_username": user, "kafka_password_file": chosen.kafka_password_file}
 
     def environment(self, **fields: object) -> dict[str, str]:
         """The children's environment: this stack's settings, field by field."""
@@ -194,7 +226,7 @@ class DevStack:
         instance = f"{self.settings.app_id}-worker-{index}"
         child = Child(f"worker-{index}", orderflow_command("worker"),
                       self.environment(worker_port=self.settings.worker_port + index, data_dir=data_dir,
-                                worker_instance_id=instance),
+                                       worker_instance_id=instance, **self.kafka_user(WORKER)),
                       self.log_dir / f"worker-{index}.log")
         self.children.append(child)
         if wait:
@@ -232,7 +264,8 @@ class DevStack:
         return f"{scheme}://{self.settings.payment_sim_host}:{self.settings.payment_sim_port}"
 
     def _launch_payment_simulator(self) -> Child:
-        child = Child(SIMULATOR, orderflow_command("payment-sim"), self.environment(),
+        no_kafka = {"kafka_security_protocol": "PLAINTEXT", "kafka_username": "", "kafka_password_file": None}
+        child = Child(SIMULATOR, orderflow_command("payment-sim"), self.environment(**no_kafka),
                       self.log_dir / "payment-sim.log")
         self.children.append(child)
         # the workers are launched next, with this address in their environment
@@ -244,7 +277,8 @@ class DevStack:
 
     def launch_gateway(self, name: str, **fields: object) -> Child:
         """Another gateway process on this stack (``fields``: its own settings, e.g. a port), stopped with it."""
-        child = Child(name, orderflow_command("gateway"), self.environment(**fields), self.log_dir / f"{name}.log")
+        child = Child(name, orderflow_command("gateway"), self.environment(**(self.kafka_user(GATEWAY) | fields)),
+                      self.log_dir / f"{name}.log")
         self.children.append(child)
         return child
 
@@ -260,8 +294,10 @@ class DevStack:
             return any(not c.alive() for c in self.children if not c.name.startswith("worker-"))
 
     def summary(self) -> str:
+        kafka = (f"SASL_SSL, SCRAM users' passwords in {self.settings.dev_key_dir / 'kafka'}/"
+                 if self.kafka_secured else "plain")
         lines = ["orderflow is up:",
-                 f"  Kafka      {self.settings.kafka_servers}",
+                 f"  Kafka      {self.settings.kafka_servers}   ({kafka})",
                  f"  gateway    {self.gateway_url}   (POST /api/v1/orders, GET /api/v1/orders/{{id}})"]
         if self.ca_file is not None:
             lines.append(f"  https      certificate by the CA {self.ca_file}: curl --cacert {self.ca_file} ..., "

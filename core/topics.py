@@ -7,6 +7,8 @@ error, because co-partitioned topics and tables would silently split.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -21,9 +23,9 @@ class TopicMismatch(RuntimeError):
     the catalog's partition count, or set ORDERFLOW_PARTITIONS to match."""
 
 
-def _wanted(settings: Settings) -> dict[str, NewTopic]:
+def _wanted(settings: Settings, specs: Iterable[catalog.TopicSpec]) -> dict[str, NewTopic]:
     wanted = {}
-    for spec in catalog.all_topics(settings.app_id):
+    for spec in specs:
         config = {"min.insync.replicas": str(settings.min_insync_replicas)}
         if spec.windowed:
             # old windows expire, as Faust's own windowed changelogs do
@@ -40,11 +42,15 @@ def _wanted(settings: Settings) -> dict[str, NewTopic]:
     return wanted
 
 
-def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
-    """Create missing topics; return the names created."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_servers})
+def ensure_topics(settings: Settings, timeout: float = 30.0,
+                  specs: Iterable[catalog.TopicSpec] | None = None) -> list[str]:
+    """Create missing topics (the whole catalog's, or ``specs``); return the names created.
+
+    On a secured cluster a principal sees only the topics it may use and
+    creates none: a missing topic there is the operator's to create."""
+    admin = AdminClient(settings.kafka.config())
     existing = admin.list_topics(timeout=timeout).topics
-    wanted = _wanted(settings)
+    wanted = _wanted(settings, catalog.all_topics(settings.app_id) if specs is None else specs)
     for name, new in wanted.items():
         have = existing.get(name)
         if have is not None and len(have.partitions) != new.num_partitions:
@@ -60,6 +66,9 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
             future.result()
             created.append(name)
         except KafkaException as exc:
+            if exc.args[0].name() == "TOPIC_AUTHORIZATION_FAILED":
+                raise TopicMismatch(f"topic {name} is missing and {settings.kafka.username or 'this client'} may "
+                                    "not create it: an admin creates the topics (`orderflow topics`)") from exc
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # a concurrent creator won
                 raise
     return created
@@ -67,10 +76,11 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
 
 def catalog_markdown(settings: Settings) -> str:
     """The catalog as the markdown table the README shows."""
-    rows = ["| topic | key | value schemas | partitions | writer |", "|---|---|---|---|---|"]
+    rows = ["| topic | key | value schemas | partitions | writer | read by |", "|---|---|---|---|---|---|"]
     for spec in catalog.all_topics(settings.app_id):
         schemas = ", ".join(s.rsplit(".", 1)[-1] for s in spec.value_schemas) or "(none)"
         partitions = spec.partitions or f"{settings.partitions} (default)"
         writer = f"`{spec.writer}`" + (f" (also {spec.external})" if spec.external else "")
-        rows.append(f"| `{spec.name}` | {spec.key} | {schemas} | {partitions} | {writer} |")
+        readers = ", ".join(f"`{r}`" for r in spec.readers) or "(outside orderflow)"
+        rows.append(f"| `{spec.name}` | {spec.key} | {schemas} | {partitions} | {writer} | {readers} |")
     return "\n".join(rows)

@@ -66,7 +66,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Application:
     codec = codec or codec_for(settings)
-    keys = KeyFollower(settings.kafka_servers, codec) if settings.auth_enabled else None
+    keys = KeyFollower(settings.kafka, codec) if settings.auth_enabled else None
     authenticator = Authenticator(settings, keys)  # AuthConfigError: the gateway does not start
     limiter = RateLimiter(settings, keys)
     operations = operation_ids(openapi.OPERATIONS)
@@ -76,7 +76,7 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
     app[AUTHENTICATOR] = authenticator
     app[RATE_LIMITER] = limiter
     app.on_response_prepare.append(add_rate_limit_headers)
-    producer = AsyncProducer(settings.kafka_servers)
+    producer = AsyncProducer(settings.kafka)
     ctx = GatewayContext(
         settings=settings,
         codec=codec,

@@ -14,14 +14,14 @@ from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.partitioning import CONFLUENT_PARTITIONER
 
 __all__ = ["AsyncProducer", "producer_config"]
 
 
-def producer_config(bootstrap_servers: str) -> dict[str, object]:
-    return {
-        "bootstrap.servers": bootstrap_servers,
+def producer_config(kafka: KafkaClient | str) -> dict[str, object]:
+    return as_client(kafka).config() | {
         "partitioner": CONFLUENT_PARTITIONER,
         "acks": "all",
         "enable.idempotence": True,
@@ -30,8 +30,8 @@ def producer_config(bootstrap_servers: str) -> dict[str, object]:
 
 
 class AsyncProducer:
-    def __init__(self, bootstrap_servers: str) -> None:
-        self._config = producer_config(bootstrap_servers)
+    def __init__(self, kafka: KafkaClient | str) -> None:
+        self._config = producer_config(kafka)
         self._producer: Producer | None = None
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None

@@ -132,6 +132,9 @@ class TopicSpec:
     key: str
     value_schemas: tuple[str, ...]
     writer: str  # the id of the one component of orderflow that writes it (see COMPONENTS)
+    # The components that consume it (the operator's tools read every topic);
+    # a secured cluster's ACLs let only their principals read it.
+    readers: tuple[str, ...] = ()
     partitions: int | None = None
     compacted: bool = False
     json_ingress: bool = False
@@ -170,6 +173,7 @@ ORDER_COMMANDS = TopicSpec(
     key="orderId",
     value_schemas=_schemas("PlaceOrder", "CancelOrder"),
     writer=GATEWAY,
+    readers=(PROCESS_ORDERS,),
     external="any producer of orders",
     json_ingress=True,
     doc="Ingress: commands for an order.",
@@ -179,6 +183,7 @@ ORDER_TIMEOUTS = TopicSpec(
     key="orderId",
     value_schemas=_schemas("ExpireOrder"),
     writer=EXPIRE_UNPAID_ORDERS,
+    readers=(PROCESS_ORDERS,),
     doc="The timer's requests to expire orders still awaiting payment.",
 )
 STOCK_REQUESTS = TopicSpec(
@@ -186,6 +191,7 @@ STOCK_REQUESTS = TopicSpec(
     key="productId",
     value_schemas=_schemas("ReserveLine", "ReleaseLine", "SellLine"),
     writer=PROCESS_ORDERS,
+    readers=(MANAGE_STOCK,),
     doc="Order lines re-keyed to the partition that owns the product's stock.",
 )
 STOCK_RESULTS = TopicSpec(
@@ -193,6 +199,7 @@ STOCK_RESULTS = TopicSpec(
     key="orderId",
     value_schemas=_schemas("LineResult"),
     writer=MANAGE_STOCK,
+    readers=(PROCESS_ORDERS,),
     doc="What the stock agent did with each line, back to the order's partition.",
 )
 INVENTORY_ADJUSTMENTS = TopicSpec(
@@ -200,6 +207,7 @@ INVENTORY_ADJUSTMENTS = TopicSpec(
     key="productId",
     value_schemas=_schemas("Restocked", "Adjusted", "StockSet", "LowStockThresholdSet"),
     writer=GATEWAY,
+    readers=(MANAGE_STOCK,),
     external="warehouses",
     json_ingress=True,
     doc="Ingress: stock changes from warehouses.",
@@ -209,6 +217,7 @@ PRICES = TopicSpec(
     key="productId",
     value_schemas=_schemas("PriceUpdated"),
     writer=GATEWAY,
+    readers=(SET_PRICES,),
     external="a pricing service",
     json_ingress=True,
     doc="Ingress: price changes.",
@@ -225,6 +234,7 @@ PAYMENT_REQUESTS = TopicSpec(
     key="orderId",
     value_schemas=_schemas("RequestPayment", "RefundPayment"),
     writer=PROCESS_ORDERS,
+    readers=(PROCESS_PAYMENTS,),
     doc="What the order saga asks of the payment agent.",
 )
 PAYMENT_EVENTS = TopicSpec(
@@ -232,6 +242,7 @@ PAYMENT_EVENTS = TopicSpec(
     key="orderId",
     value_schemas=_schemas("PaymentAuthorized", "PaymentCompleted", "PaymentFailed", "PaymentRefunded"),
     writer=PROCESS_PAYMENTS,
+    readers=(PROCESS_ORDERS,),
     external="another payment service",
     json_ingress=True,
     doc="Payment lifecycle events.",
@@ -241,6 +252,7 @@ SHIPMENT_EVENTS = TopicSpec(
     key="orderId",
     value_schemas=_schemas("Shipped", "Delivered"),
     writer=GATEWAY,
+    readers=(PROCESS_ORDERS,),
     external="a delivery service",
     json_ingress=True,
     doc="Ingress: delivery lifecycle events.",
@@ -257,6 +269,7 @@ ORDERS_BY_CUSTOMER = TopicSpec(
     key="customerId",
     value_schemas=_schemas("OrderSummary"),
     writer=PROCESS_ORDERS,
+    readers=(LIST_CUSTOMER_ORDERS, MANAGE_CUSTOMERS),
     doc="Order summaries re-keyed by customer, for the customer's order list.",
 )
 CUSTOMER_COMMANDS = TopicSpec(
@@ -264,6 +277,7 @@ CUSTOMER_COMMANDS = TopicSpec(
     key="customerId",
     value_schemas=_schemas("CreateCustomer", "UpdateCustomer"),
     writer=GATEWAY,
+    readers=(MANAGE_CUSTOMERS,),
     json_ingress=True,
     doc="Ingress: register or change a customer.",
 )
@@ -272,6 +286,7 @@ EMAIL_CLAIMS = TopicSpec(
     key="email",
     value_schemas=_schemas("ClaimEmail", "ReleaseEmail"),
     writer=MANAGE_CUSTOMERS,
+    readers=(OWN_EMAILS,),
     doc="Email addresses claimed and released, keyed by the address so each has one owner.",
 )
 EMAIL_CLAIM_RESULTS = TopicSpec(
@@ -279,6 +294,7 @@ EMAIL_CLAIM_RESULTS = TopicSpec(
     key="customerId",
     value_schemas=_schemas("EmailClaimResult"),
     writer=OWN_EMAILS,
+    readers=(MANAGE_CUSTOMERS,),
     doc="Whether each claim was granted, back to the customer's partition.",
 )
 CUSTOMER_EVENTS = TopicSpec(
@@ -293,6 +309,7 @@ CUSTOMER_CHECKS = TopicSpec(
     key="customerId",
     value_schemas=_schemas("CheckCustomer"),
     writer=PROCESS_ORDERS,
+    readers=(MANAGE_CUSTOMERS,),
     doc="Orders re-keyed by customer for the customer and velocity checks.",
 )
 CUSTOMER_CHECK_RESULTS = TopicSpec(
@@ -300,6 +317,7 @@ CUSTOMER_CHECK_RESULTS = TopicSpec(
     key="orderId",
     value_schemas=_schemas("CustomerCheckResult"),
     writer=MANAGE_CUSTOMERS,
+    readers=(PROCESS_ORDERS,),
     doc="Each order's customer check, back to the order's partition.",
 )
 NOTIFICATIONS = TopicSpec(
@@ -321,6 +339,7 @@ API_KEYS = TopicSpec(
     key="keyId",
     value_schemas=_schemas("ApiKey"),
     writer=OPERATOR_TOOLS,
+    readers=(GATEWAY,),
     partitions=1,  # a few hundred small rows, read whole by every gateway
     compacted=True,
     doc="The API keys the operator issued and revoked (hashed); every gateway reads it whole.",
@@ -340,6 +359,7 @@ BENCH_EVENTS = TopicSpec(
     key="any",
     value_schemas=_schemas("PlaceOrder"),
     writer=BENCH,
+    readers=(BENCH,),
     doc="Records of the pipeline's size that the ceiling measurements read back.",
 )
 BENCH_TOPICS: tuple[TopicSpec, ...] = (BENCH_EVENTS,)
@@ -503,6 +523,7 @@ def _changelog(app_id: str, store: TableSpec) -> TopicSpec:
         key=" or ".join(r.key for r in rows),
         value_schemas=tuple(r.value_schema for r in rows),
         writer=store.writer,
+        readers=(store.writer,),  # its worker restores from it, a standby follows it
         partitions=topic(store.source_topic).partitions,
         compacted=True,
         windowed=store.windowed,
@@ -519,6 +540,7 @@ def all_topics(app_id: str) -> tuple[TopicSpec, ...]:
         key="none",
         value_schemas=(),
         writer=FAUST,
+        readers=(FAUST,),
         partitions=1,
         doc="Faust-internal leader election.",
     )

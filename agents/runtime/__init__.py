@@ -34,16 +34,17 @@ from orderflow.agents.runtime.versions import check_versions
 
 if TYPE_CHECKING:
     from orderflow.agents.runtime.durability import DurableApp
+    from orderflow.kafka_client import KafkaClient
 
 __all__ = ["Inbound", "Outbox", "Rows", "Unhandleable", "check_versions", "install_repairs"]
 
 
-def install_repairs(app: DurableApp, bootstrap_servers: str) -> None:
+def install_repairs(app: DurableApp, kafka: KafkaClient) -> None:
     """Apply every repair to ``app`` before its agents and tables are made."""
     check_versions()
     make_commits_wait_for_changelogs(app)
     checkpoint_on_flush(app, app.checkpoints)
     keep_messages_fetched_on_resume(app)
-    restore_in_bulk(app, bootstrap_servers)
-    watch_standby_lag(app, bootstrap_servers)
+    restore_in_bulk(app, kafka)
+    watch_standby_lag(app, kafka)
     commit_only_handled(app)

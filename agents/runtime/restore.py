@@ -31,6 +31,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from faust.types import TP
 
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.metrics import RESTORE_RECORDS, RESTORE_REMAINING
 
 __all__ = ["BulkRestore", "restore_in_bulk"]
@@ -58,12 +59,13 @@ class Partition:
 class BulkRestore:
     """Reads changelog partitions to their high watermarks into RocksDB."""
 
-    def __init__(self, bootstrap_servers: str, budget_s: float) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaClient | str, budget_s: float, group: str = "orderflow-restore") -> None:
+        self.kafka = as_client(kafka)
         self.budget_s = budget_s
+        self.group = group  # required by librdkafka; nothing is committed under it
 
     def run(self, partitions: list[Partition], stop: threading.Event) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "orderflow-restore",
+        consumer = Consumer(self.kafka.config() | {"group.id": self.group,
                              "enable.auto.commit": False, "enable.partition.eof": True,
                              "auto.offset.reset": "earliest",
                              "fetch.max.bytes": 64 << 20, "max.partition.fetch.bytes": 16 << 20})
@@ -121,14 +123,15 @@ def _report(done: int, left: int, elapsed: float) -> None:
     log.info("bulk restore: %d records read at %.0f/s, %d left (about %.0f s)", done, rate, left, eta)
 
 
-def restore_in_bulk(app: Any, bootstrap_servers: str) -> None:
+def restore_in_bulk(app: Any, kafka: KafkaClient) -> None:
     """Make Faust's recovery bulk-read each changelog partition it is about to
     recover, once it knows where the local copy ends."""
     recovery = app.tables.recovery
     build_offsets = recovery._build_offsets
     # Faust gives up a recovery step after broker_request_timeout; what the
     # bulk read has not reached by then Faust's own recovery reads.
-    bulk = BulkRestore(bootstrap_servers, budget_s=0.75 * float(app.conf.broker_request_timeout))
+    bulk = BulkRestore(kafka, budget_s=0.75 * float(app.conf.broker_request_timeout),
+                       group=f"{app.conf.id}-restore")
     lock = asyncio.Lock()
 
     async def build_offsets_then_restore(consumer: Any, tps: set[TP], destination: Any, title: str) -> None:

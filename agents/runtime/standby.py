@@ -28,6 +28,7 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.types import TP
 
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.metrics import STANDBY_LAG
 
 __all__ = ["StandbyLag", "watch_standby_lag"]
@@ -39,8 +40,8 @@ CHECK_EVERY_S = 5.0
 class StandbyLag:
     """Asks the broker for the end offsets of the changelogs this worker follows."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self._config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers}
+    def __init__(self, kafka: KafkaClient | str) -> None:
+        self._config = as_client(kafka).config()
         self._admin: AdminClient | None = None  # made on first use: nothing connects at app build
 
     def end_offsets(self, tps: list[TP]) -> dict[TP, int]:
@@ -67,10 +68,10 @@ def lag_per_table(standbys: Mapping[TP, Any], ends: Mapping[TP, int]) -> dict[st
     return lag
 
 
-def watch_standby_lag(app: Any, bootstrap_servers: str) -> None:
+def watch_standby_lag(app: Any, kafka: KafkaClient) -> None:
     """Every few seconds, apply the standby records Faust holds and set the
     standby lag gauge of each table."""
-    lag = StandbyLag(bootstrap_servers)
+    lag = StandbyLag(kafka)
     changelogs = app.tables._changelogs  # changelog topic -> table (Faust 0.15.3)
 
     @app.timer(interval=CHECK_EVERY_S)
