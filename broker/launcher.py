@@ -7,7 +7,6 @@
     cluster.json              cluster id and node count, fixed when storage is first formatted
     log4j2.properties         the packaged logging config, rewritten at every start
     node-<id>/server.properties   (mode 0600: on a secured cluster it holds the admin's password)
-    node-keystore.pem         a secured cluster's node key and certificate, for Kafka's PEM key store
     node-<id>/data/           log.dirs (the metadata log lives here too)
     node-<id>/server.log      the JVM's stdout+stderr, appended across restarts
     node-<id>/kafka.pid       pid of the running JVM
@@ -79,14 +78,14 @@ class BrokerSecurity:
     ``users`` (name to password) are the SCRAM users created when the storage
     is formatted (so only on a fresh run directory); ``admin`` is one of them,
     the super user the brokers talk to each other as and the launcher probes
-    with. ``node_cert`` and ``node_key`` are the nodes' certificate (for
-    127.0.0.1, usable as server and client, common name ``node_name``) and
-    ``ca_file`` the CA that signed it and that clients trust.
+    with. ``keystore`` holds the nodes' private key and certificate in one
+    PEM file (Kafka's PEM key store; for 127.0.0.1, usable as server and
+    client, common name ``node_name``) and ``ca_file`` is the CA that signed
+    it and that clients trust.
     """
 
     ca_file: Path
-    node_cert: Path
-    node_key: Path
+    keystore: Path
     users: Mapping[str, str] = field(repr=False)
     admin: str = "admin"
     node_name: str = "kafka-node"
@@ -354,12 +353,6 @@ class LocalKafka:
         return [arg for name, password in sec.users.items()
                 for arg in ("--add-scram", f"{sec.mechanism}=[name={name},password={password}]")]
 
-    def _keystore(self, sec: BrokerSecurity) -> Path:
-        """The nodes' key and certificate in one PEM file (Kafka's PEM key store)."""
-        path = self.run_dir / "node-keystore.pem"
-        _write_private(path, sec.node_key.read_text(encoding="utf-8") + sec.node_cert.read_text(encoding="utf-8"))
-        return path
-
     def _listener_properties(self, node: _Node) -> dict[str, object]:
         if self.security is None:
             return {
@@ -382,7 +375,7 @@ class LocalKafka:
             "sasl.mechanism.inter.broker.protocol": sec.mechanism,
             f"listener.name.client.{scram}.sasl.jaas.config": admin_login,
             "ssl.keystore.type": "PEM",
-            "ssl.keystore.location": self._keystore(sec),
+            "ssl.keystore.location": sec.keystore,
             "ssl.truststore.type": "PEM",
             "ssl.truststore.location": sec.ca_file,
             # controllers know each other and the brokers by their certificates

@@ -3,15 +3,19 @@ certificate, kept in the run directory, and the settings each process of the
 stack connects with.
 
 Owns ``<run_dir>/auth/kafka/<user>`` (one random password per principal of
-``orderflow.kafka_acls`` and the admin, mode 0600, made once) and the nodes'
-certificate ``tls/kafka-node.pem``, signed by the local CA of
-``orderflow.certs``. Consumed by ``orderflow dev``, ``orderflow broker``, the
-benchmark's own stack and the tests that start a secured broker; a
-deployment brings its own users, certificates and ACLs.
+``orderflow.kafka_acls`` and the admin, mode 0600, made once),
+``auth/kafka/broker-jaas.conf`` (the brokers' login as the admin, for
+docker-compose) and the nodes' certificate ``tls/kafka-node.pem`` (for
+127.0.0.1, localhost and compose's ``kafka``), signed by the local CA of
+``orderflow.certs``, with its key in ``tls/kafka-node-keystore.pem``.
+Consumed by ``orderflow dev``, ``orderflow broker``, the benchmark's own
+stack and the tests that start a secured broker; a deployment brings its own
+users, certificates and ACLs.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +34,7 @@ __all__ = ["NODE_NAME", "broker_security", "client_as", "password_file", "settin
 
 NODE_NAME = "kafka-node"  # the nodes' certificate names them; the brokers treat it as a super user
 USERS = (ADMIN, *PRINCIPALS)
+NODE_HOSTS = ["127.0.0.1", "localhost", "kafka"]  # kafka: the broker's name in docker-compose.yml
 
 
 def tls_dir(settings: Settings) -> Path:
@@ -45,11 +50,23 @@ def broker_security(settings: Settings) -> BrokerSecurity:
     """The local broker's users, certificate and CA (made on first use)."""
     from orderflow.broker import BrokerSecurity
 
-    node = ensure_server_cert(tls_dir(settings), NODE_NAME, ["127.0.0.1", "localhost"], common_name=NODE_NAME,
-                              client_auth=True)
+    node = ensure_server_cert(tls_dir(settings), NODE_NAME, NODE_HOSTS, common_name=NODE_NAME, client_auth=True)
+    keystore = tls_dir(settings) / f"{NODE_NAME}-keystore.pem"
+    _write_private(keystore, node.key_file.read_text() + node.cert_file.read_text())
     users = {user: password_file(settings, user).read_text().strip() for user in USERS}
-    return BrokerSecurity(ca_file=tls_dir(settings) / CA_NAME, node_cert=node.cert_file, node_key=node.key_file,
-                          users=users, admin=ADMIN, node_name=NODE_NAME)
+    _write_private(settings.dev_key_dir / "kafka" / "broker-jaas.conf",
+                   "KafkaServer {\n  org.apache.kafka.common.security.scram.ScramLoginModule required\n"
+                   f'  username="{ADMIN}" password="{users[ADMIN]}";\n}};\n')
+    return BrokerSecurity(ca_file=tls_dir(settings) / CA_NAME, keystore=keystore, users=users, admin=ADMIN,
+                          node_name=NODE_NAME)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only its owner may read (a key, a password), rewritten whole."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def settings_as(settings: Settings, user: str, servers: str | None = None) -> Settings:

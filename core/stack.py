@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from orderflow.certs import CA_NAME, ensure_server_cert
 from orderflow.dev_kafka import broker_security, settings_as
 from orderflow.kafka_acls import ADMIN, GATEWAY, OPERATOR, WORKER, apply_acls
+from orderflow.kafka_client import KafkaClient
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
 from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, ensure_secret, mint
@@ -193,6 +194,10 @@ class DevStack:
     def kafka_secured(self) -> bool:
         """The stack's own broker, with SASL_SSL and ACLs (the stack's settings are then the operator's)."""
         return self._admin_settings is not None
+
+    def client(self, user: str) -> KafkaClient:
+        """How ``user`` connects to this stack's broker (on a plain one: anyone, without credentials)."""
+        return settings_as(self.settings, user).kafka if self.kafka_secured else self.settings.kafka
 
     def kafka_user(self, user: str) -> dict[str, object]:
         """The settings fields a child connecting as ``user`` gets (none on a plain broker)."""

@@ -63,7 +63,7 @@ def test_an_issued_key_works_at_once_is_listed_without_its_secret_and_stops_when
     assert listed.returncode == 0, listed.stderr
     line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(key_id))
     assert "active" in line and "partner shop" in line and "500/h" in line
-    stored = read_keys(stack.settings.kafka_servers, Codec())[key_id]
+    stored = read_keys(stack.settings.kafka, Codec())[key_id]
     assert key.split("_", 2)[2] not in listed.stdout + str(stored), "the secret is shown once and never stored"
 
     revoked = cli(stack, "revoke", key_id)
@@ -75,22 +75,22 @@ def test_an_issued_key_works_at_once_is_listed_without_its_secret_and_stops_when
 
 
 def test_an_unknown_or_malformed_key_is_a_401_and_a_service_key_on_an_admin_route_a_403(stack: DevStack) -> None:
-    before = end_offsets(stack.settings.kafka_servers)
+    before = end_offsets(stack.settings.kafka)
     for key in ("ofk_0123456789ab_" + "x" * 43, "not-a-key"):
         reply = post_json(stack.gateway_url + RESTOCK, {"type": "restock", "quantity": 5},
                           headers={"X-API-Key": key}, token=None)
         assert reply.status == 401 and reply.headers["WWW-Authenticate"].startswith("Bearer"), key
-    service = issue_key(stack.settings.kafka_servers, Codec(), "shop", SERVICE).key
+    service = issue_key(stack.settings.kafka, Codec(), "shop", SERVICE).key
     eventually(lambda: admitted(stack.gateway_url + INVENTORY, service), 15, "the gateway admits the key")
     assert post_json(stack.gateway_url + RESTOCK, {"type": "restock", "quantity": 5},
                      headers={"X-API-Key": service}, token=None).status == 403
-    assert end_offsets(stack.settings.kafka_servers) == before, "no refused request wrote to Kafka"
+    assert end_offsets(stack.settings.kafka) == before, "no refused request wrote to Kafka"
 
 
 def test_a_keys_quota_then_429_with_retry_after_and_another_key_is_not_affected(stack: DevStack) -> None:
     codec = Codec()
-    limited = issue_key(stack.settings.kafka_servers, codec, "small partner", SERVICE, per_hour=3, burst=3).key
-    other = issue_key(stack.settings.kafka_servers, codec, "other partner", SERVICE, per_hour=3, burst=3).key
+    limited = issue_key(stack.settings.kafka, codec, "small partner", SERVICE, per_hour=3, burst=3).key
+    other = issue_key(stack.settings.kafka, codec, "other partner", SERVICE, per_hour=3, burst=3).key
     url = stack.gateway_url + INVENTORY
     eventually(lambda: admitted(url, limited), 15, "the gateway admits the key")  # the first of its three
     answers = [with_key(url, limited) for _ in range(3)]
@@ -131,7 +131,7 @@ def two_gateways(stack: DevStack) -> Iterator[list[str]]:
 
 def test_two_gateways_sharing_the_load_together_allow_the_quota_and_no_more(stack: DevStack,
                                                                             two_gateways: list[str]) -> None:
-    key = issue_key(stack.settings.kafka_servers, Codec(), "spread partner", SERVICE, per_hour=4, burst=4).key
+    key = issue_key(stack.settings.kafka, Codec(), "spread partner", SERVICE, per_hour=4, burst=4).key
     first, second = (url + INVENTORY for url in two_gateways)
     eventually(lambda: admitted(first, key), 15, "the first gateway admits the key")
     eventually(lambda: admitted(second, key), 15, "the second gateway admits the key")

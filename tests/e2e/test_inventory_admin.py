@@ -25,11 +25,11 @@ def test_negative_adjustment_with_a_reason_and_a_product_threshold_that_raises_l
     adjust_stock(stack, product, "adjust", -3, reason="count_correction")
     await_inventory(stack, product, on_hand=14, reserved=0)
     # Then LowStock fires at the product's threshold, once; 17 left under a threshold of 15 said nothing
-    events = eventually_value(lambda: keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product),
+    events = eventually_value(lambda: keyed_records(stack.settings.kafka, catalog.INVENTORY_EVENTS, product),
                               until=lambda found: len(found) > 0, timeout=30, what="an inventory event")
     assert [(e["eventType"], e["data"]["onHand"], e["data"]["available"], e["data"]["threshold"])
             for e in events] == [("LowStock", 14, 14, 15)]
     # and each adjustment went out as the warehouses send it: a signed delta with its reason
-    adjustments = keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_ADJUSTMENTS, product)
+    adjustments = keyed_records(stack.settings.kafka, catalog.INVENTORY_ADJUSTMENTS, product)
     assert [(a["delta"], a["reason"]) for a in adjustments if "delta" in a] == [
         (-3, "damaged"), (-3, "count_correction")]

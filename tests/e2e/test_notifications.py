@@ -30,7 +30,7 @@ def test_rejected_order_yields_exactly_one_notification_to_the_customer(stack: D
     def notified(found: list[dict]) -> bool:
         return marker in {n["fields"]["orderId"] for n in found}
 
-    found = [n for n in eventually_value(lambda: keyed_records(stack.settings.kafka_servers, catalog.NOTIFICATIONS,
+    found = [n for n in eventually_value(lambda: keyed_records(stack.settings.kafka, catalog.NOTIFICATIONS,
                                                                customer),
                                          until=notified, timeout=30, what="the marker's notification")
              if n["fields"]["orderId"] == rejected]

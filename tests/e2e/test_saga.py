@@ -82,7 +82,7 @@ def test_happy_path_confirms_sells_the_stock_and_publishes_each_step(stack: DevS
     assert times == sorted(times) and order["createdAt"] == history[0]["at"]
     assert parse_time(order["updatedAt"]) >= times[-1]
     # and the events show pending -> pending_payment -> confirmed, in order
-    events = order_events(stack.settings.kafka_servers, order_id)
+    events = order_events(stack.settings.kafka, order_id)
     assert [e["eventType"] for e in events] == ["OrderCreated", "OrderStatusChanged", "OrderStatusChanged"]
     assert [(e["data"]["previousStatus"], e["data"]["newStatus"]) for e in events[1:]] == [
         ("pending", "pending_payment"), ("pending_payment", "confirmed")]
@@ -145,7 +145,7 @@ def test_payment_timeout_cancels_the_order_and_releases_the_stock(stack: DevStac
     set_provider(stack, outage=False)
     # the payment agent failed the request once it outlived the order's payment
     # window, instead of calling the provider again: nobody is authorized, let alone charged
-    failed = eventually_value(lambda: keyed_records(stack.settings.kafka_servers, catalog.PAYMENT_EVENTS, order_id),
+    failed = eventually_value(lambda: keyed_records(stack.settings.kafka, catalog.PAYMENT_EVENTS, order_id),
                               until=lambda events: any(e["eventType"] == "PaymentFailed" for e in events),
                               timeout=60, what="the expired payment request handled")
     assert {(e["eventType"], e["data"]["errorCode"]) for e in failed} == {("PaymentFailed", "payment_expired")}
@@ -169,7 +169,7 @@ def test_cancel_before_shipment_releases_stock_and_refunds_once(stack: DevStack)
     again = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {})
     assert again.status == 200
     assert payments_of(stack, order_id)[0]["refunds"] == 1
-    kinds = [e["eventType"] for e in order_events(stack.settings.kafka_servers, order_id)]
+    kinds = [e["eventType"] for e in order_events(stack.settings.kafka, order_id)]
     assert kinds.count("OrderCancelled") == 1
 
 
@@ -254,7 +254,7 @@ def test_external_payment_event_settles_a_waiting_order_and_our_provider_capture
     assert [p["captures"] for p in payments_of(stack, order_id)] == [0]  # an authorization hold only
     after = await_status(stack, order_id, status)
     assert (after["paymentStatus"], after["statusHistory"]) == (order["paymentStatus"], order["statusHistory"])
-    events = keyed_records(stack.settings.kafka_servers, catalog.PAYMENT_EVENTS, order_id)
+    events = keyed_records(stack.settings.kafka, catalog.PAYMENT_EVENTS, order_id)
     assert [(e["eventType"], e["data"]["paymentId"] == payment_id) for e in events] == [
         (kind, True), ("PaymentAuthorized", False)]  # ours, which the order ignores
 

@@ -133,7 +133,7 @@ def test_retried_post_with_the_same_idempotency_key_creates_one_order(stack: Dev
     eventually(lambda: (inv := get(f"{stack.gateway_url}/api/v1/inventory/{product}").json())["onHand"] == 8
                and inv["reserved"] == 0, timeout=30, what="one order's stock sold")
     assert len(payments_of(stack, first)) == 1
-    assert [e["eventType"] for e in order_events(stack.settings.kafka_servers, first)].count("OrderCreated") == 1
+    assert [e["eventType"] for e in order_events(stack.settings.kafka, first)].count("OrderCreated") == 1
 
 
 def line_sold(stack: DevStack, order_id: str) -> dict:
@@ -155,7 +155,7 @@ def test_duplicate_payment_events_change_nothing(stack: DevStack, kafka_producer
     await_handled(stack, catalog.PAYMENT_EVENTS.name, *max(copies))  # one key: one partition, in order
     after = await_status(stack, order_id, "confirmed")
     assert after == before
-    statuses = [e["data"].get("newStatus") for e in order_events(stack.settings.kafka_servers, order_id)]
+    statuses = [e["data"].get("newStatus") for e in order_events(stack.settings.kafka, order_id)]
     assert statuses.count("confirmed") == 1
 
 
@@ -172,5 +172,5 @@ def test_delivered_for_an_order_never_shipped_is_ignored_and_counted(stack: DevS
     eventually(lambda: counter_total(workers, "orderflow_illegal_transitions", agent="process_orders")
                >= illegal + 1, timeout=30, what="the illegal transition counted")
     assert await_status(stack, order_id, "confirmed") == before  # not applied: the same revision
-    statuses = [e["data"].get("newStatus") for e in order_events(stack.settings.kafka_servers, order_id)]
+    statuses = [e["data"].get("newStatus") for e in order_events(stack.settings.kafka, order_id)]
     assert "delivered" not in statuses

@@ -15,14 +15,16 @@ from support.progress import group_lag
 from support.waiting import eventually
 
 from orderflow.gateway.producer import producer_config
+from orderflow.kafka_acls import PRODUCER
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.schemas import catalog
 
 pytestmark = pytest.mark.chaos
 
 
-def raw_records(bootstrap: str, spec: catalog.TopicSpec) -> list[tuple[bytes, bytes, list]]:
+def raw_records(bootstrap: KafkaClient | str, spec: catalog.TopicSpec) -> list[tuple[bytes, bytes, list]]:
     """Every (key, value, headers) of a topic as stored, partition by partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "duplicator", "enable.auto.commit": False})
+    consumer = Consumer({**as_client(bootstrap).config(), "group.id": "duplicator", "enable.auto.commit": False})
     found = []
     try:
         for p in consumer.list_topics(spec.name, timeout=10).topics[spec.name].partitions:
@@ -48,10 +50,10 @@ def test_duplicated_and_reordered_ingress_changes_nothing(tmp_path: Path) -> Non
         order_ids = sorted(before.orders)
         chosen = set(order_ids[::3])
         by_order: dict[bytes, list] = {}
-        for key, value, headers in raw_records(stack.settings.kafka_servers, catalog.PAYMENT_EVENTS):
+        for key, value, headers in raw_records(stack.settings.kafka, catalog.PAYMENT_EVENTS):
             if key.decode() in chosen:
                 by_order.setdefault(key, []).append((value, headers))
-        producer = Producer(producer_config(stack.settings.kafka_servers))
+        producer = Producer(producer_config(stack.client(PRODUCER)))  # as another payment service would
         resent = 0
         for key, records in by_order.items():
             for value, headers in reversed(records):

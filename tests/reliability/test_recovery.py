@@ -39,7 +39,7 @@ def seed_reservations(settings: Settings) -> None:
         "state": "released", "quantity": 1, "unitPriceCents": 100, "reason": None,
         "previousState": "reserved", "history": []})
     # the gateway's producer settings, with bigger batches for a bulk load
-    producer = Producer({**producer_config(settings.kafka_servers), "linger.ms": 20, "batch.size": 1 << 20,
+    producer = Producer({**producer_config(settings.kafka), "linger.ms": 20, "batch.size": 1 << 20,
                          "queue.buffering.max.messages": 500_000})
     for i in range(STATE_RECORDS):
         product = f"archived_{i % 5000}"

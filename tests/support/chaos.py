@@ -27,7 +27,9 @@ from typing import Any
 from confluent_kafka import Producer
 
 from orderflow.broker import LocalKafka, ensure_jars
+from orderflow.dev_kafka import broker_security, settings_as
 from orderflow.gateway.producer import producer_config
+from orderflow.kafka_acls import ADMIN, PRODUCER
 from orderflow.partitioning import partition_for_key
 from orderflow.ports import free_port, free_port_run
 from orderflow.schemas import catalog
@@ -66,14 +68,12 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, prepare: Callable[[Settings], No
                 **overrides: Any) -> Iterator[tuple[DevStack, LocalKafka]]:
     """Two workers, the gateway and the payment simulator on a broker of their
     own; ``prepare`` runs once the topics exist, before any worker starts."""
-    kafka = LocalKafka(tmp_path / "kafka", nodes=nodes, port=0, lib_dir=ensure_jars(REPO_ROOT / "run"))
-    kafka.start(fresh=True)
     fields: dict[str, Any] = dict(
-        bootstrap_servers=kafka.bootstrap_servers, app_id=f"orderflow-chaos-{uuid.uuid4().hex[:6]}",
+        app_id=f"orderflow-chaos-{uuid.uuid4().hex[:6]}",
         run_dir=tmp_path / "stack", worker_port=free_port_run(2), gateway_port=free_port(),
         payment_sim_port=free_port(), payment_timeout_s=120.0, payment_breaker_recovery_s=1.0,
         group_session_timeout_s=SESSION_TIMEOUT_S, stall_timeout_s=45.0, partitions=PARTITIONS,
-        replication_factor=kafka.replication_factor, min_insync_replicas=kafka.min_insync_replicas,
+        replication_factor=min(3, nodes), min_insync_replicas=max(1, min(3, nodes) - 1),
         velocity_max_orders=1_000_000,
         # Plain HTTP inside the fault stacks: the faults are Kafka's, the workers' and the provider's, and
         # asyncio's TLS transport costs every HTTP call CPU (measured: a kill -9 run took 146 s without it,
@@ -83,11 +83,16 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, prepare: Callable[[Settings], No
     )
     fields.update(overrides)
     settings = Settings(**fields)
-    stack = DevStack(settings, workers=2, echo=lambda _line: None)
+    # Kafka as `orderflow dev` runs it: SASL_SSL, a SCRAM user per component, the catalog's ACLs
+    kafka = LocalKafka(tmp_path / "kafka", nodes=nodes, port=0, lib_dir=ensure_jars(REPO_ROOT / "run"),
+                       security=broker_security(settings))
+    kafka.start(fresh=True)
+    stack = DevStack(settings, workers=2, echo=lambda _line: None, broker=kafka)
     try:
         if prepare is not None:
-            ensure_topics(settings)
-            prepare(settings)
+            admin = settings_as(settings, ADMIN, kafka.bootstrap_servers)
+            ensure_topics(admin)
+            prepare(admin)
         stack.start()
         authorize(stack.gateway_url, stack.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S), stack.ca_file)
         yield stack, kafka
@@ -150,7 +155,7 @@ class OrderStream:
             self.delivered += 1
 
     def _stream(self) -> None:
-        producer = Producer(producer_config(self.stack.settings.kafka_servers))
+        producer = Producer(producer_config(self.stack.client(PRODUCER)))  # an external producer of orders
         start = time.monotonic()
         for i in range(self.count):
             delay = start + i / self.rate - time.monotonic()

@@ -33,6 +33,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from orderflow.agents.routing import ROUTED_HEADER
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.stack import DevStack
@@ -103,9 +104,9 @@ class Report:
 # ----------------------------------------------------------------------- reading a run
 
 
-def read_topic(bootstrap: str, spec: catalog.TopicSpec) -> list[tuple[str, Record]]:
+def read_topic(bootstrap: KafkaClient | str, spec: catalog.TopicSpec) -> list[tuple[str, Record]]:
     """Every (key, record) of a topic up to its end, in order within each partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "invariants", "enable.auto.commit": False})
+    consumer = Consumer({**as_client(bootstrap).config(), "group.id": "invariants", "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(spec.name, timeout=10).topics[spec.name].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(spec.name, p), timeout=10)[1] for p in partitions}
@@ -140,7 +141,7 @@ def observe(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int]
                           strict=True))
         inventory = dict(zip(initial_stock, pool.map(lambda p: _read_json(f"{base}/api/v1/inventory/{p}"),
                                                      initial_stock), strict=True))
-    servers = stack.settings.kafka_servers
+    servers = stack.settings.kafka
 
     def local_copies(path: str) -> list[str]:
         copies = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, TopicPartition
 
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.schemas import catalog
 
 __all__ = ["GATEWAY_TOPICS", "end_offsets"]
@@ -16,9 +17,9 @@ GATEWAY_TOPICS = tuple(spec.name for spec in catalog.TOPICS
                        if spec.json_ingress and spec.writer == catalog.GATEWAY)
 
 
-def end_offsets(bootstrap_servers: str) -> dict[str, int]:
+def end_offsets(bootstrap_servers: KafkaClient | str) -> dict[str, int]:
     """Each gateway topic's summed end offsets, i.e. how many records it ever got."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "orderflow-test-offsets",
+    consumer = Consumer({**as_client(bootstrap_servers).config(), "group.id": "orderflow-test-offsets",
                          "enable.auto.commit": False})
     try:
         metadata = consumer.list_topics(timeout=10)

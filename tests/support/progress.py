@@ -24,7 +24,7 @@ MAIN_INPUTS = frozenset(s.name for s in (catalog.ORDER_COMMANDS, catalog.STOCK_R
 
 def committed_offsets(stack: DevStack) -> dict[tuple[str, int], int]:
     """The workers' group's committed offset per (topic, partition) it has committed on."""
-    admin = AdminClient({"bootstrap.servers": stack.settings.kafka_servers})
+    admin = AdminClient(stack.settings.kafka.config())
     request = ConsumerGroupTopicPartitions(stack.settings.app_id)
     answer = admin.list_consumer_group_offsets([request])[stack.settings.app_id].result()
     return {(tp.topic, tp.partition): max(tp.offset, 0) for tp in answer.topic_partitions}
@@ -36,7 +36,7 @@ def group_lag(stack: DevStack, topics: Collection[str] | None = MAIN_INPUTS) -> 
     zero. A partition the group never committed on lags by its end offset."""
     committed = committed_offsets(stack)
     names = {topic for topic, _ in committed} if topics is None else set(topics)
-    consumer = Consumer({"bootstrap.servers": stack.settings.kafka_servers, "group.id": "lag-probe"})
+    consumer = Consumer({**stack.settings.kafka.config(), "group.id": "lag-probe"})
     try:
         lag: dict[str, dict[int, int]] = {}
         for name in sorted(names):

@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
@@ -120,10 +121,10 @@ def set_provider(stack: DevStack, **behaviour: Any) -> None:
     assert reply.status == 200, reply.body
 
 
-def keyed_records(bootstrap: str, spec: catalog.TopicSpec, key: str) -> list[dict[str, Any]]:
+def keyed_records(bootstrap: KafkaClient | str, spec: catalog.TopicSpec, key: str) -> list[dict[str, Any]]:
     """Every record on topic ``spec`` with this key, in partition order."""
     topic = spec.name
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": new_id("probe"),
+    consumer = Consumer({**as_client(bootstrap).config(), "group.id": new_id("probe"),
                          "enable.auto.commit": False})
     try:
         partitions = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
@@ -145,6 +146,6 @@ def keyed_records(bootstrap: str, spec: catalog.TopicSpec, key: str) -> list[dic
         consumer.close()
 
 
-def order_events(bootstrap: str, order_id: str) -> list[dict[str, Any]]:
+def order_events(bootstrap: KafkaClient | str, order_id: str) -> list[dict[str, Any]]:
     """Every event on orders.events for one order, in order."""
     return keyed_records(bootstrap, catalog.ORDER_EVENTS, order_id)

@@ -89,3 +89,27 @@ def test_each_package_folder_belongs_to_exactly_one_distribution() -> None:
     folders = {p.parent.name for p in ROOT.glob("*/__init__.py")}
     assert not service & devtools
     assert folders == service | devtools, folders ^ (service | devtools)
+
+
+def test_compose_secures_kafka_with_a_scram_user_per_principal_and_the_catalog_s_acls() -> None:
+    from orderflow.dev_kafka import USERS
+    from orderflow.kafka_acls import ADMIN, GATEWAY, WORKER
+
+    services = compose()["services"]
+    kafka = services["kafka"]["environment"]
+    assert kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "CLIENT:SASL_SSL,CONTROLLER:SSL"
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    formatted = re.findall(r"\$\$\(user (\w+)\)", services["kafka-format"]["command"][0])
+    assert set(formatted) == set(USERS)
+    assert services["acl-init"]["command"] == ["kafka-acls", "--apply"]
+    # each orderflow process logs in as its own principal, with its password from a secret
+    for name, user in (("topic-init", ADMIN), ("acl-init", ADMIN), ("worker", WORKER), ("gateway", GATEWAY)):
+        env = services[name]["environment"]
+        assert env["ORDERFLOW_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["ORDERFLOW_KAFKA_USERNAME"] == user
+        assert env["ORDERFLOW_KAFKA_PASSWORD_FILE"] == f"/run/secrets/kafka_{user}"
+        assert f"kafka_{user}" in services[name]["secrets"]
+    declared = compose()["secrets"]
+    assert {f"kafka_{u}" for u in USERS} <= set(declared)
+    assert all(declared[f"kafka_{u}"]["file"] == f"./run/auth/kafka/{u}" for u in USERS)
