@@ -64,15 +64,29 @@ def is_broker(pid: int) -> bool:
         return False
 
 
-def start_dev(tmp_path: Path, gateway_port: int) -> subprocess.Popen[bytes]:
-    """``orderflow dev`` in ``tmp_path`` on free ports, output to ``dev.out``."""
+def dev_environment(tmp_path: Path, gateway_port: int) -> dict[str, str]:
+    """What a user's shell beside ``orderflow dev`` in ``tmp_path`` would hold."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERFLOW_")}
     env.update(ORDERFLOW_RUN_DIR=str(tmp_path), ORDERFLOW_JAR_CACHE=str(REPO_ROOT / "run"),
                ORDERFLOW_BROKER_PORT=str(free_port_run(2)), ORDERFLOW_WORKER_PORT=str(free_port()),
                ORDERFLOW_GATEWAY_PORT=str(gateway_port), ORDERFLOW_PAYMENT_SIM_PORT=str(free_port()))
+    return env
+
+
+def start_dev(tmp_path: Path, gateway_port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``orderflow dev`` in ``tmp_path`` on free ports, output to ``dev.out``."""
+    env = env or dev_environment(tmp_path, gateway_port)
     with (tmp_path / "dev.out").open("wb") as out:
         return subprocess.Popen([sys.executable, "-P", "-m", "orderflow.cli", "dev"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+
+
+def orderflow(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """An ``orderflow`` command from the same shell; its output (it must succeed)."""
+    done = subprocess.run([sys.executable, "-P", "-m", "orderflow.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def await_output(dev: subprocess.Popen[bytes], tmp_path: Path, text: str, timeout: float) -> None:
@@ -100,7 +114,8 @@ def stop_and_check_no_orphan(dev: subprocess.Popen[bytes], signum: int) -> int:
 
 def test_dev_serves_an_order_and_stops_everything_on_sigint(tmp_path: Path) -> None:
     gateway = free_port()
-    dev = start_dev(tmp_path, gateway)
+    env = dev_environment(tmp_path, gateway)
+    dev = start_dev(tmp_path, gateway, env)
     try:
         await_output(dev, tmp_path, "Ctrl-C stops everything", timeout=180)
         printed = (tmp_path / "dev.out").read_text()
@@ -120,6 +135,10 @@ def test_dev_serves_an_order_and_stops_everything_on_sigint(tmp_path: Path) -> N
         assert reply.status == 202
         order = get(f"{base}/api/v1/orders/{reply.json()['orderId']}?waitWhileStatus=pending&timeout=20").json()
         assert order["status"] == "rejected"  # p1 has no stock in a fresh stack
+        # Kafka is secured (SASL_SSL, ACLs), and the operator's commands of the walk-through still just work
+        assert "SASL_SSL" in printed
+        key = orderflow(env, tmp_path, "api-key", "issue", "partner shop", "--per-hour", "500").strip().splitlines()[-1]
+        assert key and "partner shop" in orderflow(env, tmp_path, "api-key", "list")
         assert len(descendants(dev.pid)) >= 4  # broker, payment simulator, worker, gateway
         assert stop_and_check_no_orphan(dev, signal.SIGINT) == 0
     finally:
