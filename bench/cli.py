@@ -28,11 +28,23 @@ def _target_or_stack(ctx: click.Context, out: Path, workers: int, bootstrap: str
     if gateway:
         if not bootstrap:
             raise click.UsageError("--gateway needs --bootstrap (the stack's broker) too")
-        return contextlib.nullcontext(Target(settings.kafka.as_servers(bootstrap), gateway.rstrip("/"),
-                                             app_id or settings.app_id,
+        reader, producer = _kafka_clients(settings, bootstrap)
+        return contextlib.nullcontext(Target(reader, gateway.rstrip("/"), app_id or settings.app_id,
                                              settings.partitions, token=token or local_token(settings),
-                                             ca_file=settings.tls_ca_file or local_ca(settings)))
+                                             ca_file=settings.tls_ca_file or local_ca(settings), producer=producer))
     return own_stack(settings, out / "run", workers, bootstrap, echo=click.echo)
+
+
+def _kafka_clients(settings, bootstrap: str):
+    """How the bench reads and produces on a running stack's broker: the settings' own credentials,
+    or, beside a secured `orderflow dev` with none configured, its operator and external producer."""
+    from orderflow.dev_kafka import client_as
+    from orderflow.kafka_acls import ADMIN, OPERATOR, PRODUCER
+
+    beside_dev = bootstrap == f"127.0.0.1:{settings.broker_port}" and (settings.dev_key_dir / "kafka" / ADMIN).exists()
+    if settings.kafka_security_protocol == "PLAINTEXT" and settings.local_kafka_security and beside_dev:
+        return client_as(settings, OPERATOR, bootstrap), client_as(settings, PRODUCER, bootstrap)
+    return settings.kafka.as_servers(bootstrap), None
 
 
 @click.group(invoke_without_command=True)
