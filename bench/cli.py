@@ -38,11 +38,10 @@ def _target_or_stack(ctx: click.Context, out: Path, workers: int, bootstrap: str
 def _kafka_clients(settings, bootstrap: str):
     """How the bench reads and produces on a running stack's broker: the settings' own credentials,
     or, beside a secured `orderflow dev` with none configured, its operator and external producer."""
-    from orderflow.dev_kafka import client_as
-    from orderflow.kafka_acls import ADMIN, OPERATOR, PRODUCER
+    from orderflow.dev_kafka import client_as, uses_dev_kafka_users
+    from orderflow.kafka_acls import OPERATOR, PRODUCER
 
-    beside_dev = bootstrap == f"127.0.0.1:{settings.broker_port}" and (settings.dev_key_dir / "kafka" / ADMIN).exists()
-    if settings.kafka_security_protocol == "PLAINTEXT" and settings.local_kafka_security and beside_dev:
+    if uses_dev_kafka_users(settings, bootstrap):
         return client_as(settings, OPERATOR, bootstrap), client_as(settings, PRODUCER, bootstrap)
     return settings.kafka.as_servers(bootstrap), None
 
@@ -106,10 +105,10 @@ def bench(ctx: click.Context, rate: float, duration: float, ingress: str, worker
         result = run_bench(config, target, echo=click.echo)
         if with_ceilings and not target.secured_kafka:
             from orderflow.bench.ceilings import measure_ceilings, with_ratios
+            from orderflow.kafka_client import as_client
 
             result["ceilings"] = with_ratios(
-                measure_ceilings(ctx.obj, target.kafka.servers if not isinstance(target.kafka, str) else target.kafka,
-                                 out, echo=click.echo), result)
+                measure_ceilings(ctx.obj, as_client(target.kafka).servers, out, echo=click.echo), result)
     if with_ceilings and "ceilings" not in result:
         # the ceilings' tools speak plain Kafka: on a broker of their own, once the stack is down
         from orderflow.bench.ceilings import fresh_broker, measure_ceilings, with_ratios

@@ -50,6 +50,7 @@ from orderflow.broker.runtime import (
     kafka_version,
     log4j_config,
 )
+from orderflow.certs import write_private
 
 __all__ = ["BrokerSecurity", "KafkaStartError", "LocalKafka"]
 
@@ -341,7 +342,7 @@ class LocalKafka:
                 _wait_or_kill(node, 0.0)  # reap a node that died on its own
             _check_not_stale(node)
             node.data_dir.mkdir(parents=True, exist_ok=True)
-            _write_private(node.config_path, self._server_properties(node))  # may hold the admin's password
+            write_private(node.config_path, self._server_properties(node))  # may hold the admin's password
         _format_storage(self._java_cmd(lib), [n for n in nodes if not n.formatted], cluster_id, deadline,
                         self._scram_arguments())
 
@@ -534,14 +535,6 @@ class LocalKafka:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner may read."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
 
 
 def _free_ports(count: int) -> list[int]:

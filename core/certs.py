@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["CA_NAME", "ServerCert", "client_context", "ensure_ca", "ensure_server_cert", "server_context",
-           "serving_context"]
+           "serving_context", "write_private"]
 
 CA_NAME = "ca.pem"
 CA_KEY_NAME = "ca-key.pem"
@@ -44,13 +44,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+def write_private(path: Path, data: str | bytes) -> None:
+    """(Re)write a file only its owner may read: a key, a password, a config holding one."""
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+        out.write(data.encode() if isinstance(data, str) else data)
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
 
 
 def _name(common_name: str) -> x509.Name:

@@ -15,13 +15,12 @@ users, certificates and ACLs.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from orderflow.certs import CA_NAME, ensure_server_cert
+from orderflow.certs import CA_NAME, ensure_server_cert, write_private
 from orderflow.kafka_acls import ADMIN, PRINCIPALS
 from orderflow.kafka_client import KafkaClient
 from orderflow.settings import Settings
@@ -52,21 +51,14 @@ def broker_security(settings: Settings) -> BrokerSecurity:
 
     node = ensure_server_cert(tls_dir(settings), NODE_NAME, NODE_HOSTS, common_name=NODE_NAME, client_auth=True)
     keystore = tls_dir(settings) / f"{NODE_NAME}-keystore.pem"
-    _write_private(keystore, node.key_file.read_text() + node.cert_file.read_text())
+    write_private(keystore, node.key_file.read_text() + node.cert_file.read_text())
     users = {user: password_file(settings, user).read_text().strip() for user in USERS}
-    _write_private(settings.dev_key_dir / "kafka" / "broker-jaas.conf",
+    write_private(settings.dev_key_dir / "kafka" / "broker-jaas.conf",
                    "KafkaServer {\n  org.apache.kafka.common.security.scram.ScramLoginModule required\n"
                    f'  username="{ADMIN}" password="{users[ADMIN]}";\n}};\n')
     return BrokerSecurity(ca_file=tls_dir(settings) / CA_NAME, keystore=keystore, users=users, admin=ADMIN,
                           node_name=NODE_NAME)
 
-
-def _write_private(path: Path, text: str) -> None:
-    """A file only its owner may read (a key, a password), rewritten whole."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
 
 
 def settings_as(settings: Settings, user: str, servers: str | None = None) -> Settings:
@@ -82,9 +74,10 @@ def client_as(settings: Settings, user: str, servers: str | None = None) -> Kafk
     return settings_as(settings, user, servers).kafka
 
 
-def uses_dev_kafka_users(settings: Settings) -> bool:
-    """A command run from a shell beside ``orderflow dev``: no Kafka of its own configured,
-    the local broker secured, and its users made."""
-    return (settings.uses_local_broker and settings.local_kafka_security
-            and settings.kafka_security_protocol == "PLAINTEXT"
+def uses_dev_kafka_users(settings: Settings, servers: str | None = None) -> bool:
+    """A command run from a shell beside ``orderflow dev``: no Kafka credentials configured,
+    the local broker (or ``servers`` naming it) secured, and its users made."""
+    local = f"127.0.0.1:{settings.broker_port}"
+    return ((servers == local if servers is not None else settings.uses_local_broker)
+            and settings.local_kafka_security and settings.kafka_security_protocol == "PLAINTEXT"
             and (settings.dev_key_dir / "kafka" / ADMIN).exists())

@@ -51,17 +51,6 @@ class KafkaClient:
             config["ssl.ca.location"] = str(self.ca_file)
         return config | extra
 
-    def java_properties(self) -> dict[str, str]:
-        """The same as a Java client's properties (Kafka's own command-line tools)."""
-        props = {"bootstrap.servers": self.servers, "security.protocol": self.protocol}
-        if self.uses_sasl:
-            props |= {"sasl.mechanism": self.mechanism,
-                      "sasl.jaas.config": f'{_jaas_module(self.mechanism)} required username="{self.username}" '
-                                          f'password="{self.password.get_secret_value()}";'}
-        if self.uses_tls and self.ca_file is not None:
-            props |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": str(self.ca_file)}
-        return props
-
     def ssl_context(self) -> ssl.SSLContext | None:
         """The verifying TLS context of aiokafka clients (None on a plain listener)."""
         if not self.uses_tls:
@@ -69,16 +58,6 @@ class KafkaClient:
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file is not None else None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         return context
-
-    def aiokafka_options(self) -> dict[str, Any]:
-        """Keyword arguments of aiokafka's clients for these credentials."""
-        options: dict[str, Any] = {"bootstrap_servers": self.servers, "security_protocol": self.protocol}
-        if self.uses_sasl:
-            options |= {"sasl_mechanism": self.mechanism, "sasl_plain_username": self.username,
-                        "sasl_plain_password": self.password.get_secret_value()}
-        if self.uses_tls:
-            options["ssl_context"] = self.ssl_context()
-        return options
 
     def faust_credentials(self) -> Any:
         """Faust's ``broker_credentials`` (None on a plain listener)."""
@@ -104,8 +83,3 @@ def as_client(kafka: KafkaClient | str) -> KafkaClient:
     """A bootstrap string alone is a plain connection without credentials."""
     return kafka if isinstance(kafka, KafkaClient) else KafkaClient(kafka)
 
-
-def _jaas_module(mechanism: str) -> str:
-    if mechanism.startswith("SCRAM-"):
-        return "org.apache.kafka.common.security.scram.ScramLoginModule"
-    return "org.apache.kafka.common.security.plain.PlainLoginModule"

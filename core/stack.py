@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from orderflow.certs import CA_NAME, ensure_server_cert
-from orderflow.dev_kafka import broker_security, settings_as
+from orderflow.dev_kafka import broker_security, password_file, settings_as
 from orderflow.kafka_acls import ADMIN, GATEWAY, OPERATOR, WORKER, apply_acls
 from orderflow.kafka_client import KafkaClient
 from orderflow.processes import Child, orderflow_command, wait_http_ok
@@ -203,8 +203,7 @@ class DevStack:
         """The settings fields a child connecting as ``user`` gets (none on a plain broker)."""
         if not self.kafka_secured:
             return {}
-        chosen = settings_as(self.settings, user)
-        return {"kafka_username": user, "kafka_password_file": chosen.kafka_password_file}
+        return {"kafka_username": user, "kafka_password_file": password_file(self.settings, user)}
 
     def environment(self, **fields: object) -> dict[str, str]:
         """The children's environment: this stack's settings, field by field."""
