@@ -24,7 +24,7 @@ from faust.web import Request, Response, View
 
 from orderflow.agents import web_params
 from orderflow.agents.runtime import Rows
-from orderflow.metrics import CONTENT_TYPE_LATEST, exposition
+from orderflow.metrics import BROKER_REACHABLE, CONTENT_TYPE_LATEST, READY, exposition
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import CustomerOrders, CustomerState, OrderState, ProductPrice, StockLevel
 from orderflow.tables import customer_orders
@@ -118,6 +118,9 @@ class Readyz(WorkerView):
 
 class Metrics(WorkerView):
     async def get(self, request: Request, **params: Any) -> Response:
+        reachable, _ = await self.reads.pipeline.broker.check()  # cached: a scrape asks at most every few s
+        BROKER_REACHABLE.set(1 if reachable else 0)
+        READY.set(1 if reachable and worker_ready(self.reads.pipeline)[0] else 0)
         return self.bytes(exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
 

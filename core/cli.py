@@ -335,12 +335,13 @@ def api_key_revoke(ctx: click.Context, key_id: str) -> None:
 
 @main.command(cls=DevCommand)
 @click.option("--fresh", is_flag=True, help="Wipe the local broker's and worker's data first.")
+@click.option("--observe", is_flag=True, help="Also run Prometheus, with orderflow's alert rules, against the stack.")
 @click.pass_context
-def dev(ctx: click.Context, fresh: bool) -> None:
+def dev(ctx: click.Context, fresh: bool, observe: bool) -> None:
     """Run broker, topics, payment simulator, a worker and the gateway; Ctrl-C stops all."""
     from orderflow.stack import DevStack
 
-    stack = DevStack(ctx.obj, fresh=fresh, echo=click.echo)
+    stack = DevStack(ctx.obj, fresh=fresh, echo=click.echo, observe=observe)
     signals = StopSignals()
     crashed = False
     try:

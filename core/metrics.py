@@ -9,13 +9,16 @@ from __future__ import annotations
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 __all__ = [
+    "AGENT_HANDLING",
     "AUTH_REFUSALS",
+    "BROKER_REACHABLE",
     "CONTENT_TYPE_LATEST",
     "DEAD_LETTERS",
     "ILLEGAL_TRANSITIONS",
     "HTTP_REQUESTS",
     "RATE_LIMITED",
     "MESSAGES_HANDLED",
+    "READY",
     "RESTORE_RECORDS",
     "RESTORE_REMAINING",
     "STANDBY_LAG",
@@ -35,8 +38,25 @@ UNDECODABLE_MESSAGES = Counter(
 )
 DEAD_LETTERS = Counter(
     "orderflow_dead_letters_total",
-    "Messages sent to the dead-letter topic, by source topic.",
-    ["topic"],
+    "Messages sent to the dead-letter topic, by source topic and reason class "
+    "(undecodable, refused, handler_failed).",
+    ["topic", "reason"],
+)
+AGENT_HANDLING = Histogram(
+    "orderflow_agent_handling_seconds",
+    "Time an agent's handler took over one decoded message (its decision, row reads and writes, sends), by agent.",
+    ["agent"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+READY = Gauge(
+    "orderflow_ready",
+    "1 while this process would answer /readyz with 200 (worker: partitions assigned, tables recovered, "
+    "no rebalance, handlers not failing), else 0; read at each scrape.",
+)
+BROKER_REACHABLE = Gauge(
+    "orderflow_broker_reachable",
+    "1 when this process' last metadata request to Kafka was answered, else 0 (asked at most every few "
+    "seconds, also by each scrape).",
 )
 ILLEGAL_TRANSITIONS = Counter(
     "orderflow_illegal_transitions_total",

@@ -27,6 +27,7 @@ from orderflow.certs import CA_NAME, ensure_server_cert
 from orderflow.dev_kafka import broker_security, password_file, settings_as
 from orderflow.kafka_acls import ADMIN, GATEWAY, OPERATOR, WORKER, apply_acls
 from orderflow.kafka_client import KafkaClient
+from orderflow.observability import ScrapeTargets, write_config
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
 from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, ensure_secret, mint
@@ -52,11 +53,14 @@ def _hosts(host: str) -> list[str]:
 class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
                  payment_simulator: bool = True, tls: bool | None = None,
-                 echo: Callable[[str], None] = print, broker: LocalKafka | None = None) -> None:
+                 echo: Callable[[str], None] = print, broker: LocalKafka | None = None,
+                 observe: bool = False, alert_scale: float = 1.0) -> None:
         self.settings = settings
         self.workers = workers
         self.payment_simulator = payment_simulator
         self.fresh = fresh
+        self.observe = observe  # also run Prometheus with orderflow's alert rules against the stack
+        self._alert_scale = alert_scale  # the rules' `for` durations times this (a test's short waits)
         self._echo = echo
         self._kafka: LocalKafka | None = None
         self._given_broker = broker  # started (and stopped) by the caller, e.g. the benchmark, for its pid
@@ -151,6 +155,8 @@ class DevStack:
             self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
         wait_http_ok(f"{self.gateway_url}/readyz", gateway, READY_TIMEOUT_S, self.settings.tls_ca_file)
         self._echo(f"gateway ready at {self.gateway_url} (log {gateway.log_path})")
+        if self.observe:
+            self._start_prometheus()
         self._stopping.clear()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         self._supervisor.start()
@@ -276,6 +282,29 @@ class DevStack:
         self.settings = self.settings.model_copy(update={"payment_provider_url": self.payment_simulator_url})
         return child
 
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.prometheus_port}"
+
+    def _start_prometheus(self) -> None:
+        """Prometheus (the Debian package's binary) scraping every process of the stack, with the alert rules."""
+        executable = shutil.which("prometheus")
+        if executable is None:
+            raise RuntimeError("--observe needs Prometheus: `make install` installs it (apt-get install prometheus)")
+        directory = self.settings.run_dir / "prometheus"
+        targets = ScrapeTargets(workers=[self.worker_url(i) for i in range(self.workers)],
+                                gateways=[self.gateway_url],
+                                payment_provider=[self.payment_simulator_url] if self.payment_simulator else [],
+                                ca_file=self.settings.tls_ca_file)
+        config = write_config(directory, targets, self.settings.prometheus_scrape_interval_s, self._alert_scale)
+        child = Child("prometheus", [executable, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
+                                     f"--web.listen-address=127.0.0.1:{self.settings.prometheus_port}",
+                                     "--storage.tsdb.retention.time=2d"],
+                      dict(os.environ), self.log_dir / "prometheus.log")
+        self.children.append(child)
+        wait_http_ok(f"{self.prometheus_url}/-/ready", child, READY_TIMEOUT_S, None)
+        self._echo(f"prometheus ready at {self.prometheus_url} (rules {directory / 'alerts.yml'})")
+
     def _launch_gateway(self) -> Child:
         return self.launch_gateway("gateway")
 
@@ -309,6 +338,8 @@ class DevStack:
         lines += [f"  worker-{i}   {self.worker_url(i)}" for i in range(self.workers)]
         if self.payment_simulator:
             lines.append(f"  payments   {self.payment_simulator_url}   (simulator; PUT /_sim/behaviour scripts it)")
+        if self.observe:
+            lines.append(f"  prometheus {self.prometheus_url}   (alerts: {self.prometheus_url}/alerts)")
         lines.append(f"  logs       {self.log_dir}")
         if not self.settings.auth_enabled:
             lines.append("  auth       off (ORDERFLOW_AUTH_ENABLED=false): /api/v1 takes no token")

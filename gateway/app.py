@@ -21,7 +21,7 @@ from orderflow.gateway.errors import Handler, error_middleware
 from orderflow.gateway.producer import AsyncProducer
 from orderflow.gateway.rate_limit import RATE_LIMITER, RateLimiter, add_rate_limit_headers, rate_limit_middleware
 from orderflow.gateway.tracking import TrackingClient, WorkersUnavailable
-from orderflow.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, exposition
+from orderflow.metrics import BROKER_REACHABLE, CONTENT_TYPE_LATEST, HTTP_REQUESTS, READY, exposition
 from orderflow.readiness import BrokerProbe
 from orderflow.schemas.codec import Codec
 from orderflow.schemas.registry import codec_for
@@ -61,6 +61,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    reachable, _ = await request.app[CONTEXT].broker.check()  # cached: a scrape asks at most every few s
+    BROKER_REACHABLE.set(1 if reachable else 0)
+    READY.set(1 if reachable else 0)  # the gateway's own part of /readyz (its workers are scraped themselves)
     return web.Response(body=exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
 

@@ -16,6 +16,7 @@ come too fast (``failures``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from orderflow.agents.runtime.commits import handled_ack, refuse
 from orderflow.agents.runtime.failures import FailStop, Unhandleable
 from orderflow.deadletter_headers import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
-from orderflow.metrics import DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
+from orderflow.metrics import AGENT_HANDLING, DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.catalog import WrongWriter
@@ -134,8 +135,11 @@ def _key_field(record: Mapping[str, Any], field: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def dead_letter(outbox: Outbox, event: Any, reason: str) -> Awaitable[Any]:
-    """Send ``event`` to ``deadletters``; returns its acknowledgement to await."""
+async def dead_letter(outbox: Outbox, event: Any, why: str, detail: str) -> Awaitable[Any]:
+    """Send ``event`` to ``deadletters`` with the reason "``why``: ``detail``" (``why`` one of
+    the few classes the metric counts: undecodable, refused, handler failed); returns its
+    acknowledgement to await."""
+    reason = f"{why}: {detail}"
     message = event.message
     headers = {
         REASON: reason.encode(errors="replace")[:1000],
@@ -146,7 +150,7 @@ async def dead_letter(outbox: Outbox, event: Any, reason: str) -> Awaitable[Any]
     for name, value in (event.headers or {}).items():
         headers.setdefault(name, value)
     delivered = await outbox.send_raw(catalog.DEAD_LETTERS, event.key, event.value, headers)
-    DEAD_LETTERS.labels(message.topic).inc()
+    DEAD_LETTERS.labels(message.topic, why.replace(" ", "_")).inc()
     return delivered
 
 
@@ -207,21 +211,23 @@ async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mappin
         UNDECODABLE_MESSAGES.labels(message.topic).inc()
         log.warning("%s: undecodable %s[%d]@%d: %s", name, message.topic, message.partition,
                     message.offset, exc.reason)
-        await dead_letter(outbox, event, f"undecodable: {exc.reason}")
+        await dead_letter(outbox, event, "undecodable", exc.reason)
         return None
+    started = time.perf_counter()
     try:
         outcome = await handler(inbound)
     except Unhandleable as exc:  # the message's fault: dead-lettered, the agent goes on
         log.warning("%s: refused %s: %s", name, inbound.cause, exc)
         MESSAGES_HANDLED.labels(name, "refused").inc()
-        await dead_letter(outbox, event, f"refused: {exc}")
+        await dead_letter(outbox, event, "refused", str(exc))
         return None
     except Exception as exc:  # our code's fault: dead-lettered to replay after the fix, and counted
         if stream.app.should_stop:
             raise  # failed because the worker is stopping: not acked, handled again after the restart
         log.exception("%s: handler failed on %s", name, inbound.cause)
         MESSAGES_HANDLED.labels(name, "failed").inc()
-        delivered = await dead_letter(outbox, event, f"handler failed: {type(exc).__name__}: {exc}")
+        delivered = await dead_letter(outbox, event, "handler failed", f"{type(exc).__name__}: {exc}")
         return _Failed(inbound.cause, exc, delivered)
+    AGENT_HANDLING.labels(name).observe(time.perf_counter() - started)
     MESSAGES_HANDLED.labels(name, outcome).inc()
     return None

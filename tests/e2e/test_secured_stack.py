@@ -1,11 +1,18 @@
 """The local stack on its own secured broker, as `orderflow dev` runs it:
 SASL_SSL with a SCRAM user per component and the catalog's ACLs. An order
 placed over HTTPS reaches confirmed with every process connected as its own
-principal, none as a super user.
+principal, none as a super user. Beside it runs Prometheus with orderflow's
+alert rules (``orderflow dev --observe``; the rules' waits scaled down):
+it scrapes every process over HTTPS, and a killed worker fires the
+worker-down alert, seen through Prometheus' HTTP API.
 """
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +36,9 @@ def secured_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack
     """``orderflow dev``'s stack: its own secured broker, each process its own principal."""
     settings = Settings(_env_file=None, run_dir=tmp_path_factory.mktemp("secured-stack"),
                         jar_cache=REPO_ROOT / "run", broker_port=free_port_run(2),
-                        worker_port=free_port(), gateway_port=free_port(), payment_sim_port=free_port())
-    stack = DevStack(settings, workers=1, fresh=True, echo=lambda _line: None)
+                        worker_port=free_port(), gateway_port=free_port(), payment_sim_port=free_port(),
+                        prometheus_port=free_port(), prometheus_scrape_interval_s=1.0)
+    stack = DevStack(settings, workers=1, fresh=True, echo=lambda _line: None, observe=True, alert_scale=0.05)
     try:
         stack.start()
         authorize(stack.gateway_url, stack.token("service", "operator", subject="tests"), stack.ca_file)
@@ -49,3 +57,47 @@ def test_an_order_is_confirmed_on_the_secured_stack(secured_stack: DevStack) -> 
     # nothing runs as a super user: the worker and the gateway logged in as themselves
     logs = {name: (secured_stack.log_dir / f"{name}.log").read_text() for name in ("worker-0", "gateway")}
     assert all("AUTHORIZATION_FAILED" not in text for text in logs.values())
+
+
+def _prometheus(stack: DevStack, path: str, **query: str) -> list[dict[str, object]]:
+    url = f"{stack.prometheus_url}/api/v1/{path}?{urllib.parse.urlencode(query)}"
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the stack's own loopback Prometheus
+        body = json.load(answer)
+    assert body["status"] == "success", body
+    data = body["data"]
+    return data["alerts"] if path == "alerts" else data["result"]
+
+
+def _until(what: str, probe: object, timeout_s: float = 60.0) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = probe()  # type: ignore[operator]
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"Prometheus never showed {what}"
+        time.sleep(0.5)
+
+
+def test_prometheus_scrapes_the_stack_and_fires_worker_down(secured_stack: DevStack) -> None:
+    stack = secured_stack
+    product = f"p-{uuid.uuid4().hex[:6]}"
+    seed_stock(stack, product, 5, price=1.0)
+    await_status(stack, place(stack, [{"productId": product, "quantity": 1}], customer=new_customer(stack)),
+                 "confirmed")
+    # every process of the stack is scraped, over HTTPS with the local CA
+    up = _until("every target up", lambda: [r for r in _prometheus(stack, "query", query="up == 1")]
+                if len(_prometheus(stack, "query", query="up == 1")) == 3 else [])
+    assert {r["metric"]["job"] for r in up} == {"orderflow-worker", "orderflow-gateway",  # type: ignore[index]
+                                                "orderflow-payment-provider"}
+    handled = _until("the saga's handling times", lambda: _prometheus(
+        stack, "query", query='sum by (agent) (orderflow_agent_handling_seconds_count{agent="process_orders"}) > 0'))
+    assert handled
+    assert _until("the worker ready and the broker reachable", lambda: _prometheus(
+        stack, "query", query='orderflow_ready{job="orderflow-worker"} == 1 and orderflow_broker_reachable == 1'))
+    assert not [a for a in _prometheus(stack, "alerts") if a["labels"]["alertname"] == "OrderflowWorkerDown"]  # type: ignore[index]
+
+    stack.kill_worker(0)
+    firing = _until("OrderflowWorkerDown firing", lambda: [
+        a for a in _prometheus(stack, "alerts")
+        if a["labels"]["alertname"] == "OrderflowWorkerDown" and a["state"] == "firing"])  # type: ignore[index]
+    assert firing[0]["labels"]["instance"] == urllib.parse.urlsplit(stack.worker_url(0)).netloc  # type: ignore[index]
