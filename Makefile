@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' -o -name '*.yml' \) 2>/dev/null)
+SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' -o -name '*.yml' -o -name '*.json' \) 2>/dev/null)
 
 .PHONY: prometheus install install-python dev test test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
 

@@ -31,6 +31,7 @@ from orderflow.agents import (
     customer_orders,
     customers,
     emails,
+    order_census,
     orders,
     payments,
     prices,
@@ -39,7 +40,7 @@ from orderflow.agents import (
     web,
 )
 from orderflow.agents.routing import TableRouter
-from orderflow.agents.runtime import install_repairs
+from orderflow.agents.runtime import Progress, install_repairs, measure_progress
 from orderflow.agents.runtime.checkpoints import STORE_URL
 from orderflow.agents.runtime.durability import DurableApp, FetchSizing, SafeTopic
 from orderflow.agents.runtime.failures import FailStop
@@ -76,6 +77,7 @@ class Pipeline:
     skip_guard: SkipGuard
     failstop: FailStop  # one failure budget for all the worker's agents
     broker: BrokerProbe  # for /readyz: is Kafka reachable (asked lazily, answers cached)
+    progress: Progress  # what the agents handled, for the lag gauges
     tables: dict[str, Any] = field(default_factory=dict)
     routers: dict[str, TableRouter] = field(default_factory=dict)
     watchers: Watchers = field(default_factory=Watchers)
@@ -96,12 +98,13 @@ class Pipeline:
         ``around`` wraps the agent's life (e.g. an HTTP client session)."""
         specs = {spec.name: spec for spec in sources}
         self.stall_watch.watch(name, list(specs))
+        self.progress.reads(name, specs)
         watched = self.stall_watch.wrap(name, handler)
 
         async def agent(stream: faust.StreamT) -> None:
             async with around() if around is not None else contextlib.nullcontext():
                 await run_agent(name, stream, specs, self.codec, self.settings.partitions, self.outbox_for(name),
-                                watched, self.skip_guard, self.failstop)
+                                watched, self.skip_guard, self.failstop, self.progress)
 
         self.app.agent(self.source_topic(*sources), name=name)(agent)
 
@@ -175,7 +178,8 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
                         skip_guard=SkipGuard(lambda: app.consumer),
                         failstop=FailStop(app, settings.handler_failure_limit, settings.handler_failure_window_s,
                                           settings.handler_failure_exit_delay_s),
-                        broker=BrokerProbe(admin_ping(settings.kafka)))
+                        broker=BrokerProbe(admin_ping(settings.kafka)),
+                        progress=measure_progress(app, settings.kafka))
     owners_tls = client_context(settings.tls_ca_file)  # one context for every router's forwarded reads
     for spec in catalog.TABLES:
         if spec.stored_in is not None:  # rows in another table's store (declared before it)
@@ -193,6 +197,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
                                                   owners_tls)
     saga = orders.register(pipeline)
     timeouts.register(pipeline, saga)
+    order_census.register(pipeline, saga)
     stock.register(pipeline)
     prices.register(pipeline)
     payments.register(pipeline)

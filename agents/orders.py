@@ -20,10 +20,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from orderflow.agents.order_census import OpenOrders
 from orderflow.agents.runtime import Inbound, Outbox
-from orderflow.metrics import ILLEGAL_TRANSITIONS
+from orderflow.metrics import ILLEGAL_TRANSITIONS, ORDER_STATUS_REACHED
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import OrderState, PendingPayment
+from orderflow.tables import order_status as st
 from orderflow.tables import orders as saga
 from orderflow.tables.clock import now_ms
 from orderflow.tables.envelope import Event
@@ -50,6 +52,9 @@ class OrderSaga:
         self.outbox: Outbox = pipeline.outbox_for(AGENT)
         self.watchers = pipeline.watchers
         self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
+        self.census = OpenOrders()  # the open orders' statuses, for the gauges of order_census
+        for status in st.ORDER_TRANSITIONS:  # at 0 from the start: a status's first order shows in its rate
+            ORDER_STATUS_REACHED.labels(status)
 
     async def handle(self, msg: Inbound) -> str:
         old = self.orders.get(msg.key)
@@ -71,6 +76,9 @@ class OrderSaga:
             return "unchanged"
         new["appliedOffsets"] = {**new["appliedOffsets"], msg.topic: msg.offset}
         self.orders.put(msg.key, new)
+        if old is None or old["status"] != new["status"]:
+            self.census.note(msg.key, new)
+            ORDER_STATUS_REACHED.labels(new["status"]).observe(max(0, ctx.now_ms - new["createdAt"]) / 1000)
         self._index_payment_deadline(msg.key, old, new)
         events = saga.new_events(old, new)
         await self._send(new, events, saga.new_effects(old, new), summary=bool(events), now_ms=ctx.now_ms)

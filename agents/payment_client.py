@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,7 +42,7 @@ from urllib.parse import quote
 
 import aiohttp
 from circuitbreaker import CircuitBreaker, CircuitBreakerError
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -65,8 +66,14 @@ log = logging.getLogger(__name__)
 PROVIDER_CALLS = Counter(
     "orderflow_payment_provider_calls_total",
     "Calls to the payment provider (retries included in one call), by step and outcome "
-    "(approved, declined, captured, refunded, rejected, unavailable, breaker_open).",
+    "(approved, declined, captured, refunded, rejected, unavailable, breaker_open, failed).",
     ["step", "outcome"],
+)
+PROVIDER_LATENCY = Histogram(
+    "orderflow_payment_provider_call_seconds",
+    "Time of one call to the payment provider (its retries and backoff included), by step and outcome.",
+    ["step", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 BREAKER_STATE = Gauge(
     "orderflow_payment_provider_breaker_state",
@@ -74,6 +81,7 @@ BREAKER_STATE = Gauge(
     ["state"],
 )
 BREAKER_STATES = ("closed", "open", "half_open")
+STEPS = ("authorize", "capture", "refund")
 # Answers that say "try again later" rather than "no".
 TRANSIENT_STATUSES = frozenset({408, 429})
 # The provider refused our credentials: an outage of ours, retried and counted by the breaker, not a decline.
@@ -170,6 +178,9 @@ class PaymentProviderClient:
         self._breaker = CircuitBreaker(failure_threshold=breaker_failures, recovery_timeout=breaker_recovery_s,
                                        expected_exception=ProviderUnavailable, name="payment_provider")
         self._guarded_post = self._breaker.decorate(self._post_with_retries)
+        for step in STEPS:  # the failures at 0 from the start: the error-rate alert sees the first one
+            for outcome in ("unavailable", "breaker_open"):
+                PROVIDER_CALLS.labels(step, outcome)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -200,35 +211,43 @@ class PaymentProviderClient:
                         payment_method_id: str) -> Authorization:
         payload = {"orderId": order_id, "customerId": customer_id, "amount": to_decimal(amount_cents),
                    "currency": currency, "paymentMethodId": payment_method_id}
-        answer = await self._call("authorize", "/api/v1/payments/authorize", payload, f"authorize-{order_id}")
-        return settle("authorize", answer, read_authorization)
+        return await self._call("authorize", "/api/v1/payments/authorize", payload, f"authorize-{order_id}",
+                                read_authorization)
 
     async def capture(self, order_id: str, payment_id: str, amount_cents: int) -> Capture:
-        answer = await self._call("capture", f"/api/v1/payments/{quote(payment_id, safe='')}/capture",
-                                  {"amount": to_decimal(amount_cents)}, f"capture-{order_id}")
-        return settle("capture", answer, read_capture)
+        return await self._call("capture", f"/api/v1/payments/{quote(payment_id, safe='')}/capture",
+                                {"amount": to_decimal(amount_cents)}, f"capture-{order_id}", read_capture)
 
     async def refund(self, order_id: str, payment_id: str, amount_cents: int, reason: str) -> Refund:
-        answer = await self._call("refund", f"/api/v1/payments/{quote(payment_id, safe='')}/refund",
-                                  {"amount": to_decimal(amount_cents), "reason": reason}, f"refund-{order_id}")
-        return settle("refund", answer, read_refund)
+        return await self._call("refund", f"/api/v1/payments/{quote(payment_id, safe='')}/refund",
+                                {"amount": to_decimal(amount_cents), "reason": reason}, f"refund-{order_id}",
+                                read_refund)
 
     # ------------------------------------------------------------------- plumbing
 
-    async def _call(self, step: str, path: str, payload: dict[str, Any], key: str) -> Answer:
-        """One call: breaker check, then up to ``attempts`` tries."""
+    async def _call(self, step: str, path: str, payload: dict[str, Any], key: str,
+                    read: Callable[[Answer], tuple[T, str]]) -> T:
+        """One call: breaker check, then up to ``attempts`` tries, then the
+        step's result read from the answer; counted and timed by outcome."""
+        started = time.perf_counter()
+        outcome = "failed"
         try:
-            return await self._guarded_post(step, path, payload, key)
+            answer = await self._guarded_post(step, path, payload, key)
+            outcome = "rejected"  # unless the answer reads as a result
+            result, outcome = read(answer)
+            return result
         except CircuitBreakerError:
-            PROVIDER_CALLS.labels(step, "breaker_open").inc()
+            outcome = "breaker_open"
             raise ProviderUnavailable(
                 f"payment provider circuit open after {self._breaker.failure_count} failed calls; "
                 f"{step} not tried (next trial in about {self._breaker.open_remaining}s)",
                 breaker_open=True) from None
         except ProviderUnavailable:
-            PROVIDER_CALLS.labels(step, "unavailable").inc()
+            outcome = "unavailable"
             raise
         finally:
+            PROVIDER_CALLS.labels(step, outcome).inc()
+            PROVIDER_LATENCY.labels(step, outcome).observe(time.perf_counter() - started)
             self._publish_breaker_state()
 
     async def _post_with_retries(self, step: str, path: str, payload: dict[str, Any], key: str) -> Answer:
@@ -286,17 +305,6 @@ def to_decimal(cents: int) -> float:
     if isinstance(cents, bool) or not isinstance(cents, int) or cents <= 0:
         raise ValueError(f"amount_cents must be a positive integer, not {cents!r}")
     return cents / 100
-
-
-def settle(step: str, answer: Answer, read: Callable[[Answer], tuple[T, str]]) -> T:
-    """The step's result read from the answer, counted by outcome."""
-    try:
-        result, outcome = read(answer)
-    except ProviderRejected:
-        PROVIDER_CALLS.labels(step, "rejected").inc()
-        raise
-    PROVIDER_CALLS.labels(step, outcome).inc()
-    return result
 
 
 def read_authorization(answer: Answer) -> tuple[Authorization, str]:

@@ -12,13 +12,24 @@ __all__ = [
     "AGENT_HANDLING",
     "AUTH_REFUSALS",
     "BROKER_REACHABLE",
+    "CONSUMER_LAG_RECORDS",
+    "CONSUMER_LAG_SECONDS",
     "CONTENT_TYPE_LATEST",
     "DEAD_LETTERS",
+    "GATEWAY_IN_FLIGHT",
+    "GATEWAY_PRODUCE",
+    "GATEWAY_WORKER_READ_ERRORS",
     "ILLEGAL_TRANSITIONS",
     "HTTP_REQUESTS",
     "RATE_LIMITED",
     "MESSAGES_HANDLED",
+    "OLDEST_OPEN_ORDER",
+    "ORDERS_OPEN",
+    "ORDER_STATUS_REACHED",
+    "PAYMENT_TIMEOUT",
     "READY",
+    "REBALANCES",
+    "REBALANCE_SECONDS",
     "RESTORE_RECORDS",
     "RESTORE_REMAINING",
     "STANDBY_LAG",
@@ -58,6 +69,50 @@ BROKER_REACHABLE = Gauge(
     "1 when this process' last metadata request to Kafka was answered, else 0 (asked at most every few "
     "seconds, also by each scrape).",
 )
+CONSUMER_LAG_RECORDS = Gauge(
+    "orderflow_consumer_lag_records",
+    "Records of a source partition this worker owns that its agents have not handled yet "
+    "(end offset minus the next offset to handle; the worst of the agents reading the topic).",
+    ["topic", "partition"],
+)
+CONSUMER_LAG_SECONDS = Gauge(
+    "orderflow_consumer_lag_seconds",
+    "While records of the partition wait: seconds since the newest record its agents handled was "
+    "produced (0 when none waits; NaN when none was handled since this worker took the partition).",
+    ["topic", "partition"],
+)
+REBALANCES = Counter(
+    "orderflow_rebalances_total",
+    "Consumer group rebalances this worker took part in.",
+)
+REBALANCE_SECONDS = Histogram(
+    "orderflow_rebalance_seconds",
+    "From a rebalance's start until this worker's tables are recovered and its agents run again.",
+    buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0),
+)
+ORDER_STATUS_REACHED = Histogram(
+    "orderflow_order_status_seconds",
+    "Time from an order's placement to each status it reaches, by status (observed by the order "
+    "saga when it writes the status).",
+    ["status"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+)
+ORDERS_OPEN = Gauge(
+    "orderflow_orders_open",
+    "Orders in each non-final status on this worker's partitions (counted every order-scan interval).",
+    ["status"],
+)
+OLDEST_OPEN_ORDER = Gauge(
+    "orderflow_oldest_open_order_age_seconds",
+    "Age since placement of the oldest order in each non-final status on this worker's partitions "
+    "(0 when there is none).",
+    ["status"],
+)
+PAYMENT_TIMEOUT = Gauge(
+    "orderflow_payment_timeout_seconds",
+    "The worker's payment timeout setting: an order longer than this in pending_payment is cancelled "
+    "(the stuck-order alert compares the oldest open order's age with it).",
+)
 ILLEGAL_TRANSITIONS = Counter(
     "orderflow_illegal_transitions_total",
     "Messages ignored because they would make an illegal transition, by agent.",
@@ -80,6 +135,22 @@ HTTP_REQUESTS = Histogram(
     "orderflow_http_request_seconds",
     "Gateway request latency, by route and status.",
     ["route", "status"],
+)
+GATEWAY_IN_FLIGHT = Gauge(
+    "orderflow_http_requests_in_flight",
+    "Gateway requests being answered now.",
+)
+GATEWAY_PRODUCE = Histogram(
+    "orderflow_gateway_produce_seconds",
+    "Time from the gateway's produce call until the broker acknowledged the record, by topic and "
+    "outcome (ok, failed).",
+    ["topic", "outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+GATEWAY_WORKER_READ_ERRORS = Counter(
+    "orderflow_gateway_worker_read_errors_total",
+    "Reads the gateway forwarded to a worker that failed (unreachable, timed out, or a 5xx), by resource.",
+    ["resource"],
 )
 
 AUTH_REFUSALS = Counter(

@@ -1,6 +1,7 @@
 """Prometheus for orderflow: the scrape configuration of a stack's processes
 and the alert rules shipped beside this module (``prometheus/alerts.yml``,
-unit-tested by ``prometheus/alerts-test.yml`` with ``promtool test rules``).
+unit-tested by ``prometheus/alerts-test.yml`` with ``promtool test rules``),
+and the queries of the Grafana dashboard (``grafana/orderflow-dashboard.json``).
 
 Consumes the processes' URLs (from the settings or a running ``DevStack``);
 produces a ``prometheus.yml`` (JSON, which is YAML) and, for a test that
@@ -20,12 +21,14 @@ from urllib.parse import urlsplit
 
 import yaml
 
-__all__ = ["ALERTS_FILE", "ALERTS_TEST_FILE", "GATEWAY_JOB", "PAYMENT_JOB", "WORKER_JOB", "ScrapeTargets",
-           "prometheus_config", "scaled_rules", "write_config"]
+__all__ = ["ALERTMANAGER_FILE", "ALERTS_FILE", "ALERTS_TEST_FILE", "DASHBOARD_FILE", "GATEWAY_JOB", "PAYMENT_JOB",
+           "WORKER_JOB", "ScrapeTargets", "dashboard_queries", "prometheus_config", "scaled_rules", "write_config"]
 
 RULES_DIR = Path(__file__).parent / "prometheus"
+DASHBOARD_FILE = Path(__file__).parent / "grafana" / "orderflow-dashboard.json"
 ALERTS_FILE = RULES_DIR / "alerts.yml"
 ALERTS_TEST_FILE = RULES_DIR / "alerts-test.yml"
+ALERTMANAGER_FILE = RULES_DIR / "alertmanager.yml"
 WORKER_JOB = "orderflow-worker"
 GATEWAY_JOB = "orderflow-gateway"
 PAYMENT_JOB = "orderflow-payment-provider"
@@ -95,12 +98,18 @@ def scaled_rules(scale: float, source: Path = ALERTS_FILE) -> dict[str, Any]:
 
 
 def write_config(directory: Path, targets: ScrapeTargets, interval_s: float = 15,
-                 rules_scale: float = 1.0) -> Path:
+                 rules_scale: float = 1.0, alertmanagers: Sequence[str] = ()) -> Path:
     """Write prometheus.yml (and the rules it loads) into ``directory``; returns the config's path."""
     directory.mkdir(parents=True, exist_ok=True)
     rules_file = directory / "alerts.yml"
     rules_file.write_text(json.dumps(scaled_rules(rules_scale), indent=1) if rules_scale != 1.0
                           else ALERTS_FILE.read_text())
     config_file = directory / "prometheus.yml"
-    config_file.write_text(json.dumps(prometheus_config(targets, [rules_file], interval_s), indent=1))
+    config_file.write_text(json.dumps(prometheus_config(targets, [rules_file], interval_s, alertmanagers), indent=1))
     return config_file
+
+
+def dashboard_queries(path: Path = DASHBOARD_FILE) -> list[tuple[str, str]]:
+    """(panel title, PromQL) of every query of the Grafana dashboard at ``path``."""
+    dashboard = json.loads(path.read_text())
+    return [(panel["title"], target["expr"]) for panel in dashboard["panels"] for target in panel["targets"]]

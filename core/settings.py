@@ -159,8 +159,10 @@ class Settings(BaseSettings):
     payment_provider_api_key_file: Path | None = None
     payment_sim_host: str = "127.0.0.1"
     payment_sim_port: int = 8090
-    # `orderflow dev --observe`: the Prometheus it starts (the Debian package's binary) and how often it scrapes
+    # `orderflow dev --observe`: the Prometheus and Alertmanager it starts (Debian's packages' binaries)
+    # and how often Prometheus scrapes
     prometheus_port: int = 9090
+    alertmanager_port: int = 9093
     prometheus_scrape_interval_s: float = Field(5.0, gt=0)
     payment_http_timeout_s: float = Field(2.0, gt=0)
     payment_attempts: int = Field(3, ge=1)

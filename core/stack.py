@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -27,7 +28,7 @@ from orderflow.certs import CA_NAME, ensure_server_cert
 from orderflow.dev_kafka import broker_security, password_file, settings_as
 from orderflow.kafka_acls import ADMIN, GATEWAY, OPERATOR, WORKER, apply_acls
 from orderflow.kafka_client import KafkaClient
-from orderflow.observability import ScrapeTargets, write_config
+from orderflow.observability import ALERTMANAGER_FILE, ScrapeTargets, write_config
 from orderflow.processes import Child, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
 from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, ensure_secret, mint
@@ -286,24 +287,43 @@ class DevStack:
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.prometheus_port}"
 
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.alertmanager_port}"
+
     def _start_prometheus(self) -> None:
-        """Prometheus (the Debian package's binary) scraping every process of the stack, with the alert rules."""
-        executable = shutil.which("prometheus")
-        if executable is None:
-            raise RuntimeError("--observe needs Prometheus: `make install` installs it (apt-get install prometheus)")
+        """Alertmanager, then Prometheus scraping every process of the stack with
+        the alert rules and sending what fires to that Alertmanager (Debian's
+        packages' binaries)."""
+        prometheus, alertmanager = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
+        if prometheus is None or alertmanager is None:
+            raise RuntimeError("--observe needs Prometheus and Alertmanager: `make install` installs them "
+                               "(apt-get install prometheus prometheus-alertmanager)")
         directory = self.settings.run_dir / "prometheus"
+        self._start_alertmanager(alertmanager, directory)
         targets = ScrapeTargets(workers=[self.worker_url(i) for i in range(self.workers)],
                                 gateways=[self.gateway_url],
                                 payment_provider=[self.payment_simulator_url] if self.payment_simulator else [],
                                 ca_file=self.settings.tls_ca_file)
-        config = write_config(directory, targets, self.settings.prometheus_scrape_interval_s, self._alert_scale)
-        child = Child("prometheus", [executable, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
+        config = write_config(directory, targets, self.settings.prometheus_scrape_interval_s, self._alert_scale,
+                              alertmanagers=[urlsplit(self.alertmanager_url).netloc])
+        child = Child("prometheus", [prometheus, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
                                      f"--web.listen-address=127.0.0.1:{self.settings.prometheus_port}",
                                      "--storage.tsdb.retention.time=2d"],
                       dict(os.environ), self.log_dir / "prometheus.log")
         self.children.append(child)
         wait_http_ok(f"{self.prometheus_url}/-/ready", child, READY_TIMEOUT_S, None)
         self._echo(f"prometheus ready at {self.prometheus_url} (rules {directory / 'alerts.yml'})")
+
+    def _start_alertmanager(self, executable: str, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        child = Child("alertmanager", [executable, f"--config.file={ALERTMANAGER_FILE}",
+                                       f"--storage.path={directory / 'alertmanager'}",
+                                       f"--web.listen-address=127.0.0.1:{self.settings.alertmanager_port}",
+                                       "--cluster.listen-address="],  # one instance: no gossip port
+                      dict(os.environ), self.log_dir / "alertmanager.log")
+        self.children.append(child)
+        wait_http_ok(f"{self.alertmanager_url}/-/ready", child, READY_TIMEOUT_S, None)
 
     def _launch_gateway(self) -> Child:
         return self.launch_gateway("gateway")
@@ -340,6 +360,7 @@ class DevStack:
             lines.append(f"  payments   {self.payment_simulator_url}   (simulator; PUT /_sim/behaviour scripts it)")
         if self.observe:
             lines.append(f"  prometheus {self.prometheus_url}   (alerts: {self.prometheus_url}/alerts)")
+            lines.append(f"  alerts     {self.alertmanager_url}   (Alertmanager)")
         lines.append(f"  logs       {self.log_dir}")
         if not self.settings.auth_enabled:
             lines.append("  auth       off (ORDERFLOW_AUTH_ENABLED=false): /api/v1 takes no token")

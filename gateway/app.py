@@ -21,7 +21,14 @@ from orderflow.gateway.errors import Handler, error_middleware
 from orderflow.gateway.producer import AsyncProducer
 from orderflow.gateway.rate_limit import RATE_LIMITER, RateLimiter, add_rate_limit_headers, rate_limit_middleware
 from orderflow.gateway.tracking import TrackingClient, WorkersUnavailable
-from orderflow.metrics import BROKER_REACHABLE, CONTENT_TYPE_LATEST, HTTP_REQUESTS, READY, exposition
+from orderflow.metrics import (
+    BROKER_REACHABLE,
+    CONTENT_TYPE_LATEST,
+    GATEWAY_IN_FLIGHT,
+    HTTP_REQUESTS,
+    READY,
+    exposition,
+)
 from orderflow.readiness import BrokerProbe
 from orderflow.schemas.codec import Codec
 from orderflow.schemas.registry import codec_for
@@ -34,7 +41,8 @@ __all__ = ["create_gateway"]
 @web.middleware
 async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
-    response = await handler(request)
+    with GATEWAY_IN_FLIGHT.track_inprogress():
+        response = await handler(request)
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"
     HTTP_REQUESTS.labels(name, str(response.status)).observe(time.perf_counter() - started)

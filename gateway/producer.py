@@ -3,18 +3,21 @@
 Owns one librdkafka producer (idempotent, acks=all, Java-compatible murmur2
 partitioning) and a thread that serves its delivery callbacks. ``send``
 resolves when the broker has acknowledged the record, so a 2xx answer means
-the command is durable in Kafka.
+the command is durable in Kafka. Owns the orderflow_gateway_produce_seconds
+histogram (produce call to acknowledgement).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from orderflow.kafka_client import KafkaClient, as_client
+from orderflow.metrics import GATEWAY_PRODUCE
 from orderflow.partitioning import CONFLUENT_PARTITIONER
 
 __all__ = ["AsyncProducer", "producer_config"]
@@ -61,9 +64,16 @@ class AsyncProducer:
             else:
                 loop.call_soon_threadsafe(_succeed, done, msg)
 
+        started = time.perf_counter()
         self._producer.produce(topic, value=value, key=key,
                                headers=dict(headers or {}), on_delivery=on_delivery)
-        return await done
+        outcome = "failed"
+        try:
+            delivered = await done
+            outcome = "ok"
+            return delivered
+        finally:
+            GATEWAY_PRODUCE.labels(topic, outcome).observe(time.perf_counter() - started)
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Raise KafkaException unless the broker answers a metadata request."""

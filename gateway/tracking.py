@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from orderflow.metrics import GATEWAY_WORKER_READ_ERRORS
+
 __all__ = ["TrackingClient", "WorkerAnswer", "WorkersUnavailable"]
 
 
@@ -62,14 +64,24 @@ class TrackingClient:
         timeout = aiohttp.ClientTimeout(total=self._timeout.total + wait_s if self._timeout.total else None)
         errors = []
         start, self._next = self._next, (self._next + 1) % len(self._urls)
+        resource = read_resource(path_qs)
         for i in range(len(self._urls)):
             base = self._urls[(start + i) % len(self._urls)]
             try:
                 async with self._session.get(base + path_qs, timeout=timeout) as resp:
+                    if resp.status >= 500:
+                        GATEWAY_WORKER_READ_ERRORS.labels(resource).inc()
                     if resp.status == 503 and i + 1 < len(self._urls):
                         errors.append(f"{base}: 503")
                         continue
                     return WorkerAnswer(resp.status, await resp.read(), resp.content_type)
             except (aiohttp.ClientError, TimeoutError) as exc:
+                GATEWAY_WORKER_READ_ERRORS.labels(resource).inc()
                 errors.append(f"{base}: {type(exc).__name__}")
         raise WorkersUnavailable("; ".join(errors))
+
+
+def read_resource(path_qs: str) -> str:
+    """The metric label of a worker path: its first segment (orders, customers,
+    inventory, readyz), never a key."""
+    return path_qs.lstrip("/").split("/", 1)[0].split("?", 1)[0] or "root"

@@ -13,6 +13,7 @@ What it repairs in Faust, each in its own module with its own unit tests:
 send stops the worker, recovery keeps what was fetched), ``checkpoints``
 (RocksDB holds only acknowledged changelog writes), ``restore`` (bulk restore
 through librdkafka), ``standby`` (standby buffers flushed, lag measured),
+``progress`` (consumer lag and rebalances, measured),
 ``watchdog`` (the skip guard and the stall watch), ``failures`` (a bug is not a
 poison message). ``install_repairs`` applies them to a ``DurableApp``;
 ``versions`` pins the libraries they were written against.
@@ -27,6 +28,7 @@ from orderflow.agents.runtime.commits import commit_only_handled
 from orderflow.agents.runtime.durability import keep_messages_fetched_on_resume, make_commits_wait_for_changelogs
 from orderflow.agents.runtime.failures import Unhandleable
 from orderflow.agents.runtime.handling import Inbound, Outbox
+from orderflow.agents.runtime.progress import Progress, measure_progress
 from orderflow.agents.runtime.restore import restore_in_bulk
 from orderflow.agents.runtime.rows import Rows
 from orderflow.agents.runtime.standby import watch_standby_lag
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
     from orderflow.agents.runtime.durability import DurableApp
     from orderflow.kafka_client import KafkaClient
 
-__all__ = ["Inbound", "Outbox", "Rows", "Unhandleable", "check_versions", "install_repairs"]
+__all__ = ["Inbound", "Outbox", "Progress", "Rows", "Unhandleable", "check_versions", "install_repairs",
+           "measure_progress"]
 
 
 def install_repairs(app: DurableApp, kafka: KafkaClient) -> None:

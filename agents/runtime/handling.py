@@ -34,11 +34,15 @@ from orderflow.tables.validation import problems
 if TYPE_CHECKING:
     import faust
 
+    from orderflow.agents.runtime.progress import Progress
     from orderflow.agents.runtime.watchdog import SkipGuard
 
 __all__ = ["Inbound", "Outbox", "Unhandleable", "WrongWriter", "run_agent"]
 
 log = logging.getLogger(__name__)
+DEAD_LETTER_REASONS = ("undecodable", "refused", "handler_failed")
+# what a handler returns (applied, unchanged, replayed, ignored) or what became of its message
+OUTCOMES = ("applied", "unchanged", "replayed", "ignored", "refused", "failed")
 Handler = Callable[["Inbound"], Awaitable[str]]
 RecordT = TypeVar("RecordT", bound=Mapping[str, Any])
 
@@ -137,9 +141,8 @@ def _key_field(record: Mapping[str, Any], field: str) -> str | None:
 
 async def dead_letter(outbox: Outbox, event: Any, why: str, detail: str) -> Awaitable[Any]:
     """Send ``event`` to ``deadletters`` with the reason "``why``: ``detail``" (``why`` one of
-    the few classes the metric counts: undecodable, refused, handler failed); returns its
-    acknowledgement to await."""
-    reason = f"{why}: {detail}"
+    ``DEAD_LETTER_REASONS``, the classes the metric counts); returns its acknowledgement to await."""
+    reason = f"{why.replace('_', ' ')}: {detail}"
     message = event.message
     headers = {
         REASON: reason.encode(errors="replace")[:1000],
@@ -150,16 +153,17 @@ async def dead_letter(outbox: Outbox, event: Any, why: str, detail: str) -> Awai
     for name, value in (event.headers or {}).items():
         headers.setdefault(name, value)
     delivered = await outbox.send_raw(catalog.DEAD_LETTERS, event.key, event.value, headers)
-    DEAD_LETTERS.labels(message.topic, why.replace(" ", "_")).inc()
+    DEAD_LETTERS.labels(message.topic, why).inc()
     return delivered
 
 
 async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalog.TopicSpec],
                     codec: Codec, partitions: int, outbox: Outbox, handler: Handler,
-                    guard: SkipGuard | None = None, failstop: FailStop | None = None) -> None:
+                    guard: SkipGuard | None = None, failstop: FailStop | None = None,
+                    progress: Progress | None = None) -> None:
     """The loop of every agent: check nothing was skipped, decode, handle,
     count; dead-letter failures; ack only a message that was dealt with; stop
-    the worker when ``failstop`` trips.
+    the worker when ``failstop`` trips; tell ``progress`` what was handled.
 
     Faust acks the current message itself when the agent leaves its loop,
     also when it is cancelled or fails in the middle of that message (a
@@ -168,6 +172,12 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
     off and each message is acked here, after its handler or its dead letter.
     """
     stream.enable_acks = False
+    for topic in specs:  # every series at 0 from the start, so rates and alerts see the first one
+        for why in DEAD_LETTER_REASONS:
+            DEAD_LETTERS.labels(topic, why)
+    for outcome in OUTCOMES:
+        MESSAGES_HANDLED.labels(name, outcome)
+    AGENT_HANDLING.labels(name)
     async for event in stream.events():
         message = event.message
         if failstop is not None and failstop.tripped is not None:
@@ -183,6 +193,8 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
             await failstop.halt()  # reached only if the exit did not end the process
         with handled_ack():
             await stream.ack(event)
+        if progress is not None:
+            progress.handled(name, message.tp, message.offset, message.timestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +238,7 @@ async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mappin
             raise  # failed because the worker is stopping: not acked, handled again after the restart
         log.exception("%s: handler failed on %s", name, inbound.cause)
         MESSAGES_HANDLED.labels(name, "failed").inc()
-        delivered = await dead_letter(outbox, event, "handler failed", f"{type(exc).__name__}: {exc}")
+        delivered = await dead_letter(outbox, event, "handler_failed", f"{type(exc).__name__}: {exc}")
         return _Failed(inbound.cause, exc, delivered)
     AGENT_HANDLING.labels(name).observe(time.perf_counter() - started)
     MESSAGES_HANDLED.labels(name, outcome).inc()

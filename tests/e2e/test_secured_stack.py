@@ -3,13 +3,15 @@ SASL_SSL with a SCRAM user per component and the catalog's ACLs. An order
 placed over HTTPS reaches confirmed with every process connected as its own
 principal, none as a super user. Beside it runs Prometheus with orderflow's
 alert rules (``orderflow dev --observe``; the rules' waits scaled down):
-it scrapes every process over HTTPS, and a killed worker fires the
-worker-down alert, seen through Prometheus' HTTP API.
+it scrapes every process over HTTPS, every panel query of the shipped
+Grafana dashboard answers under a little load, and a killed worker fires the
+worker-down alert, seen through Prometheus' HTTP API and in Alertmanager.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.parse
 import urllib.request
@@ -22,6 +24,7 @@ from support.http import authorize
 from support.saga import await_status, new_customer, place, seed_stock
 
 from orderflow.kafka_acls import OPERATOR
+from orderflow.observability import dashboard_queries
 from orderflow.ports import free_port, free_port_run
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
@@ -37,7 +40,8 @@ def secured_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack
     settings = Settings(_env_file=None, run_dir=tmp_path_factory.mktemp("secured-stack"),
                         jar_cache=REPO_ROOT / "run", broker_port=free_port_run(2),
                         worker_port=free_port(), gateway_port=free_port(), payment_sim_port=free_port(),
-                        prometheus_port=free_port(), prometheus_scrape_interval_s=1.0)
+                        prometheus_port=free_port(), alertmanager_port=free_port(),
+                        prometheus_scrape_interval_s=1.0)
     stack = DevStack(settings, workers=1, fresh=True, echo=lambda _line: None, observe=True, alert_scale=0.05)
     try:
         stack.start()
@@ -78,6 +82,43 @@ def _until(what: str, probe: object, timeout_s: float = 60.0) -> list[dict[str, 
         time.sleep(0.5)
 
 
+def _answers(stack: DevStack, query: str) -> list[float]:
+    return [float(r["value"][1]) for r in _prometheus(stack, "query", query=query)]  # type: ignore[index]
+
+
+def test_every_dashboard_panel_answers_against_the_live_stack(secured_stack: DevStack) -> None:
+    """What Grafana would show: each panel query of the shipped dashboard, run by
+    the real Prometheus scraping the stack under a little load, has a value."""
+    stack = secured_stack
+    # the load must come after Prometheus' first scrapes, or every series starts at its final value
+    _until("every target scraped", lambda: _prometheus(stack, "query", query="count(up == 1) == 3"))
+    product = f"p-{uuid.uuid4().hex[:6]}"
+    seed_stock(stack, product, 6, price=2.0)
+    customer = new_customer(stack)
+    placed = [place(stack, [{"productId": product, "quantity": 2}], customer=customer) for _ in range(3)]
+    placed.append(place(stack, [{"productId": product, "quantity": 5}], customer=customer))  # more than is left
+    outcomes = [await_status(stack, order_id, "confirmed", "rejected")["status"] for order_id in placed]
+    assert sorted(outcomes) == ["confirmed"] * 3 + ["rejected"]
+
+    # a rate needs two scrapes after the load, a gauge its worker's next timer round
+    silent, answered = set(dashboard_queries()), {}
+    deadline = time.monotonic() + 45
+    while silent and time.monotonic() < deadline:
+        for title, query in sorted(silent):
+            values = _answers(stack, query)
+            if any(math.isfinite(v) for v in values):
+                answered[title, query] = values
+                silent.discard((title, query))
+        time.sleep(0.5)
+    for (title, query), values in answered.items():
+        print(f"{title}: {len(values)} series, e.g. {[round(v, 4) for v in values[:3]]}  <- {query}")
+    assert sorted(silent) == []
+    # the first rejection shows in the rate too: every status' series starts at 0
+    outcome_rates = 'sum by (status) (rate(orderflow_order_status_seconds_count{status=~"confirmed|rejected"}[1m])) > 0'
+    assert _until("a rate of confirmed and of rejected orders",
+                  lambda: rates if len(rates := _answers(stack, outcome_rates)) == 2 else [])
+
+
 def test_prometheus_scrapes_the_stack_and_fires_worker_down(secured_stack: DevStack) -> None:
     stack = secured_stack
     product = f"p-{uuid.uuid4().hex[:6]}"
@@ -101,3 +142,8 @@ def test_prometheus_scrapes_the_stack_and_fires_worker_down(secured_stack: DevSt
         a for a in _prometheus(stack, "alerts")
         if a["labels"]["alertname"] == "OrderflowWorkerDown" and a["state"] == "firing"])  # type: ignore[index]
     assert firing[0]["labels"]["instance"] == urllib.parse.urlsplit(stack.worker_url(0)).netloc  # type: ignore[index]
+    # and Prometheus hands it to the stack's Alertmanager
+    with_alertmanager = _until("the alert in Alertmanager", lambda: [
+        a for a in json.load(urllib.request.urlopen(f"{stack.alertmanager_url}/api/v2/alerts", timeout=5))  # noqa: S310
+        if a["labels"]["alertname"] == "OrderflowWorkerDown"])
+    assert with_alertmanager[0]["status"]["state"] == "active"

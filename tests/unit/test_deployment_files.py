@@ -5,6 +5,7 @@ image carries the service's packages and none of the development tools."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from orderflow.broker import kafka_version
+from orderflow.observability import DASHBOARD_FILE, GATEWAY_JOB, PAYMENT_JOB, WORKER_JOB
 from orderflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +115,26 @@ def test_compose_secures_kafka_with_a_scram_user_per_principal_and_the_catalog_s
     declared = compose()["secrets"]
     assert {f"kafka_{u}" for u in USERS} <= set(declared)
     assert all(declared[f"kafka_{u}"]["file"] == f"./run/auth/kafka/{u}" for u in USERS)
+
+
+def test_compose_runs_prometheus_alertmanager_and_grafana_with_the_shipped_files() -> None:
+    services = compose()["services"]
+    assert {"prometheus", "alertmanager", "grafana"} <= set(services)
+    mounted = {inside: host for name in ("prometheus", "alertmanager", "grafana")
+               for host, inside, _mode in (v.split(":") for v in services[name]["volumes"])}
+    assert all((ROOT / host).exists() for host in mounted.values()), mounted
+    assert mounted["/etc/prometheus/alerts.yml"] == "./core/prometheus/alerts.yml"
+    prometheus = yaml.safe_load((ROOT / mounted["/etc/prometheus/prometheus.yml"]).read_text())
+    assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    # the rules match on the jobs orderflow dev --observe names too
+    assert {job["job_name"] for job in prometheus["scrape_configs"]} == {WORKER_JOB, GATEWAY_JOB, PAYMENT_JOB}
+    grafana = services["grafana"]["volumes"]
+    assert "./core/grafana/orderflow-dashboard.json:/var/lib/grafana/dashboards/orderflow.json:ro" in grafana
+
+
+def test_the_dashboards_panels_read_the_provisioned_datasource() -> None:
+    datasource = yaml.safe_load((ROOT / "core/grafana/provisioning/datasources/prometheus.yml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    assert {target["datasource"]["uid"] for panel in dashboard["panels"] for target in panel["targets"]} == {uid}
+    assert len({panel["title"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
