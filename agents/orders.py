@@ -77,6 +77,7 @@ class OrderSaga:
         new["appliedOffsets"] = {**new["appliedOffsets"], msg.topic: msg.offset}
         self.orders.put(msg.key, new)
         if old is None or old["status"] != new["status"]:
+            log.info("order %s %s -> %s (%s)", new["orderId"], old["status"] if old else "new", new["status"], msg.kind)
             self.census.note(msg.key, new)
             ORDER_STATUS_REACHED.labels(new["status"]).observe(max(0, ctx.now_ms - new["createdAt"]) / 1000)
         self._index_payment_deadline(msg.key, old, new)

@@ -51,6 +51,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from orderflow import tracing
+
 __all__ = [
     "Authorization",
     "Capture",
@@ -228,27 +230,30 @@ class PaymentProviderClient:
     async def _call(self, step: str, path: str, payload: dict[str, Any], key: str,
                     read: Callable[[Answer], tuple[T, str]]) -> T:
         """One call: breaker check, then up to ``attempts`` tries, then the
-        step's result read from the answer; counted and timed by outcome."""
+        step's result read from the answer; counted, timed and traced by outcome."""
         started = time.perf_counter()
         outcome = "failed"
-        try:
-            answer = await self._guarded_post(step, path, payload, key)
-            outcome = "rejected"  # unless the answer reads as a result
-            result, outcome = read(answer)
-            return result
-        except CircuitBreakerError:
-            outcome = "breaker_open"
-            raise ProviderUnavailable(
-                f"payment provider circuit open after {self._breaker.failure_count} failed calls; "
-                f"{step} not tried (next trial in about {self._breaker.open_remaining}s)",
-                breaker_open=True) from None
-        except ProviderUnavailable:
-            outcome = "unavailable"
-            raise
-        finally:
-            PROVIDER_CALLS.labels(step, outcome).inc()
-            PROVIDER_LATENCY.labels(step, outcome).observe(time.perf_counter() - started)
-            self._publish_breaker_state()
+        with tracing.span(f"payment {step}", tracing.SpanKind.CLIENT) as span:
+            try:
+                answer = await self._guarded_post(step, path, payload, key)
+                outcome = "rejected"  # unless the answer reads as a result
+                result, outcome = read(answer)
+                return result
+            except CircuitBreakerError:
+                outcome = "breaker_open"
+                raise ProviderUnavailable(
+                    f"payment provider circuit open after {self._breaker.failure_count} failed calls; "
+                    f"{step} not tried (next trial in about {self._breaker.open_remaining}s)",
+                    breaker_open=True) from None
+            except ProviderUnavailable:
+                outcome = "unavailable"
+                raise
+            finally:
+                PROVIDER_CALLS.labels(step, outcome).inc()
+                PROVIDER_LATENCY.labels(step, outcome).observe(time.perf_counter() - started)
+                self._publish_breaker_state()
+                if span is not None:
+                    span.set_attribute("orderflow.outcome", outcome)
 
     async def _post_with_retries(self, step: str, path: str, payload: dict[str, Any], key: str) -> Answer:
         retrying = AsyncRetrying(stop=stop_after_attempt(self._attempts), wait=self._backoff,
@@ -263,7 +268,8 @@ class PaymentProviderClient:
     async def _post_once(self, path: str, payload: dict[str, Any], key: str) -> Answer:
         if self._session is None:
             raise RuntimeError("PaymentProviderClient.start() was not awaited")
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key, "Authorization": self._auth}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key, "Authorization": self._auth,
+                   **tracing.headers_for_http()}
         try:
             async with self._session.post(self._base_url + path, data=json.dumps(payload), headers=headers,
                                           timeout=self._timeout) as response:

@@ -222,6 +222,17 @@ def payment_sim(ctx: click.Context, port: int | None) -> None:
     run_payment_provider(settings.payment_sim_host, port or settings.payment_sim_port, settings.payment_api_key, tls)
 
 
+@main.command("trace-sink", cls=DevCommand)
+@click.option("--port", type=int, default=None, help="HTTP port (ORDERFLOW_TRACE_SINK_PORT).")
+@click.pass_context
+def trace_sink(ctx: click.Context, port: int | None) -> None:
+    """Run a small OTLP/HTTP trace receiver (GET /traces, /traces/{id}) where Jaeger cannot run."""
+    from orderflow.simulator.trace_sink import run_trace_sink
+
+    settings: Settings = ctx.obj
+    run_trace_sink("127.0.0.1", port or settings.trace_sink_port)
+
+
 @main.group()
 def dlq() -> None:
     """Dead letters: list them, replay them to the topic they came from."""

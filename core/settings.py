@@ -163,6 +163,7 @@ class Settings(BaseSettings):
     # and how often Prometheus scrapes
     prometheus_port: int = 9090
     alertmanager_port: int = 9093
+    trace_sink_port: int = 4318  # the OTLP receiver it starts (`orderflow trace-sink`), where Jaeger cannot run
     prometheus_scrape_interval_s: float = Field(5.0, gt=0)
     payment_http_timeout_s: float = Field(2.0, gt=0)
     payment_attempts: int = Field(3, ge=1)
@@ -172,6 +173,12 @@ class Settings(BaseSettings):
     payment_breaker_recovery_s: float = Field(5.0, gt=0)
 
     log_level: str = "info"
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="json: one JSON object per line (time, level, process, agent, orderId, trace and span id)")
+    # OpenTelemetry traces, exported over OTLP/HTTP (e.g. http://jaeger:4318) when set; off when empty
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of new traces recorded (the gateway's "
+                                      "choice is kept by every agent downstream)")
 
     @property
     def uses_local_broker(self) -> bool:

@@ -146,6 +146,8 @@ class DevStack:
         # (imports, joining the group, recovery) overlap, and the workers join
         # the group together instead of one rebalance per worker.
         simulator = self._launch_payment_simulator() if self.payment_simulator else None
+        if self.observe and not self.settings.otlp_endpoint:
+            self._start_trace_sink()
         workers = [self._start_worker(i, wait=False) for i in range(self.workers)]
         gateway = self._launch_gateway()
         if simulator is not None:
@@ -288,6 +290,19 @@ class DevStack:
         return f"http://127.0.0.1:{self.settings.prometheus_port}"
 
     @property
+    def trace_sink_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.trace_sink_port}"
+
+    def _start_trace_sink(self) -> None:
+        """The OTLP receiver the processes launched next send their spans to."""
+        child = Child("trace-sink", orderflow_command("trace-sink"), self.environment(),
+                      self.log_dir / "trace-sink.log")
+        self.children.append(child)
+        wait_http_ok(f"{self.trace_sink_url}/healthz", child, READY_TIMEOUT_S, None)
+        self.settings = self.settings.model_copy(update={"otlp_endpoint": self.trace_sink_url})
+        self._echo(f"trace sink ready at {self.trace_sink_url} (traces: {self.trace_sink_url}/traces)")
+
+    @property
     def alertmanager_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.alertmanager_port}"
 
@@ -361,6 +376,8 @@ class DevStack:
         if self.observe:
             lines.append(f"  prometheus {self.prometheus_url}   (alerts: {self.prometheus_url}/alerts)")
             lines.append(f"  alerts     {self.alertmanager_url}   (Alertmanager)")
+        if self.settings.otlp_endpoint:
+            lines.append(f"  traces     {self.settings.otlp_endpoint}   (OTLP; the local sink lists them at /traces)")
         lines.append(f"  logs       {self.log_dir}")
         if not self.settings.auth_enabled:
             lines.append("  auth       off (ORDERFLOW_AUTH_ENABLED=false): /api/v1 takes no token")

@@ -2,16 +2,20 @@
 /metrics, request timing, JSON errors, authentication (every /api/v1 route
 needs a bearer token or an API key; ``gateway/auth.py``), rate limits
 (``gateway/rate_limit.py``), and the lifecycle of its Kafka
-producer and worker client (opened on startup, never at import).
+producer and worker client (opened on startup, never at import), and one
+span and one access-log line (``orderflow.access``) per request.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from orderflow import tracing
 from orderflow.apikeys import KeyFollower
 from orderflow.certs import client_context
 from orderflow.gateway import customers, inventory, openapi, orders
@@ -37,15 +41,42 @@ from orderflow.tables import access
 
 __all__ = ["create_gateway"]
 
+ACCESS_LOG = logging.getLogger("orderflow.access")
+
 
 @web.middleware
 async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Times, counts, traces and logs each request; answers with its trace
+    (``traceparent``, when tracing is on) and request id (``X-Request-ID``: the
+    caller's, or a new one)."""
     started = time.perf_counter()
-    with GATEWAY_IN_FLIGHT.track_inprogress():
-        response = await handler(request)
-    route = request.match_info.route.resource
-    name = route.canonical if route is not None else "unmatched"
-    HTTP_REQUESTS.labels(name, str(response.status)).observe(time.perf_counter() - started)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request_id = request.headers.get(tracing.REQUEST_ID) or uuid.uuid4().hex
+    parent = tracing.parent_from_http(request.headers)
+    with GATEWAY_IN_FLIGHT.track_inprogress(), \
+            tracing.span(f"{request.method} {route}", tracing.SpanKind.SERVER, parent,
+                         {"http.request.method": request.method, "http.route": route}) as span:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # aiohttp's own answers (e.g. 404 unmatched) are responses too
+            response = exc
+        if span is not None:
+            span.set_attribute("http.response.status_code", response.status)
+            if response.status >= 500:
+                tracing.fail(span, f"HTTP {response.status}")
+            if not response.prepared:  # a stream (SSE) sent its headers already
+                response.headers.update(tracing.headers_for_http())
+    if not response.prepared:
+        response.headers[tracing.REQUEST_ID] = request_id
+    elapsed = time.perf_counter() - started
+    HTTP_REQUESTS.labels(route, str(response.status)).observe(elapsed)
+    ACCESS_LOG.info("%s %s %d %.1f ms", request.method, route, response.status, elapsed * 1000,
+                    extra={"method": request.method, "route": route, "status": response.status,
+                           "latencyMs": round(elapsed * 1000, 2), "requestId": request_id,
+                           "traceId": tracing.trace_id_of(span)})
+    if isinstance(response, web.HTTPException):
+        raise response
     return response
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from confluent_kafka import KafkaException
 
+from orderflow import tracing
 from orderflow.gateway.auth import caller
 from orderflow.gateway.context import GatewayContext
 from orderflow.gateway.errors import RequestRejected, json_error
@@ -72,7 +73,8 @@ async def produce(ctx: GatewayContext, spec: catalog.TopicSpec, key: str, kind: 
     """Write one record; None when the broker acknowledged it, else a 503."""
     catalog.check_writer(catalog.GATEWAY, spec)
     try:
-        await ctx.producer.send(spec.name, key.encode(), ctx.codec.encode(f"{catalog.NAMESPACE}.{kind}", record))
+        await ctx.producer.send(spec.name, key.encode(), ctx.codec.encode(f"{catalog.NAMESPACE}.{kind}", record),
+                                tracing.headers_for_kafka())
     except (KafkaException, BufferError) as exc:
         return json_error(503, "unavailable", f"could not write to Kafka: {exc}")
     return None

@@ -11,6 +11,11 @@ exception out of a handler is a bug, not a poison message: the message is
 dead-lettered the same way (to be replayed once fixed) and the failure is
 counted by the worker's ``FailStop``, which ends the worker when too many
 come too fast (``failures``).
+
+Each message is handled inside a span that continues the trace in its
+``traceparent`` header (or starts one), and the outbox writes the current
+trace into the headers of every record it sends (``tracing``); log lines
+made meanwhile name the agent and the order (``logs``).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from orderflow import tracing
 from orderflow.agents.runtime.commits import handled_ack, refuse
 from orderflow.agents.runtime.failures import FailStop, Unhandleable
 from orderflow.deadletter_headers import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
+from orderflow.logs import AGENT, ORDER_ID
 from orderflow.metrics import AGENT_HANDLING, DEAD_LETTERS, MESSAGES_HANDLED, UNDECODABLE_MESSAGES
 from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
@@ -99,7 +106,9 @@ class Outbox:
         schema = f"{catalog.NAMESPACE}.{kind}"
         if schema not in spec.value_schemas:
             raise ValueError(f"{kind} may not be written to {spec.name}")
-        await self._topic(spec.name).send(key=key.encode(), value=self._codec.encode(schema, record))
+        # the trace of the message being handled goes on with what it causes
+        await self._topic(spec.name).send(key=key.encode(), value=self._codec.encode(schema, record),
+                                          headers=tracing.headers_for_kafka() or None)
 
     async def send_raw(self, spec: catalog.TopicSpec, key: bytes | None, value: bytes | None,
                        headers: Mapping[str, bytes]) -> Awaitable[Any]:
@@ -178,6 +187,7 @@ async def run_agent(name: str, stream: faust.StreamT, specs: Mapping[str, catalo
     for outcome in OUTCOMES:
         MESSAGES_HANDLED.labels(name, outcome)
     AGENT_HANDLING.labels(name)
+    AGENT.set(name)  # this agent's task: every log line it makes names it
     async for event in stream.events():
         message = event.message
         if failstop is not None and failstop.tripped is not None:
@@ -225,21 +235,43 @@ async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mappin
                     message.offset, exc.reason)
         await dead_letter(outbox, event, "undecodable", exc.reason)
         return None
+    ORDER_ID.set(_order_id(inbound.record))  # for the log lines of this message
     started = time.perf_counter()
-    try:
-        outcome = await handler(inbound)
-    except Unhandleable as exc:  # the message's fault: dead-lettered, the agent goes on
-        log.warning("%s: refused %s: %s", name, inbound.cause, exc)
-        MESSAGES_HANDLED.labels(name, "refused").inc()
-        await dead_letter(outbox, event, "refused", str(exc))
-        return None
-    except Exception as exc:  # our code's fault: dead-lettered to replay after the fix, and counted
-        if stream.app.should_stop:
-            raise  # failed because the worker is stopping: not acked, handled again after the restart
-        log.exception("%s: handler failed on %s", name, inbound.cause)
-        MESSAGES_HANDLED.labels(name, "failed").inc()
-        delivered = await dead_letter(outbox, event, "handler_failed", f"{type(exc).__name__}: {exc}")
-        return _Failed(inbound.cause, exc, delivered)
+    with tracing.span(f"{name} {inbound.kind}", tracing.SpanKind.CONSUMER, tracing.parent_from_kafka(event.headers),
+                      _span_attributes(inbound) if tracing.enabled() else None) as span:
+        try:
+            outcome = await handler(inbound)
+        except Unhandleable as exc:  # the message's fault: dead-lettered, the agent goes on
+            log.warning("%s: refused %s: %s", name, inbound.cause, exc)
+            MESSAGES_HANDLED.labels(name, "refused").inc()
+            tracing.fail(span, f"refused: {exc}")
+            await dead_letter(outbox, event, "refused", str(exc))
+            return None
+        except Exception as exc:  # our code's fault: dead-lettered to replay after the fix, and counted
+            if stream.app.should_stop:
+                raise  # failed because the worker is stopping: not acked, handled again after the restart
+            log.exception("%s: handler failed on %s", name, inbound.cause)
+            MESSAGES_HANDLED.labels(name, "failed").inc()
+            tracing.fail(span, f"handler failed: {type(exc).__name__}")
+            delivered = await dead_letter(outbox, event, "handler_failed", f"{type(exc).__name__}: {exc}")
+            return _Failed(inbound.cause, exc, delivered)
+        if span is not None:
+            span.set_attribute("orderflow.outcome", outcome)
     AGENT_HANDLING.labels(name).observe(time.perf_counter() - started)
     MESSAGES_HANDLED.labels(name, outcome).inc()
     return None
+
+
+def _order_id(record: Mapping[str, Any]) -> str | None:
+    """The order a message is about, where it names one (envelopes keep it in ``data``)."""
+    return _key_field(record, "orderId")
+
+
+def _span_attributes(inbound: Inbound) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"messaging.system": "kafka", "messaging.destination.name": inbound.topic,
+                                  "messaging.kafka.destination.partition": inbound.partition,
+                                  "messaging.kafka.message.offset": inbound.offset}
+    order_id = _order_id(inbound.record)
+    if order_id is not None:
+        attributes["orderflow.order_id"] = order_id
+    return attributes

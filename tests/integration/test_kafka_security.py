@@ -2,7 +2,7 @@
 StandardAuthorizer, ACLs from the catalog) refuses whoever it should: a
 client without credentials or with a wrong password, a component writing a
 topic it does not own or reading one it does not consume (the stack on it:
-tests/e2e/test_secured_stack.py).
+tests/e2e/test_observed_stack.py).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.http import authorize
+from support.http import authorize, get, post_json
 from support.saga import await_status, new_customer, place, seed_stock
 
 from orderflow.kafka_acls import OPERATOR
@@ -41,7 +42,7 @@ def secured_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack
                         jar_cache=REPO_ROOT / "run", broker_port=free_port_run(2),
                         worker_port=free_port(), gateway_port=free_port(), payment_sim_port=free_port(),
                         prometheus_port=free_port(), alertmanager_port=free_port(),
-                        prometheus_scrape_interval_s=1.0)
+                        trace_sink_port=free_port(), prometheus_scrape_interval_s=1.0, log_format="json")
     stack = DevStack(settings, workers=1, fresh=True, echo=lambda _line: None, observe=True, alert_scale=0.05)
     try:
         stack.start()
@@ -117,6 +118,71 @@ def test_every_dashboard_panel_answers_against_the_live_stack(secured_stack: Dev
     outcome_rates = 'sum by (status) (rate(orderflow_order_status_seconds_count{status=~"confirmed|rejected"}[1m])) > 0'
     assert _until("a rate of confirmed and of rejected orders",
                   lambda: rates if len(rates := _answers(stack, outcome_rates)) == 2 else [])
+
+
+def _spans(stack: DevStack, trace_id: str) -> list[dict[str, object]]:
+    try:
+        with urllib.request.urlopen(f"{stack.trace_sink_url}/traces/{trace_id}", timeout=5) as answer:  # noqa: S310
+            return json.load(answer)["spans"]  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return []
+        raise
+
+
+# one span per step of a 1-line order's saga, from the gateway to the capture
+SAGA_SPANS = {"POST /api/v1/orders", "process_orders PlaceOrder", "manage_customers CheckCustomer",
+              "process_orders CustomerCheckResult", "manage_stock ReserveLine", "process_orders LineResult",
+              "process_payments RequestPayment", "payment authorize", "payment capture",
+              "process_orders PaymentCompleted", "manage_stock SellLine"}
+
+
+def test_one_order_is_one_trace_across_the_gateway_and_every_agent(secured_stack: DevStack) -> None:
+    stack = secured_stack
+    product = f"p-{uuid.uuid4().hex[:6]}"
+    seed_stock(stack, product, 5, price=3.0)
+    customer = new_customer(stack)
+    trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders",
+                      {"customerId": customer, "items": [{"productId": product, "quantity": 1}],
+                       "paymentMethodId": "pm_visa"},
+                      {"traceparent": f"00-{trace_id}-{caller_span}-01", "X-Request-ID": "e2e-trace-1"})
+    assert reply.status == 202, reply.body
+    headers = {name.lower(): value for name, value in reply.headers.items()}
+    assert headers["traceparent"].split("-")[1] == trace_id  # the caller's trace, continued
+    assert headers["x-request-id"] == "e2e-trace-1"
+    order_id = reply.json()["orderId"]
+    await_status(stack, order_id, "confirmed")
+
+    def whole_saga() -> list[dict[str, object]]:
+        found = _spans(stack, trace_id)
+        return found if {span["name"] for span in found} >= SAGA_SPANS else []
+    spans = _until("the saga's spans in the trace", whole_saga, timeout_s=30)
+    for span in sorted(spans, key=lambda s: s["startUnixNano"]):  # type: ignore[arg-type, return-value]
+        print(f'{span["service"]:<18} {span["name"]:<38} {span["durationMs"]:>8} ms  parent {span["parentSpanId"]}')
+    ids = {span["spanId"] for span in spans}
+    # one tree: the gateway's span is the caller's child, every other span a child of one in the trace
+    assert [s["name"] for s in spans if s["parentSpanId"] == caller_span] == ["POST /api/v1/orders"]
+    assert [s["name"] for s in spans if s["parentSpanId"] not in ids | {caller_span}] == []
+    assert {s["service"] for s in spans} == {"orderflow-gateway", "orderflow-worker"}
+    assert all(s["status"] != "error" for s in spans)
+
+    # a request without a trace gets a new one, and a request id
+    fresh = get(f"{stack.gateway_url}/api/v1/orders/{order_id}")
+    fresh_headers = {name.lower(): value for name, value in fresh.headers.items()}
+    assert fresh_headers["traceparent"].split("-")[1] not in ("", trace_id)
+    assert len(fresh_headers["x-request-id"]) == 32
+
+    # the JSON log lines of both processes carry the trace
+    def logged(name: str) -> list[dict[str, object]]:
+        entries = [json.loads(line) for line in (stack.log_dir / f"{name}.log").read_text().splitlines()
+                   if line.startswith("{")]
+        return [entry for entry in entries if entry.get("traceId") == trace_id]
+    access = _until("the gateway's access log line", lambda: logged("gateway"), timeout_s=10)
+    assert access[0]["route"] == "/api/v1/orders" and access[0]["status"] == 202 and access[0]["process"] == "gateway"
+    saga = logged("worker-0")
+    assert {entry.get("agent") for entry in saga} >= {"process_orders"}
+    assert {entry.get("orderId") for entry in saga} == {order_id}
 
 
 def test_prometheus_scrapes_the_stack_and_fires_worker_down(secured_stack: DevStack) -> None:
