@@ -74,11 +74,9 @@ def local_token(settings: Settings) -> str | None:
 
 def local_ca(settings: Settings) -> Path | None:
     """The local stack's CA in the settings' run directory, if there is one (ORDERFLOW_TLS_CA_FILE names another)."""
-    from orderflow.certs import CA_NAME
-    from orderflow.stack import TLS_DIR
+    from orderflow import certs
 
-    ca = settings.run_dir / TLS_DIR / CA_NAME
-    return ca if ca.exists() else None
+    return certs.local_ca(settings.run_dir)
 
 
 @contextmanager

@@ -28,6 +28,7 @@ __all__ = ["CA_NAME", "ServerCert", "client_context", "ensure_ca", "ensure_serve
            "serving_context", "write_private"]
 
 CA_NAME = "ca.pem"
+TLS_DIR = "tls"  # in the run directory: the local CA and the certificates it signed
 CA_KEY_NAME = "ca-key.pem"
 CA_DAYS = 3650
 SERVER_DAYS = 397  # what browsers accept for a server certificate
@@ -152,3 +153,9 @@ def client_context(ca_file: Path | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def local_ca(run_dir: Path) -> Path | None:
+    """The local stack's CA in ``run_dir``, if `orderflow dev` made one there."""
+    ca = run_dir / TLS_DIR / CA_NAME
+    return ca if ca.exists() else None

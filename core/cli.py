@@ -14,6 +14,7 @@ environment (ORDERFLOW_*), read once here; options override single fields.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from pathlib import Path
@@ -231,6 +232,20 @@ def trace_sink(ctx: click.Context, port: int | None) -> None:
 
     settings: Settings = ctx.obj
     run_trace_sink("127.0.0.1", port or settings.trace_sink_port)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object, for scripts.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Brokers, the workers and their partitions, lag, dead letters, open orders, the payment provider.
+
+    Exits 1 when the brokers are unreachable, a partition is offline or a worker is not ready."""
+    from orderflow.status import beside_dev, gather, healthy, render
+
+    report = gather(beside_dev(_as_user(ctx, OPERATOR)))
+    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+    ctx.exit(0 if healthy(report) else 1)
 
 
 @main.group()

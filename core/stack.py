@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from orderflow.certs import CA_NAME, ensure_server_cert
+from orderflow.certs import CA_NAME, TLS_DIR, ensure_server_cert
 from orderflow.dev_kafka import broker_security, password_file, settings_as
 from orderflow.kafka_acls import ADMIN, GATEWAY, OPERATOR, WORKER, apply_acls
 from orderflow.kafka_client import KafkaClient
@@ -41,7 +41,6 @@ __all__ = ["DevStack"]
 
 READY_TIMEOUT_S = 90.0
 SIMULATOR = "payment-sim"  # the payment simulator child's name
-TLS_DIR = "tls"  # in the run directory: the local CA and the certificates it signed
 PAYMENT_KEY_NAME = "payment-api-key"  # in the run directory's auth/: the simulator's key, when none is set
 SUPERVISE_EVERY_S = 0.5
 

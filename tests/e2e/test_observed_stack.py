@@ -1,17 +1,21 @@
-"""The local stack on its own secured broker, as `orderflow dev` runs it:
-SASL_SSL with a SCRAM user per component and the catalog's ACLs. An order
-placed over HTTPS reaches confirmed with every process connected as its own
-principal, none as a super user. Beside it runs Prometheus with orderflow's
-alert rules (``orderflow dev --observe``; the rules' waits scaled down):
-it scrapes every process over HTTPS, every panel query of the shipped
-Grafana dashboard answers under a little load, and a killed worker fires the
-worker-down alert, seen through Prometheus' HTTP API and in Alertmanager.
+"""The local stack observed, as `orderflow dev --observe` runs it, on its own
+secured broker: SASL_SSL with a SCRAM user per component and the catalog's
+ACLs, JSON logs, traces to the local OTLP receiver, Prometheus with
+orderflow's alert rules (their waits scaled down) and Alertmanager.
+
+An order placed over HTTPS reaches confirmed with every process connected as
+its own principal, none as a super user; every panel query of the shipped
+Grafana dashboard answers under a little load; one order is one trace from
+the gateway through every agent, and the JSON log lines carry it; `orderflow
+status` reports the stack; and a killed worker fires the worker-down alert,
+seen through Prometheus' HTTP API and in Alertmanager.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +31,7 @@ from support.saga import await_status, new_customer, place, seed_stock
 from orderflow.kafka_acls import OPERATOR
 from orderflow.observability import dashboard_queries
 from orderflow.ports import free_port, free_port_run
+from orderflow.processes import orderflow_command
 from orderflow.settings import Settings
 from orderflow.stack import DevStack
 
@@ -183,6 +188,27 @@ def test_one_order_is_one_trace_across_the_gateway_and_every_agent(secured_stack
     saga = logged("worker-0")
     assert {entry.get("agent") for entry in saga} >= {"process_orders"}
     assert {entry.get("orderId") for entry in saga} == {order_id}
+
+
+def test_orderflow_status_shows_the_stack_at_one_look(secured_stack: DevStack) -> None:
+    stack = secured_stack
+    run = subprocess.run([*orderflow_command("status", "--json")], env=stack.environment(), capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    assert report["brokers"]["reachable"] and report["brokers"]["offline"] == 0
+    [member] = report["group"]["members"]  # the one worker, with every partition of its topics
+    assert member["partitions"] > 0 and report["group"]["state"] == "stable"
+    assert [w["ready"] for w in report["workers"]] == [True]
+    assert "orders.commands" in report["lag"] and report["deadLetters"] >= 0
+    assert report["orders"]["open"].keys() == {"confirmed", "pending", "pending_payment", "shipped"}
+    assert report["orders"]["open"]["confirmed"] >= 1  # the orders the tests before confirmed (none shipped)
+    assert report["payments"]["answer"] == "ready" and report["payments"]["breaker"] == ["closed"]
+
+    text = subprocess.run([*orderflow_command("status")], env=stack.environment(), capture_output=True, text=True,
+                          timeout=60).stdout
+    print(text)
+    assert text.startswith("brokers       1 up") and "worker        https://" in text
 
 
 def test_prometheus_scrapes_the_stack_and_fires_worker_down(secured_stack: DevStack) -> None:

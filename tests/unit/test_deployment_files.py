@@ -138,3 +138,12 @@ def test_the_dashboards_panels_read_the_provisioned_datasource() -> None:
     dashboard = json.loads(DASHBOARD_FILE.read_text())
     assert {target["datasource"]["uid"] for panel in dashboard["panels"] for target in panel["targets"]} == {uid}
     assert len({panel["title"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_compose_sends_every_process_traces_to_jaeger_and_logs_json() -> None:
+    services = compose()["services"]
+    assert "jaeger" in services
+    for name in ("worker", "gateway"):
+        environment = services[name]["environment"]
+        assert environment["ORDERFLOW_OTLP_ENDPOINT"] == "http://jaeger:4318"
+        assert environment["ORDERFLOW_LOG_FORMAT"] == "json"
