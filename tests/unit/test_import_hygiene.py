@@ -113,7 +113,7 @@ def test_without_the_development_tools_help_shows_only_the_service(tmp_path):
 
     code, _, text = run_cli("--help", tmp_path, hide=PACKAGES)
     assert code == 0, text
-    assert command_names(text) == {"api-key", "dlq", "gateway", "kafka-acls", "token", "topics", "worker"}
+    assert command_names(text) == {"api-key", "dlq", "gateway", "kafka-acls", "status", "token", "topics", "worker"}
 
 
 @pytest.mark.parametrize("command", DEV_COMMANDS)
