@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' -o -name '*.yml' -o -name '*.json' \) 2>/dev/null)
 
-.PHONY: prometheus install install-python dev test test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
+.PHONY: prometheus install install-python dev dev-observe test test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
 
 # The Python side (no JDK needed) and then Kafka's jars (JDK and Maven).
 install: $(VENV)/.installed
@@ -36,6 +36,10 @@ prometheus:
 
 dev: install
 	$(BIN)/orderflow dev
+
+# the same, watched: Prometheus with the alert rules, Alertmanager, the trace sink
+dev-observe: install
+	$(BIN)/orderflow dev --observe
 
 test: install check
 	$(BIN)/python -m pytest
