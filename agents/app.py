@@ -31,6 +31,7 @@ from orderflow.agents import (
     customer_orders,
     customers,
     emails,
+    notification_sender,
     order_census,
     orders,
     payments,
@@ -204,6 +205,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     customer_orders.register(pipeline)
     customers.register(pipeline)
     emails.register(pipeline)
+    notification_sender.register(pipeline)
     web.register(pipeline)
     pipeline.stall_watch.start()
     pipeline.skip_guard.start(app)

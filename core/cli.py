@@ -234,6 +234,18 @@ def trace_sink(ctx: click.Context, port: int | None) -> None:
     run_trace_sink("127.0.0.1", port or settings.trace_sink_port)
 
 
+@main.command("mail-sink", cls=DevCommand)
+@click.option("--port", type=int, default=None,
+              help="SMTP port; its HTTP reads on the next (ORDERFLOW_MAIL_SINK_PORT).")
+@click.pass_context
+def mail_sink(ctx: click.Context, port: int | None) -> None:
+    """Run a local SMTP server that keeps what it receives (GET /messages on the port after)."""
+    from orderflow.simulator.mail_sink import run_mail_sink
+
+    settings: Settings = ctx.obj
+    run_mail_sink("127.0.0.1", port or settings.mail_sink_port)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object, for scripts.")
 @click.pass_context

@@ -172,6 +172,19 @@ class Settings(BaseSettings):
     payment_breaker_failures: int = Field(5, ge=1)
     payment_breaker_recovery_s: float = Field(5.0, gt=0)
 
+    # Notification emails: sent by agent send_notifications when an SMTP host is set (the local
+    # stack: its mail sink, `orderflow mail-sink`)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_from: str = "orderflow <orders@orderflow.example>"
+    smtp_message_id_domain: str = "orderflow.example"
+    smtp_timeout_s: float = Field(5.0, gt=0)
+    smtp_attempts: int = Field(3, ge=1)
+    smtp_breaker_failures: int = Field(5, ge=1)
+    smtp_breaker_recovery_s: float = Field(5.0, gt=0)
+    mail_sink_port: int = 8025  # the local stack's SMTP server (`orderflow mail-sink`), and its HTTP reads on +1
+
     log_level: str = "info"
     log_format: Literal["plain", "json"] = Field(
         "plain", description="json: one JSON object per line (time, level, process, agent, orderId, trace and span id)")

@@ -52,12 +52,13 @@ def _hosts(host: str) -> list[str]:
 
 class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
-                 payment_simulator: bool = True, tls: bool | None = None,
+                 payment_simulator: bool = True, mail_sink: bool = True, tls: bool | None = None,
                  echo: Callable[[str], None] = print, broker: LocalKafka | None = None,
                  observe: bool = False, alert_scale: float = 1.0) -> None:
         self.settings = settings
         self.workers = workers
         self.payment_simulator = payment_simulator
+        self.mail_sink = mail_sink  # the SMTP server the notification emails go to
         self.fresh = fresh
         self.observe = observe  # also run Prometheus with orderflow's alert rules against the stack
         self._alert_scale = alert_scale  # the rules' `for` durations times this (a test's short waits)
@@ -145,6 +146,8 @@ class DevStack:
         # (imports, joining the group, recovery) overlap, and the workers join
         # the group together instead of one rebalance per worker.
         simulator = self._launch_payment_simulator() if self.payment_simulator else None
+        if self.mail_sink:
+            self._start_mail_sink()
         if self.observe and not self.settings.otlp_endpoint:
             self._start_trace_sink()
         workers = [self._start_worker(i, wait=False) for i in range(self.workers)]
@@ -289,6 +292,21 @@ class DevStack:
         return f"http://127.0.0.1:{self.settings.prometheus_port}"
 
     @property
+    def mail_sink_url(self) -> str:
+        """The mail sink's HTTP reads (GET /messages); its SMTP port is the one before."""
+        return f"http://127.0.0.1:{self.settings.mail_sink_port + 1}"
+
+    def _start_mail_sink(self) -> None:
+        """The SMTP server the workers launched next send the notification emails to."""
+        child = Child("mail-sink", orderflow_command("mail-sink"), self.environment(), self.log_dir / "mail-sink.log")
+        self.children.append(child)
+        wait_http_ok(f"{self.mail_sink_url}/healthz", child, READY_TIMEOUT_S, None)
+        self.settings = self.settings.model_copy(update={"smtp_host": "127.0.0.1",
+                                                         "smtp_port": self.settings.mail_sink_port})
+        self._echo(f"mail sink ready: SMTP 127.0.0.1:{self.settings.mail_sink_port}, "
+                   f"received mail at {self.mail_sink_url}/messages")
+
+    @property
     def trace_sink_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.trace_sink_port}"
 
@@ -375,6 +393,9 @@ class DevStack:
         if self.observe:
             lines.append(f"  prometheus {self.prometheus_url}   (alerts: {self.prometheus_url}/alerts)")
             lines.append(f"  alerts     {self.alertmanager_url}   (Alertmanager)")
+        if self.mail_sink:
+            lines.append(f"  mail       smtp://127.0.0.1:{self.settings.mail_sink_port}   "
+                         f"(received: {self.mail_sink_url}/messages)")
         if self.settings.otlp_endpoint:
             lines.append(f"  traces     {self.settings.otlp_endpoint}   (OTLP; the local sink lists them at /traces)")
         lines.append(f"  logs       {self.log_dir}")

@@ -27,6 +27,7 @@ __all__ = [
     "EMAIL_CLAIM_RESULTS",
     "EMAIL_OWNERS_TABLE",
     "NOTIFICATIONS",
+    "NOTIFICATIONS_DELIVERED_TABLE",
     "NOTIFICATIONS_SENT_TABLE",
     "VELOCITY_TABLE",
     "DEAD_LETTERS",
@@ -77,12 +78,13 @@ PROCESS_PAYMENTS = "process_payments"
 MANAGE_CUSTOMERS = "manage_customers"
 OWN_EMAILS = "own_emails"
 LIST_CUSTOMER_ORDERS = "list_customer_orders"
+SEND_NOTIFICATIONS = "send_notifications"
 EVERY_AGENT = "every agent"  # the dead letters: each agent writes those it could not handle
 BENCH = "bench"  # `orderflow bench ceilings`, outside a deployment
 FAUST = "faust"  # Faust's own leader election
 OPERATOR_TOOLS = "operator tools"  # the operator's commands (`orderflow api-key`)
 AGENTS = frozenset({PROCESS_ORDERS, MANAGE_STOCK, SET_PRICES, PROCESS_PAYMENTS, MANAGE_CUSTOMERS, OWN_EMAILS,
-                    LIST_CUSTOMER_ORDERS})
+                    LIST_CUSTOMER_ORDERS, SEND_NOTIFICATIONS})
 COMPONENTS = AGENTS | {GATEWAY, EXPIRE_UNPAID_ORDERS, EVERY_AGENT, BENCH, FAUST, OPERATOR_TOOLS}
 
 # Schema ids used in the wire framing when no Schema Registry is configured.
@@ -106,6 +108,7 @@ SCHEMA_IDS: dict[str, int] = {
             "Notification", "NotificationSent",  # 49-50
             "ProductPrice",  # 51
             "ApiKey",  # 52
+            "NotificationDelivered",  # 53
         ),
         start=1,
     )
@@ -325,6 +328,7 @@ NOTIFICATIONS = TopicSpec(
     key="customerId",
     value_schemas=_schemas("Notification"),
     writer=MANAGE_CUSTOMERS,
+    readers=(SEND_NOTIFICATIONS,),
     doc="One notification per customer-facing order transition.",
 )
 DEAD_LETTERS = TopicSpec(
@@ -465,11 +469,19 @@ NOTIFICATIONS_SENT_TABLE = TableSpec(
     source_topic=ORDERS_BY_CUSTOMER.name,
     doc="Notifications already written, so a replay writes none twice.",
 )
+NOTIFICATIONS_DELIVERED_TABLE = TableSpec(
+    name="notifications-delivered",
+    key="notificationId",
+    value_schema=f"{NAMESPACE}.NotificationDelivered",
+    writer=SEND_NOTIFICATIONS,
+    source_topic=NOTIFICATIONS.name,
+    doc="Notifications the mail server accepted, so a replay sends none twice.",
+)
 
 TABLES: tuple[TableSpec, ...] = (
     ORDERS_TABLE, PENDING_PAYMENTS_TABLE, STOCK_TABLE, RESERVATIONS_TABLE, PRICES_TABLE, PAYMENTS_TABLE,
     CUSTOMER_ORDERS_TABLE, CUSTOMERS_TABLE, EMAIL_OWNERS_TABLE, CUSTOMER_CHECKS_TABLE, VELOCITY_TABLE,
-    NOTIFICATIONS_SENT_TABLE,
+    NOTIFICATIONS_SENT_TABLE, NOTIFICATIONS_DELIVERED_TABLE,
 )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "LowStockData",
     "LowStockThresholdSet",
     "Notification",
+    "NotificationDelivered",
     "NotificationSent",
     "OrderCancelled",
     "OrderCancelledData",
@@ -391,6 +392,16 @@ class Notification(TypedDict):
     template: str
     fields: NotRequired[dict[str, str]]
     createdAt: int
+
+
+class NotificationDelivered(TypedDict):
+    """Table row: a notification the mail server accepted, so a replay sends it no second time. Keyed by
+    notificationId."""
+
+    notificationId: str
+    recipient: str
+    messageId: str
+    sentAt: int
 
 
 class NotificationSent(TypedDict):

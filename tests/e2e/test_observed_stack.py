@@ -46,6 +46,7 @@ def secured_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack
     settings = Settings(_env_file=None, run_dir=tmp_path_factory.mktemp("secured-stack"),
                         jar_cache=REPO_ROOT / "run", broker_port=free_port_run(2),
                         worker_port=free_port(), gateway_port=free_port(), payment_sim_port=free_port(),
+                        mail_sink_port=free_port_run(2),
                         prometheus_port=free_port(), alertmanager_port=free_port(),
                         trace_sink_port=free_port(), prometheus_scrape_interval_s=1.0, log_format="json")
     stack = DevStack(settings, workers=1, fresh=True, echo=lambda _line: None, observe=True, alert_scale=0.05)

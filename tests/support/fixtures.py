@@ -32,6 +32,7 @@ def stack(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
         worker_port=free_port_run(2),
         gateway_port=free_port(),
         payment_sim_port=free_port(),
+        mail_sink_port=free_port_run(2),
         # short enough to test the timeout, long enough for an outage test to recover
         payment_timeout_s=10.0,
         payment_scan_interval_s=0.5,

@@ -129,4 +129,6 @@ SAMPLES: dict[str, dict[str, Any]] = {
                            "recipient": "ada@example.com", "template": "order_confirmed",
                            "fields": {"orderId": "ord_1", "totalAmount": "39.98"}, "createdAt": T},
     f"{NS}.NotificationSent": {"notificationId": "ntf_ord_1_confirmed"},
+    f"{NS}.NotificationDelivered": {"notificationId": "ntf_ord_1_confirmed", "recipient": "ada@example.com",
+                                    "messageId": "<ntf_ord_1_confirmed@orderflow.example>", "sentAt": 1},
 }

@@ -85,7 +85,7 @@ except SystemExit as exit:
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 DEV_ONLY_LIBRARIES = ("orderflow.bench", "matplotlib", "hdrhistogram", "psutil")
-DEV_COMMANDS = ("bench", "broker", "dev", "payment-sim", "trace-sink")
+DEV_COMMANDS = ("bench", "broker", "dev", "mail-sink", "payment-sim", "trace-sink")
 
 
 def run_cli(argument: str, cwd: Path, hide: tuple[str, ...] = ()) -> tuple[int, set[str], str]:
