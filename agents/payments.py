@@ -85,7 +85,7 @@ class PaymentDesk:
                     # dead end, not a failing handler (authorize's refusals are answers, in _call).
                     raise Unhandleable(f"the payment provider refused the {step} of {state['orderId']}: "
                                        f"{exc}") from exc
-                self.payments.put(msg.key, state)
+                state = self._put(msg.key, state)
                 await self._announce(state)
                 if state["status"] == "authorized":
                     authorized_now = True
@@ -93,7 +93,7 @@ class PaymentDesk:
                 return "applied"
             if step == logic.EXPIRE:
                 state = logic.after_failure(state, logic.EXPIRED, "the order's payment window had passed")
-                self.payments.put(msg.key, state)
+                state = self._put(msg.key, state)
                 await self._announce(state)
                 return "applied"
             if step == logic.RESEND:
@@ -102,6 +102,12 @@ class PaymentDesk:
             if step == logic.SETTLED_ELSEWHERE:
                 return self._leave_uncaptured(state, authorized_now)
             return "unchanged"
+
+    def _put(self, key: bytes, state: PaymentState) -> PaymentState:
+        """Write ``state``, its history extended; returns the row as written."""
+        written = logic.with_history(self.payments.get(key), state, now_ms())
+        self.payments.put(key, written)
+        return written
 
     def _leave_uncaptured(self, state: PaymentState, authorized_now: bool) -> str:
         """Another payment service settled the order: our authorization stays a hold."""

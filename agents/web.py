@@ -7,6 +7,7 @@
 - GET /customers/{customerId} (the same long-poll parameters)
 - GET /inventory/{productId}
 - GET /customers/{customerId}/orders?page=P&limit=L
+- GET /payments/{orderId} (the order's payment row, with its payment method)
 
 Reads only; each is routed to the worker that owns the key's partition, so
 any worker answers for any key. The query parameters are parsed in
@@ -26,7 +27,14 @@ from orderflow.agents import web_params
 from orderflow.agents.runtime import Rows
 from orderflow.metrics import BROKER_REACHABLE, CONTENT_TYPE_LATEST, READY, exposition
 from orderflow.schemas import catalog
-from orderflow.schemas.messages import CustomerOrders, CustomerState, OrderState, ProductPrice, StockLevel
+from orderflow.schemas.messages import (
+    CustomerOrders,
+    CustomerState,
+    OrderState,
+    PaymentState,
+    ProductPrice,
+    StockLevel,
+)
 from orderflow.tables import customer_orders
 from orderflow.tables import prices as price_logic
 from orderflow.tables.stock import available, new_stock
@@ -62,6 +70,7 @@ class Reads:
     stock: Rows[StockLevel]
     prices: Rows[ProductPrice]
     customer_orders: Rows[CustomerOrders]
+    payments: Rows[PaymentState]
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> Reads:
@@ -69,7 +78,8 @@ class Reads:
                    customers=pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState),
                    stock=pipeline.rows(catalog.STOCK_TABLE, StockLevel),
                    prices=pipeline.rows(catalog.PRICES_TABLE, ProductPrice),
-                   customer_orders=pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders))
+                   customer_orders=pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders),
+                   payments=pipeline.rows(catalog.PAYMENTS_TABLE, PaymentState))
 
 
 class WorkerView(View):
@@ -171,6 +181,19 @@ class CustomerOrdersView(WorkerView):
                           "pagination": {"page": wanted.page, "limit": wanted.limit, "total": total}})
 
 
+class PaymentView(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        key = params["order_id"].encode()
+        return await self.routed(request, catalog.PAYMENTS_TABLE, key, lambda: self.local(key))
+
+    async def local(self, key: bytes) -> Response:
+        # payments is co-partitioned with orders: the payment's owner has the order too
+        payment, order = self.reads.payments.get(key), self.reads.orders.get(key)
+        if payment is None or payment["status"] == "none":
+            return self.json_error(404, "not_found", f"no payment for order {key.decode(errors='replace')!r}")
+        return self.json({**payment, "paymentMethodId": order["paymentMethodId"] if order else None})
+
+
 # (path, view, view name); the names are those the views had as functions.
 VIEWS: tuple[tuple[str, type[WorkerView], str], ...] = (
     ("/healthz", Healthz, "healthz"),
@@ -180,6 +203,7 @@ VIEWS: tuple[tuple[str, type[WorkerView], str], ...] = (
     ("/customers/{customer_id}", CustomerView, "get_customer"),
     ("/inventory/{product_id}", InventoryView, "get_inventory"),
     ("/customers/{customer_id}/orders", CustomerOrdersView, "list_orders"),
+    ("/payments/{order_id}", PaymentView, "get_payment"),
 )
 
 

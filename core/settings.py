@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     payment_timeout_s: float = Field(300.0, gt=0, description="pending_payment longer than this is cancelled")
     payment_scan_interval_s: float = Field(1.0, gt=0)
     long_poll_max_s: float = Field(30.0, gt=0)
+    estimated_delivery_days: int = Field(5, ge=0, description="the delivery date promised: this many days "
+                                         "after placement")
 
     # Customers and the order's customer check.
     require_known_customer: bool = True

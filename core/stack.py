@@ -146,10 +146,12 @@ class DevStack:
         # (imports, joining the group, recovery) overlap, and the workers join
         # the group together instead of one rebalance per worker.
         simulator = self._launch_payment_simulator() if self.payment_simulator else None
+        # the sinks are waited for with the others: the workers only send to them once running
+        sinks = []
         if self.mail_sink:
-            self._start_mail_sink()
+            sinks.append(self._launch_mail_sink())
         if self.observe and not self.settings.otlp_endpoint:
-            self._start_trace_sink()
+            sinks.append(self._launch_trace_sink())
         workers = [self._start_worker(i, wait=False) for i in range(self.workers)]
         gateway = self._launch_gateway()
         if simulator is not None:
@@ -158,6 +160,9 @@ class DevStack:
         for index, child in enumerate(workers):
             wait_http_ok(f"{self.worker_url(index)}/readyz", child, READY_TIMEOUT_S, self.settings.tls_ca_file)
             self._echo(f"worker-{index} ready at {self.worker_url(index)} (log {child.log_path})")
+        for child, url in sinks:
+            wait_http_ok(url, child, READY_TIMEOUT_S, None)
+            self._echo(f"{child.name} ready at {url.removesuffix('/healthz')}")
         wait_http_ok(f"{self.gateway_url}/readyz", gateway, READY_TIMEOUT_S, self.settings.tls_ca_file)
         self._echo(f"gateway ready at {self.gateway_url} (log {gateway.log_path})")
         if self.observe:
@@ -296,28 +301,27 @@ class DevStack:
         """The mail sink's HTTP reads (GET /messages); its SMTP port is the one before."""
         return f"http://127.0.0.1:{self.settings.mail_sink_port + 1}"
 
-    def _start_mail_sink(self) -> None:
-        """The SMTP server the workers launched next send the notification emails to."""
+    def _launch_mail_sink(self) -> tuple[Child, str]:
+        """The SMTP server the workers launched next send the notification emails to; the child and
+        the URL that answers once it serves."""
         child = Child("mail-sink", orderflow_command("mail-sink"), self.environment(), self.log_dir / "mail-sink.log")
         self.children.append(child)
-        wait_http_ok(f"{self.mail_sink_url}/healthz", child, READY_TIMEOUT_S, None)
         self.settings = self.settings.model_copy(update={"smtp_host": "127.0.0.1",
                                                          "smtp_port": self.settings.mail_sink_port})
-        self._echo(f"mail sink ready: SMTP 127.0.0.1:{self.settings.mail_sink_port}, "
-                   f"received mail at {self.mail_sink_url}/messages")
+        return child, f"{self.mail_sink_url}/healthz"
 
     @property
     def trace_sink_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.trace_sink_port}"
 
-    def _start_trace_sink(self) -> None:
-        """The OTLP receiver the processes launched next send their spans to."""
+    def _launch_trace_sink(self) -> tuple[Child, str]:
+        """The OTLP receiver the processes launched next send their spans to (their exporters
+        retry until it serves)."""
         child = Child("trace-sink", orderflow_command("trace-sink"), self.environment(),
                       self.log_dir / "trace-sink.log")
         self.children.append(child)
-        wait_http_ok(f"{self.trace_sink_url}/healthz", child, READY_TIMEOUT_S, None)
         self.settings = self.settings.model_copy(update={"otlp_endpoint": self.trace_sink_url})
-        self._echo(f"trace sink ready at {self.trace_sink_url} (traces: {self.trace_sink_url}/traces)")
+        return child, f"{self.trace_sink_url}/healthz"
 
     @property
     def alertmanager_url(self) -> str:

@@ -81,10 +81,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/openapi.json", "openapi", "this description", {200: "the OpenAPI document"},
               tags=("system",)),
     Operation("post", "/api/v1/orders", "placeOrder", "write PlaceOrder to Kafka",
-              {202: "accepted: {orderId, status: pending} and a Location", **_JSON_BODY, **_UNAVAILABLE},
+              {201: "with `Prefer: wait=N`, decided within N s: the order (pending_payment, or rejected) "
+                    "with estimatedDelivery, and a Location",
+               202: "accepted: {orderId, status: pending} and a Location", **_JSON_BODY, **_UNAVAILABLE},
               body=requests.PlaceOrderRequest, tags=("orders",),
               headers=(_param("Idempotency-Key", "header", {"type": "string", "minLength": 1, "maxLength": 200},
-                              "a retry with the same key answers the same orderId and creates nothing"),)),
+                              "a retry with the same key answers the same orderId and creates nothing"),
+                       _param("Prefer", "header", {"type": "string"},
+                              "`wait=N` (seconds, at most 10): wait that long for the order's first decision "
+                              "(RFC 7240)"))),
     Operation("get", "/api/v1/orders/{orderId}", "getOrder", "the order (long-poll when asked)",
               {200: "the order", 400: "bad query parameter", 404: "no such order", **_UNAVAILABLE},
               tags=("orders",), query=(
@@ -99,6 +104,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/v1/orders/{orderId}/events", "orderEvents", "status changes as Server-Sent Events",
               {200: "an event stream until the order ends", 404: "no such order", **_UNAVAILABLE},
               media="text/event-stream", tags=("orders",)),
+    Operation("get", "/api/v1/orders/{orderId}/payment", "getOrderPayment",
+              "the order's payment: status, amount, captured and refunded amounts, method (type, last4), history",
+              {200: "the payment", 404: "no such order, or no payment yet", **_UNAVAILABLE}, tags=("payments",)),
     Operation("post", "/api/v1/orders/{orderId}/shipments", "recordShipment",
               "admin: publish Shipped or Delivered", {202: "published", **_JSON_BODY, **_UNAVAILABLE},
               body=requests.ShipmentRequest, tags=("admin",)),

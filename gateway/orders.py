@@ -3,12 +3,17 @@
 - POST /api/v1/orders: validate, produce PlaceOrder (keyed by orderId) to
   orders.commands, answer 202. With an Idempotency-Key header the orderId is
   derived from the customer and the key, so a retried POST answers the same
-  orderId and its duplicate command changes nothing.
+  orderId and its duplicate command changes nothing. With ``Prefer: wait=N``
+  (at most 10 s) it waits up to N s for the order's first decision and, once
+  the order has left pending (pending_payment, or rejected), answers 201 with
+  the order and its estimatedDelivery; else 202 as without.
 - GET /api/v1/orders/{orderId}[?waitWhileStatus=S1,S2&timeout=T]: the order
   from the orders table, through a worker (long-poll when asked).
 - POST /api/v1/orders/{orderId}/cancel: produce CancelOrder unless the order
   has shipped (409), then wait briefly for the outcome.
 - GET /api/v1/orders/{orderId}/events: Server-Sent Events of status changes.
+- GET /api/v1/orders/{orderId}/payment: the order's payment (status, amount,
+  captured and refunded amounts, the method as type and last 4, history).
 - POST /api/v1/orders/{orderId}/shipments {status: shipped|delivered}: admin,
   publish the delivery service's Shipped or Delivered event.
 - GET /api/v1/customers/{customerId}/orders?page=&limit=: the customer's orders.
@@ -33,13 +38,14 @@ from aiohttp import web
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.handling import not_found, path_id, produce, read_json, seen_customer_id, sees
-from orderflow.gateway.presenters import iso, present_order, present_summary
+from orderflow.gateway.presenters import estimated_delivery, iso, present_order, present_payment, present_summary
 from orderflow.gateway.requests import (
     CancelOrderRequest,
     PlaceOrderRequest,
     ShipmentRequest,
     ValidationError,
     field_errors,
+    preferred_wait,
     to_place_order,
     to_shipment_event,
 )
@@ -84,8 +90,20 @@ async def place_order(request: web.Request) -> web.Response:
     failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "PlaceOrder", command)
     if failed is not None:
         return failed
-    return web.json_response({"orderId": order_id, "status": "pending"}, status=202,
-                             headers={"Location": f"/api/v1/orders/{order_id}"})
+    location = {"Location": f"/api/v1/orders/{order_id}"}
+    wait_s = preferred_wait(request.headers.get("Prefer"))
+    if wait_s > 0:
+        # the client would rather wait a little for the order's first decision than poll for it
+        location["Preference-Applied"] = f"wait={wait_s:g}"
+        try:
+            status, row = await fetch_order(ctx, order_id, order_status.PENDING, wait_s)
+        except WorkersUnavailable:
+            status, row = 503, None
+        if status == 200 and row["status"] != order_status.PENDING:
+            placed = present_order(row)
+            placed["estimatedDelivery"] = estimated_delivery(row, ctx.settings.estimated_delivery_days)
+            return web.json_response(placed, status=201, headers=location)
+    return web.json_response({"orderId": order_id, "status": "pending"}, status=202, headers=location)
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -196,12 +214,25 @@ async def customer_orders(request: web.Request) -> web.Response:
                               "pagination": body["pagination"]})
 
 
+async def get_payment(request: web.Request) -> web.Response:
+    """The order's payment: status, amounts, method (type and last 4 only) and history."""
+    ctx = request.app[CONTEXT]
+    order_id = path_id(request, "order_id")
+    status, body = await ctx.tracking.get_json(f"/payments/{quote(order_id, safe='')}")
+    if status != 200:
+        return web.json_response(body, status=status)
+    if not sees(request, body["customerId"]):
+        return not_found("payment of order", order_id)
+    return web.json_response(present_payment(body))
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/v1/orders", place_order),
         web.get("/api/v1/orders/{order_id}", get_order),
         web.post("/api/v1/orders/{order_id}/cancel", cancel_order),
         web.get("/api/v1/orders/{order_id}/events", order_events),
+        web.get("/api/v1/orders/{order_id}/payment", get_payment),
         web.post("/api/v1/orders/{order_id}/shipments", record_shipment),
         web.get("/api/v1/customers/{customer_id}/orders", customer_orders),
     ]

@@ -47,14 +47,16 @@ checks, check-results); topic names are wire names and stay.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary
 from orderflow.tables.clock import iso
+from orderflow.tables.order_status import UNDONE
 
-__all__ = ["amount", "iso", "masked_payment_method", "present_customer", "present_inventory", "present_order",
-           "present_summary"]
+__all__ = ["amount", "estimated_delivery", "iso", "masked_payment_method", "present_customer", "present_inventory",
+           "present_order", "present_payment", "present_summary"]
 
 
 def amount(cents: int | None) -> float | None:
@@ -97,6 +99,32 @@ def present_order(row: OrderState) -> dict[str, Any]:
         "createdAt": iso(row["createdAt"]),
         "updatedAt": iso(row["updatedAt"]),
         "revision": row["revision"],
+    }
+
+
+def estimated_delivery(row: OrderState, days: int) -> str | None:
+    """The date (ISO, UTC) an order on its way to the customer is promised for:
+    ``days`` after its placement (the shop's promise, until a carrier gives
+    its own estimate); None for one that ended undelivered."""
+    if row["status"] in UNDONE:
+        return None
+    return (datetime.fromtimestamp(row["createdAt"] / 1000, UTC) + timedelta(days=days)).date().isoformat()
+
+
+def present_payment(row: dict[str, Any]) -> dict[str, Any]:
+    """A payment as seed 003's Payments API shows it; the method only as its type and last 4."""
+    status, total = row["status"], row["amountCents"]
+    method = row.get("paymentMethodId")
+    return {
+        "paymentId": row["paymentId"], "orderId": row["orderId"], "status": status,
+        "amount": amount(total), "currency": row["currency"],
+        "capturedAmount": amount(total if status in ("captured", "refunded") else 0),
+        "refundedAmount": amount(total if status == "refunded" else 0),
+        "refundId": row["refundId"],
+        "paymentMethod": {"type": "card", "last4": method[-4:]} if method else None,
+        "error": {"code": row["errorCode"], "message": row["errorMessage"]} if row["errorCode"] else None,
+        "createdAt": iso(row["createdAt"]) if row["createdAt"] else None,
+        "history": [{"status": h["status"], "at": iso(h["at"]), "reason": h["reason"]} for h in row["history"]],
     }
 
 

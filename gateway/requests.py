@@ -26,6 +26,8 @@ from orderflow.tables.envelope import envelope
 from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
 
 __all__ = [
+    "PLACE_WAIT_MAX_S",
+    "preferred_wait",
     "DOT_SEGMENTS",
     "CancelOrderRequest",
     "CustomerRequest",
@@ -88,6 +90,24 @@ class PlaceOrderRequest(_Strict):
     shippingAddress: AddressRequest | None = None
     paymentMethodId: Ident
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+
+
+PLACE_WAIT_MAX_S = 10.0  # the longest `Prefer: wait` a POST /orders is held for
+
+
+def preferred_wait(prefer: str | None, max_s: float = PLACE_WAIT_MAX_S) -> float:
+    """Seconds a client asks to wait with ``Prefer: wait=N`` (RFC 7240), within
+    [0, ``max_s``]; 0 when it asks nothing or something unreadable (a preference
+    is a wish, never an error)."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                seconds = float(value.strip().split(";", 1)[0].strip('"'))
+            except ValueError:
+                return 0.0
+            return min(max(seconds, 0.0), max_s) if seconds == seconds else 0.0  # NaN waits nothing
+    return 0.0
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:

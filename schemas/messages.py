@@ -57,6 +57,7 @@ __all__ = [
     "OutOfStockData",
     "PaymentAuthorized",
     "PaymentAuthorizedData",
+    "PaymentChange",
     "PaymentCompleted",
     "PaymentCompletedData",
     "PaymentFailed",
@@ -619,6 +620,12 @@ class PaymentRefunded(TypedDict):
     data: PaymentRefundedData
 
 
+class PaymentChange(TypedDict):
+    status: str
+    at: int
+    reason: NotRequired[str | None]
+
+
 class PaymentState(TypedDict):
     """Table row: the payment of one order. Keyed by orderId."""
 
@@ -631,6 +638,8 @@ class PaymentState(TypedDict):
     refundId: NotRequired[str | None]
     errorCode: NotRequired[str | None]
     errorMessage: NotRequired[str | None]
+    createdAt: NotRequired[int]
+    history: NotRequired[list[PaymentChange]]  # every status the payment reached, oldest first
 
 
 class PendingPayment(TypedDict):

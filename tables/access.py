@@ -62,6 +62,7 @@ RULES: Mapping[str, Rule] = {
     "getOrder": Rule.OWNER,
     "cancelOrder": Rule.OWNER,
     "orderEvents": Rule.OWNER,
+    "getOrderPayment": Rule.OWNER,
     "customerOrders": Rule.OWNER,
     "createCustomer": Rule.SERVICE,
     "getCustomer": Rule.OWNER,

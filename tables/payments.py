@@ -27,7 +27,7 @@ from orderflow.tables.envelope import Event, envelope
 from orderflow.tables.orders import awaits_payment
 
 __all__ = ["after_authorize", "after_capture", "after_failure", "after_refund",
-           "event_for", "new_payment", "next_step", "settled_elsewhere"]
+           "event_for", "new_payment", "next_step", "settled_elsewhere", "with_history"]
 
 Row = PaymentState
 Command = RequestPayment | RefundPayment
@@ -44,7 +44,7 @@ def new_payment(command: Command) -> Row:
     return {"orderId": cmd["orderId"], "status": "none", "paymentId": None,
             "amountCents": cmd.get("amountCents", 0), "currency": cmd.get("currency", "USD"),
             "customerId": cmd.get("customerId", ""), "refundId": None, "errorCode": None,
-            "errorMessage": None}
+            "errorMessage": None, "createdAt": 0, "history": []}
 
 
 def next_step(state: Row | None, kind: str, cmd: Command, now_ms: int, timeout_ms: int,
@@ -88,6 +88,17 @@ def after_refund(state: Row, refund_id: str) -> Row:
 def after_failure(state: Row, code: str, message: str) -> Row:
     return {**state, "status": "failed", "errorCode": code, "errorMessage": message}
 
+
+
+def with_history(stored: Row | None, state: Row, now_ms: int) -> Row:
+    """``state`` as it is to be written over ``stored``: a status it newly reached
+    is appended to its history (with the error, for a failure), and a first row
+    gets its createdAt."""
+    history = list(state.get("history") or [])
+    if stored is None or stored["status"] != state["status"]:
+        reason = state.get("errorCode") if state["status"] == "failed" else None
+        history.append({"status": state["status"], "at": now_ms, "reason": reason})
+    return {**state, "history": history, "createdAt": state.get("createdAt") or now_ms}
 
 
 def event_for(state: Row, now_ms: int) -> Event:

@@ -3,10 +3,13 @@ it in the orders table, GET returns it, through the gateway or any worker."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from support.http import get, post_json, request
 from support.metrics import counter_total, sample_value
+from support.saga import await_status, new_customer, new_id, seed_stock
 from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog
@@ -136,3 +139,54 @@ def test_each_process_serves_health_readiness_and_metrics(stack: DevStack) -> No
     provider_key = {"Authorization": f"Bearer {stack.settings.payment_api_key}"}
     assert get(f"{simulator}/api/v1/payments/pay_unknown", headers=provider_key).status == 404
     assert sample_value(simulator, "orderflow_payment_sim_calls_total", endpoint="read") == reads + 1
+
+
+def test_a_client_that_prefers_to_wait_gets_the_order_decided_with_201(stack: DevStack) -> None:
+    product = new_id("prod")
+    seed_stock(stack, product, 5, price=100.0)
+    customer = new_customer(stack)
+    body = {"customerId": customer, "items": [{"productId": product, "quantity": 2}], "paymentMethodId": "pm_visa"}
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders", body, {"Prefer": "wait=5"})
+    assert reply.status == 201, reply.body
+    placed = reply.json()
+    assert placed["status"] in ("pending_payment", "confirmed") and placed["totalAmount"] == 200.0
+    assert reply.headers["Preference-Applied"] == "wait=5"
+    assert reply.headers["Location"] == f"/api/v1/orders/{placed['orderId']}"
+    created = datetime.fromisoformat(placed["createdAt"].replace("Z", "+00:00"))
+    assert placed["estimatedDelivery"] == (created + timedelta(days=5)).date().isoformat()
+
+    unknown = {**body, "items": [{"productId": new_id("ghost"), "quantity": 1}]}
+    rejected = post_json(f"{stack.gateway_url}/api/v1/orders", unknown, {"Prefer": "wait=5"})
+    assert rejected.status == 201, rejected.body
+    assert (rejected.json()["status"], rejected.json()["estimatedDelivery"]) == ("rejected", None)
+    # without the preference: 202 at once, as always
+    assert post_json(f"{stack.gateway_url}/api/v1/orders", body).status == 202
+
+
+def test_an_orders_payment_is_read_back_with_its_history_and_only_the_methods_last4(stack: DevStack) -> None:
+    product = new_id("prod")
+    seed_stock(stack, product, 5, price=12.5)
+    customer = new_customer(stack)
+    order_id = place_for(stack, customer, product)
+    await_status(stack, order_id, "confirmed")
+    reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}/payment")
+    assert reply.status == 200, reply.body
+    payment = reply.json()
+    assert (payment["orderId"], payment["status"], payment["amount"], payment["currency"]) == (
+        order_id, "captured", 25.0, "USD")
+    assert (payment["capturedAmount"], payment["refundedAmount"]) == (25.0, 0.0)
+    assert payment["paymentMethod"] == {"type": "card", "last4": "visa"}  # of pm_visa: never more
+    assert [h["status"] for h in payment["history"]] == ["authorized", "captured"]
+    assert payment["paymentId"] and payment["createdAt"]
+    # another customer sees nothing, as for an order that does not exist
+    other = get(f"{stack.gateway_url}/api/v1/orders/{order_id}/payment",
+                token=stack.token("customer", subject="cust_someone_else"))
+    assert other.status == 404
+    assert get(f"{stack.gateway_url}/api/v1/orders/{new_id('ord')}/payment").status == 404
+
+
+def place_for(stack: DevStack, customer: str, product: str) -> str:
+    body = {"customerId": customer, "items": [{"productId": product, "quantity": 2}], "paymentMethodId": "pm_visa"}
+    reply = post_json(f"{stack.gateway_url}/api/v1/orders", body)
+    assert reply.status == 202, reply.body
+    return str(reply.json()["orderId"])

@@ -139,7 +139,8 @@ def test_an_order_settled_elsewhere_still_gets_its_first_authorization_request()
 def test_new_payment_takes_the_request_amount_and_nothing_is_done_yet():
     assert payments.new_payment(request_payment()) == {
         "orderId": "ord_1", "status": "none", "paymentId": None, "amountCents": 4498, "currency": "EUR",
-        "customerId": "cust_1", "refundId": None, "errorCode": None, "errorMessage": None}
+        "customerId": "cust_1", "refundId": None, "errorCode": None, "errorMessage": None,
+        "createdAt": 0, "history": []}
 
 
 def test_each_step_records_what_the_provider_confirmed():
@@ -223,3 +224,20 @@ def test_every_event_round_trips_through_its_schema(status):
 def test_requests_these_tests_use_match_their_schemas():
     CODEC.encode("orderflow.v1.RequestPayment", request_payment())
     CODEC.encode("orderflow.v1.RefundPayment", refund_payment())
+
+
+def test_each_status_a_payment_reaches_is_kept_in_its_history_once() -> None:
+    created = payments.new_payment({"orderId": "o1", "customerId": "c1", "amountCents": 500, "currency": "EUR",
+                                 "paymentMethodId": "pm_1", "requestedAt": 1})
+    authorized = payments.with_history(None, payments.after_authorize(created, "pay_1"), now_ms=10)
+    again = payments.with_history(authorized, authorized, now_ms=11)  # a replay writes the same status
+    captured = payments.with_history(again, payments.after_capture(again), now_ms=12)
+    assert [(h["status"], h["at"]) for h in captured["history"]] == [("authorized", 10), ("captured", 12)]
+    assert captured["createdAt"] == 10
+
+
+def test_a_failure_keeps_its_code_in_the_history() -> None:
+    created = payments.new_payment({"orderId": "o1", "customerId": "c1", "amountCents": 500, "currency": "EUR",
+                                 "paymentMethodId": "pm_1", "requestedAt": 1})
+    failed = payments.with_history(None, payments.after_failure(created, "insufficient_funds", "declined"), now_ms=5)
+    assert failed["history"] == [{"status": "failed", "at": 5, "reason": "insufficient_funds"}]

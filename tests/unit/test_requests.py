@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orderflow.gateway.requests import PlaceOrderRequest, ValidationError, field_errors, to_place_order
+from orderflow.gateway.requests import PlaceOrderRequest, ValidationError, field_errors, preferred_wait, to_place_order
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 
@@ -80,3 +80,12 @@ def test_place_order_command_encodes_with_the_place_order_schema():
     assert decoded.record["shippingAddress"] == {"street": "1 Main St", "city": "Springfield",
                                                  "state": "", "zipCode": "62701", "country": ""}
     assert decoded.record == command
+
+
+@pytest.mark.parametrize(("prefer", "seconds"), [
+    (None, 0.0), ("", 0.0), ("wait=2", 2.0), ("respond-async, wait=1.5", 1.5), ("WAIT = 3", 3.0),
+    ("wait=600", 10.0), ("wait=-1", 0.0), ("wait=soon", 0.0), ("wait=nan", 0.0), ("return=minimal", 0.0),
+    ('wait="4"', 4.0),
+])
+def test_a_preferred_wait_is_read_within_bounds_and_never_an_error(prefer: str | None, seconds: float) -> None:
+    assert preferred_wait(prefer) == seconds
