@@ -56,6 +56,7 @@ def calls(world: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
         "getOrder": ("GET", f"/api/v1/orders/{order}", None),
         "cancelOrder": ("POST", f"/api/v1/orders/{order}/cancel", {}),
         "orderEvents": ("GET", f"/api/v1/orders/{order}/events", None),
+        "getOrderPayment": ("GET", f"/api/v1/orders/{order}/payment", None),
         "recordShipment": ("POST", f"/api/v1/orders/{order}/shipments", {"status": "shipped"}),
         "customerOrders": ("GET", f"/api/v1/customers/{a}/orders", None),
         "createCustomer": ("POST", "/api/v1/customers", {"email": f"{new_id('auth')}@example.com"}),
