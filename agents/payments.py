@@ -72,6 +72,7 @@ class PaymentDesk:
             step = logic.next_step(state, msg.kind, cmd, now_ms(), self.timeout_ms,
                                    self.orders.get(msg.key))
             if step in PROVIDER_STEPS:
+                before = state
                 try:
                     state = await self._call(step, state, cmd)
                 except ProviderUnavailable as exc:
@@ -85,15 +86,15 @@ class PaymentDesk:
                     # dead end, not a failing handler (authorize's refusals are answers, in _call).
                     raise Unhandleable(f"the payment provider refused the {step} of {state['orderId']}: "
                                        f"{exc}") from exc
-                state = self._put(msg.key, state)
+                state = self._put(msg.key, before, state)
                 await self._announce(state)
                 if state["status"] == "authorized":
                     authorized_now = True
                     continue
                 return "applied"
             if step == logic.EXPIRE:
-                state = logic.after_failure(state, logic.EXPIRED, "the order's payment window had passed")
-                state = self._put(msg.key, state)
+                state = self._put(msg.key, state, logic.after_failure(state, logic.EXPIRED,
+                                                                      "the order's payment window had passed"))
                 await self._announce(state)
                 return "applied"
             if step == logic.RESEND:
@@ -103,9 +104,9 @@ class PaymentDesk:
                 return self._leave_uncaptured(state, authorized_now)
             return "unchanged"
 
-    def _put(self, key: bytes, state: PaymentState) -> PaymentState:
-        """Write ``state``, its history extended; returns the row as written."""
-        written = logic.with_history(self.payments.get(key), state, now_ms())
+    def _put(self, key: bytes, before: PaymentState, state: PaymentState) -> PaymentState:
+        """Write ``state`` (what ``before`` became), its history extended; returns the row as written."""
+        written = logic.with_history(before, state, now_ms())
         self.payments.put(key, written)
         return written
 

@@ -83,15 +83,15 @@ _KAFKA_HEADERS = _KafkaHeaders()
 
 
 def parent_from_kafka(headers: Mapping[str, Any] | None) -> Context | None:
-    """The trace a Kafka message carries (None: it starts a new one)."""
-    if not headers or TRACEPARENT not in headers:
+    """The trace a Kafka message carries (None: it starts a new one, or tracing is off)."""
+    if not _state["on"] or not headers or TRACEPARENT not in headers:
         return None
     return _PROPAGATOR.extract(headers, getter=_KAFKA_HEADERS)
 
 
 def parent_from_http(headers: Mapping[str, str]) -> Context | None:
-    """The trace an HTTP request carries in ``traceparent`` (None: it starts a new one)."""
-    return _PROPAGATOR.extract(headers) if TRACEPARENT in headers else None
+    """The trace an HTTP request carries in ``traceparent`` (None: it starts a new one, or tracing is off)."""
+    return _PROPAGATOR.extract(headers) if _state["on"] and TRACEPARENT in headers else None
 
 
 @contextlib.contextmanager

@@ -90,12 +90,12 @@ def after_failure(state: Row, code: str, message: str) -> Row:
 
 
 
-def with_history(stored: Row | None, state: Row, now_ms: int) -> Row:
-    """``state`` as it is to be written over ``stored``: a status it newly reached
-    is appended to its history (with the error, for a failure), and a first row
-    gets its createdAt."""
+def with_history(before: Row | None, state: Row, now_ms: int) -> Row:
+    """``state`` as it is to be written, ``before`` being the row it came from: a
+    status it newly reached is appended to its history (with the error, for a
+    failure), and a first row gets its createdAt."""
     history = list(state.get("history") or [])
-    if stored is None or stored["status"] != state["status"]:
+    if before is None or before["status"] != state["status"]:
         reason = state.get("errorCode") if state["status"] == "failed" else None
         history.append({"status": state["status"], "at": now_ms, "reason": reason})
     return {**state, "history": history, "createdAt": state.get("createdAt") or now_ms}

@@ -13,7 +13,7 @@ What it repairs in Faust, each in its own module with its own unit tests:
 send stops the worker, recovery keeps what was fetched), ``checkpoints``
 (RocksDB holds only acknowledged changelog writes), ``restore`` (bulk restore
 through librdkafka), ``standby`` (standby buffers flushed, lag measured),
-``progress`` (consumer lag and rebalances, measured),
+``progress`` (consumer lag and rebalances, measured, with ``offsets``: what the broker says of them),
 ``watchdog`` (the skip guard and the stall watch), ``failures`` (a bug is not a
 poison message). ``install_repairs`` applies them to a ``DurableApp``;
 ``versions`` pins the libraries they were written against.

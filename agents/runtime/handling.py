@@ -235,10 +235,11 @@ async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mappin
                     message.offset, exc.reason)
         await dead_letter(outbox, event, "undecodable", exc.reason)
         return None
-    ORDER_ID.set(_order_id(inbound.record))  # for the log lines of this message
+    order_id = _key_field(inbound.record, "orderId")  # the order the message is about, where it names one
+    ORDER_ID.set(order_id)  # for the log lines of this message
     started = time.perf_counter()
     with tracing.span(f"{name} {inbound.kind}", tracing.SpanKind.CONSUMER, tracing.parent_from_kafka(event.headers),
-                      _span_attributes(inbound) if tracing.enabled() else None) as span:
+                      _span_attributes(inbound, order_id) if tracing.enabled() else None) as span:
         try:
             outcome = await handler(inbound)
         except Unhandleable as exc:  # the message's fault: dead-lettered, the agent goes on
@@ -262,16 +263,10 @@ async def _deal_with(name: str, stream: faust.StreamT, event: Any, specs: Mappin
     return None
 
 
-def _order_id(record: Mapping[str, Any]) -> str | None:
-    """The order a message is about, where it names one (envelopes keep it in ``data``)."""
-    return _key_field(record, "orderId")
-
-
-def _span_attributes(inbound: Inbound) -> dict[str, Any]:
+def _span_attributes(inbound: Inbound, order_id: str | None) -> dict[str, Any]:
     attributes: dict[str, Any] = {"messaging.system": "kafka", "messaging.destination.name": inbound.topic,
                                   "messaging.kafka.destination.partition": inbound.partition,
                                   "messaging.kafka.message.offset": inbound.offset}
-    order_id = _order_id(inbound.record)
     if order_id is not None:
         attributes["orderflow.order_id"] = order_id
     return attributes

@@ -26,12 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.sensors import Sensor
 from faust.types import TP
 
-from orderflow.kafka_client import KafkaClient, as_client
+from orderflow.agents.runtime.offsets import BrokerOffsets
+from orderflow.kafka_client import KafkaClient
 from orderflow.metrics import CONSUMER_LAG_RECORDS, CONSUMER_LAG_SECONDS, REBALANCE_SECONDS, REBALANCES
 
 __all__ = ["Behind", "Progress", "RebalanceSensor", "behind", "measure_progress"]
@@ -79,31 +78,6 @@ def behind(progress: Progress, tp: TP, end: int, committed: int, now: float) -> 
     return worst
 
 
-class GroupOffsets:
-    """The broker's end offsets and a group's committed offsets, one request each."""
-
-    def __init__(self, kafka: KafkaClient | str, group: str) -> None:
-        self._config = as_client(kafka).config()
-        self._group = group
-        self._admin: AdminClient | None = None  # made on first use: nothing connects at app build
-
-    def read(self, tps: list[TP]) -> tuple[dict[TP, int], dict[TP, int]]:
-        if self._admin is None:
-            self._admin = AdminClient(self._config)
-        partitions = [TopicPartition(tp.topic, tp.partition) for tp in tps]
-        try:
-            ends = self._admin.list_offsets({p: OffsetSpec.latest() for p in partitions}, request_timeout=10)
-            group = self._admin.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(self._group, partitions)], request_timeout=10)
-            end = {TP(p.topic, p.partition): future.result().offset for p, future in ends.items()}
-            committed = {TP(p.topic, p.partition): p.offset
-                         for p in group[self._group].result().topic_partitions}
-        except Exception:
-            self._admin = None  # stale metadata after a broker restart: start afresh next time
-            raise
-        return end, committed
-
-
 def set_lag(progress: Progress, ends: Mapping[TP, int], committed: Mapping[TP, int], now: float) -> None:
     CONSUMER_LAG_RECORDS.clear()  # partitions given away stop reporting
     CONSUMER_LAG_SECONDS.clear()
@@ -115,7 +89,10 @@ def set_lag(progress: Progress, ends: Mapping[TP, int], committed: Mapping[TP, i
 
 def watch_consumer_lag(app: Any, kafka: KafkaClient, progress: Progress) -> None:
     """Every few seconds, set the lag gauges of the source partitions this worker owns."""
-    offsets = GroupOffsets(kafka, app.conf.id)
+    offsets, group = BrokerOffsets(kafka), app.conf.id
+
+    def read(owned: list[TP]) -> tuple[dict[TP, int], dict[TP, int]]:
+        return offsets.ends(owned), offsets.committed(group, owned)
 
     @app.timer(interval=CHECK_EVERY_S)
     async def measure_consumer_lag() -> None:
@@ -126,7 +103,7 @@ def watch_consumer_lag(app: Any, kafka: KafkaClient, progress: Progress) -> None
             set_lag(progress, {}, {}, time.time())
             return
         try:
-            ends, committed = await asyncio.to_thread(offsets.read, owned)
+            ends, committed = await asyncio.to_thread(read, owned)
         except Exception as exc:  # noqa: BLE001 - the broker is away: the lag is unknown, not zero
             log.info("consumer lag not measured: %s", exc)
             for tp in owned:

@@ -24,38 +24,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.types import TP
 
-from orderflow.kafka_client import KafkaClient, as_client
+from orderflow.agents.runtime.offsets import BrokerOffsets
+from orderflow.kafka_client import KafkaClient
 from orderflow.metrics import STANDBY_LAG
 
-__all__ = ["StandbyLag", "watch_standby_lag"]
+__all__ = ["lag_per_table", "watch_standby_lag"]
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 5.0
-
-
-class StandbyLag:
-    """Asks the broker for the end offsets of the changelogs this worker follows."""
-
-    def __init__(self, kafka: KafkaClient | str) -> None:
-        self._config = as_client(kafka).config()
-        self._admin: AdminClient | None = None  # made on first use: nothing connects at app build
-
-    def end_offsets(self, tps: list[TP]) -> dict[TP, int]:
-        if self._admin is None:
-            self._admin = AdminClient(self._config)
-        request = {TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in tps}
-        try:
-            futures = self._admin.list_offsets(request, request_timeout=10)
-            return {TP(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
-        except Exception:
-            # e.g. a fenced leader epoch after a broker restart: the client's
-            # metadata is stale, so the next measurement starts a fresh one
-            self._admin = None
-            raise
 
 
 def lag_per_table(standbys: Mapping[TP, Any], ends: Mapping[TP, int]) -> dict[str, int]:
@@ -71,7 +49,7 @@ def lag_per_table(standbys: Mapping[TP, Any], ends: Mapping[TP, int]) -> dict[st
 def watch_standby_lag(app: Any, kafka: KafkaClient) -> None:
     """Every few seconds, apply the standby records Faust holds and set the
     standby lag gauge of each table."""
-    lag = StandbyLag(kafka)
+    offsets = BrokerOffsets(kafka)
     changelogs = app.tables._changelogs  # changelog topic -> table (Faust 0.15.3)
 
     @app.timer(interval=CHECK_EVERY_S)
@@ -81,7 +59,7 @@ def watch_standby_lag(app: Any, kafka: KafkaClient) -> None:
         seen = {table.name: 0 for table in changelogs.values()}
         if standbys:
             try:
-                ends = await asyncio.to_thread(lag.end_offsets, list(standbys))
+                ends = await asyncio.to_thread(offsets.ends, list(standbys))
             except Exception as exc:  # noqa: BLE001 - the broker is away: the lag is unknown, not zero
                 log.info("standby lag not measured: %s", exc)
                 for table in seen:
