@@ -30,6 +30,7 @@ import faust
 from orderflow.agents import (
     customer_orders,
     customers,
+    deliveries,
     emails,
     notification_sender,
     order_census,
@@ -206,6 +207,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     customers.register(pipeline)
     emails.register(pipeline)
     notification_sender.register(pipeline)
+    deliveries.register(pipeline)
     web.register(pipeline)
     pipeline.stall_watch.start()
     pipeline.skip_guard.start(app)

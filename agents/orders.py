@@ -6,8 +6,9 @@ Consumes, all keyed by orderId and co-partitioned: orders.commands
 and shipments.events.
 Owns the tables ``orders`` and ``pending-payments`` (their only writer).
 Produces orders.events, stock.requests (re-keyed by productId),
-customers.checks (re-keyed by customerId), payments.requests and
-orders.by-customer.
+customers.checks (re-keyed by customerId), payments.requests,
+shipments.requests (a confirmed order's cancel, for the delivery service to
+decide) and orders.by-customer.
 
 A thin adapter around ``tables.orders``: read the row, decide, write the row,
 send what the change calls for. A message already applied (its offset is in
@@ -41,7 +42,8 @@ SOURCES = (catalog.ORDER_COMMANDS, catalog.ORDER_TIMEOUTS, catalog.STOCK_RESULTS
            catalog.CUSTOMER_CHECK_RESULTS, catalog.PAYMENT_EVENTS, catalog.SHIPMENT_EVENTS)
 # The topic of each command the saga's effects build, by schema short name.
 COMMAND_TOPICS = {schema.rsplit(".", 1)[-1]: spec
-                  for spec in (catalog.STOCK_REQUESTS, catalog.CUSTOMER_CHECKS, catalog.PAYMENT_REQUESTS)
+                  for spec in (catalog.STOCK_REQUESTS, catalog.CUSTOMER_CHECKS, catalog.PAYMENT_REQUESTS,
+                               catalog.SHIPMENT_REQUESTS)
                   for schema in spec.value_schemas}
 
 
@@ -52,6 +54,7 @@ class OrderSaga:
         self.outbox: Outbox = pipeline.outbox_for(AGENT)
         self.watchers = pipeline.watchers
         self.timeout_ms = int(pipeline.settings.payment_timeout_s * 1000)
+        self.carrier_cancels = bool(pipeline.settings.carrier_url)
         self.census = OpenOrders()  # the open orders' statuses, for the gauges of order_census
         for status in st.ORDER_TRANSITIONS:  # at 0 from the start: a status's first order shows in its rate
             ORDER_STATUS_REACHED.labels(status)
@@ -62,7 +65,8 @@ class OrderSaga:
             await self._send(old, saga.events_caused_by(old, msg.cause), saga.in_order(saga.effects(old)),
                              summary=True, now_ms=now_ms())
             return "replayed"
-        ctx = saga.Context(now_ms=now_ms(), cause=msg.cause, payment_timeout_ms=self.timeout_ms)
+        ctx = saga.Context(now_ms=now_ms(), cause=msg.cause, payment_timeout_ms=self.timeout_ms,
+                           carrier_cancels=self.carrier_cancels)
         decision = saga.decide(old, msg.kind, msg.record, ctx)
         if decision.ignored is not None:
             ILLEGAL_TRANSITIONS.labels(AGENT).inc()

@@ -8,6 +8,7 @@
 - GET /inventory/{productId}
 - GET /customers/{customerId}/orders?page=P&limit=L
 - GET /payments/{orderId} (the order's payment row, with its payment method)
+- GET /shipments/{orderId} (the order's shipment row, with its customer)
 
 Reads only; each is routed to the worker that owns the key's partition, so
 any worker answers for any key. The query parameters are parsed in
@@ -33,9 +34,10 @@ from orderflow.schemas.messages import (
     OrderState,
     PaymentState,
     ProductPrice,
+    ShipmentState,
     StockLevel,
 )
-from orderflow.tables import customer_orders
+from orderflow.tables import customer_orders, shipments
 from orderflow.tables import prices as price_logic
 from orderflow.tables.stock import available, new_stock
 
@@ -71,6 +73,7 @@ class Reads:
     prices: Rows[ProductPrice]
     customer_orders: Rows[CustomerOrders]
     payments: Rows[PaymentState]
+    shipments: Rows[ShipmentState]
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> Reads:
@@ -79,7 +82,8 @@ class Reads:
                    stock=pipeline.rows(catalog.STOCK_TABLE, StockLevel),
                    prices=pipeline.rows(catalog.PRICES_TABLE, ProductPrice),
                    customer_orders=pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders),
-                   payments=pipeline.rows(catalog.PAYMENTS_TABLE, PaymentState))
+                   payments=pipeline.rows(catalog.PAYMENTS_TABLE, PaymentState),
+                   shipments=pipeline.rows(catalog.SHIPMENTS_TABLE, ShipmentState))
 
 
 class WorkerView(View):
@@ -95,7 +99,8 @@ class WorkerView(View):
         """``local()`` on the worker that owns ``key`` in ``table`` (forwarded there if need be)."""
         return await self.reads.pipeline.routers[table.name].route(self, request, key, local)
 
-    async def long_poll(self, request: Request, rows: Rows, key: bytes, kind: str) -> Response:
+    async def long_poll(self, request: Request, rows: Rows, key: bytes, kind: str,
+                        shape: Callable[[Any], Any] | None = None) -> Response:
         """The row, once it exists and is in none of ``waitWhileStatus`` or has
         passed ``afterRevision`` (or ``timeout`` seconds are up)."""
         pipeline = self.reads.pipeline
@@ -110,7 +115,7 @@ class WorkerView(View):
             row = rows.get(key)
         if row is None:
             return self.json_error(404, "not_found", f"no {kind} {key.decode(errors='replace')!r}")
-        return self.json(row)
+        return self.json(row if shape is None else shape(row))
 
 
 class Healthz(WorkerView):
@@ -138,7 +143,13 @@ class OrderView(WorkerView):
     async def get(self, request: Request, **params: Any) -> Response:
         key = params["order_id"].encode()
         return await self.routed(request, catalog.ORDERS_TABLE, key,
-                                 lambda: self.long_poll(request, self.reads.orders, key, "order"))
+                                 lambda: self.long_poll(request, self.reads.orders, key, "order",
+                                                        shape=lambda row: self.with_shipment(key, row)))
+
+    def with_shipment(self, key: bytes, row: OrderState) -> dict[str, Any]:
+        # shipments is co-partitioned with orders: the order's owner has its shipment too
+        shipment = self.reads.shipments.get(key)
+        return {**row, "shipment": None if shipment is None else shipments.shipping_view(shipment)}
 
 
 class CustomerView(WorkerView):
@@ -194,6 +205,18 @@ class PaymentView(WorkerView):
         return self.json({**payment, "paymentMethodId": order["paymentMethodId"] if order else None})
 
 
+class ShipmentView(WorkerView):
+    async def get(self, request: Request, **params: Any) -> Response:
+        key = params["order_id"].encode()
+        return await self.routed(request, catalog.SHIPMENTS_TABLE, key, lambda: self.local(key))
+
+    async def local(self, key: bytes) -> Response:
+        shipment, order = self.reads.shipments.get(key), self.reads.orders.get(key)
+        if shipment is None:
+            return self.json_error(404, "not_found", f"no shipment for order {key.decode(errors='replace')!r}")
+        return self.json({**shipment, "customerId": order["customerId"] if order else None})
+
+
 # (path, view, view name); the names are those the views had as functions.
 VIEWS: tuple[tuple[str, type[WorkerView], str], ...] = (
     ("/healthz", Healthz, "healthz"),
@@ -204,6 +227,7 @@ VIEWS: tuple[tuple[str, type[WorkerView], str], ...] = (
     ("/inventory/{product_id}", InventoryView, "get_inventory"),
     ("/customers/{customer_id}/orders", CustomerOrdersView, "list_orders"),
     ("/payments/{order_id}", PaymentView, "get_payment"),
+    ("/shipments/{order_id}", ShipmentView, "get_shipment"),
 )
 
 

@@ -234,6 +234,22 @@ def trace_sink(ctx: click.Context, port: int | None) -> None:
     run_trace_sink("127.0.0.1", port or settings.trace_sink_port)
 
 
+@main.command("carrier-sim", cls=DevCommand)
+@click.option("--port", type=int, default=None, help="HTTP port (ORDERFLOW_CARRIER_SIM_PORT).")
+@click.pass_context
+def carrier_sim(ctx: click.Context, port: int | None) -> None:
+    """Run the carrier simulator: bookings, tracking and cancels, on the schedule of the settings."""
+    from orderflow.simulator.carrier import Behaviour, run_carrier
+
+    s: Settings = ctx.obj
+    held = [None if after < 0 else after for after in (s.carrier_sim_picked_up_after_s,
+                                                      s.carrier_sim_in_transit_after_s,
+                                                      s.carrier_sim_delivered_after_s)]
+    run_carrier("127.0.0.1", port or s.carrier_sim_port,
+                Behaviour(picked_up_after_s=held[0], in_transit_after_s=held[1], delivered_after_s=held[2],
+                          estimated_days=s.estimated_delivery_days))
+
+
 @main.command("mail-sink", cls=DevCommand)
 @click.option("--port", type=int, default=None,
               help="SMTP port; its HTTP reads on the next (ORDERFLOW_MAIL_SINK_PORT).")

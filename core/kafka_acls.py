@@ -36,7 +36,8 @@ WORKER, GATEWAY, OPERATOR, PRODUCER = "worker", "gateway", "operator", "producer
 ADMIN = "admin"  # the cluster's super user: creates topics and ACLs, nothing else runs as it
 PRINCIPALS = (WORKER, GATEWAY, OPERATOR, PRODUCER)
 
-_WORKER_COMPONENTS = catalog.AGENTS | {catalog.EXPIRE_UNPAID_ORDERS, catalog.EVERY_AGENT, catalog.FAUST}
+_WORKER_COMPONENTS = catalog.AGENTS | {catalog.EXPIRE_UNPAID_ORDERS, catalog.TRACK_SHIPMENTS, catalog.EVERY_AGENT,
+                                         catalog.FAUST}
 _PRINCIPAL_OF = {component: WORKER for component in _WORKER_COMPONENTS} | {
     catalog.GATEWAY: GATEWAY, catalog.OPERATOR_TOOLS: OPERATOR, catalog.BENCH: OPERATOR}
 # The gateway's API-key followers, the operator's tools and the benchmark name their groups so.

@@ -187,6 +187,22 @@ class Settings(BaseSettings):
     smtp_breaker_recovery_s: float = Field(5.0, gt=0)
     mail_sink_port: int = 8025  # the local stack's SMTP server (`orderflow mail-sink`), and its HTTP reads on +1
 
+    # The delivery service: agent deliver_orders books each confirmed order with the carrier and
+    # timer track_shipments follows it there, when a carrier URL is set (the local stack: its carrier
+    # simulator, `orderflow carrier-sim`); without one, orders ship only by the admin route
+    carrier_url: str = ""
+    carrier_sim_port: int = 8095
+    carrier_poll_interval_s: float = Field(2.0, gt=0, description="how often open shipments are read at the carrier")
+    carrier_http_timeout_s: float = Field(2.0, gt=0)
+    carrier_attempts: int = Field(3, ge=1)
+    carrier_breaker_failures: int = Field(5, ge=1)
+    carrier_breaker_recovery_s: float = Field(5.0, gt=0)
+    # the simulator's schedule: seconds after booking at which a parcel is picked up, in transit,
+    # delivered (negative: held until scripted over /_sim)
+    carrier_sim_picked_up_after_s: float = 20.0
+    carrier_sim_in_transit_after_s: float = 40.0
+    carrier_sim_delivered_after_s: float = 60.0
+
     log_level: str = "info"
     log_format: Literal["plain", "json"] = Field(
         "plain", description="json: one JSON object per line (time, level, process, agent, orderId, trace and span id)")

@@ -52,13 +52,14 @@ def _hosts(host: str) -> list[str]:
 
 class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
-                 payment_simulator: bool = True, mail_sink: bool = True, tls: bool | None = None,
+                 payment_simulator: bool = True, mail_sink: bool = True, carrier: bool = True, tls: bool | None = None,
                  echo: Callable[[str], None] = print, broker: LocalKafka | None = None,
                  observe: bool = False, alert_scale: float = 1.0) -> None:
         self.settings = settings
         self.workers = workers
         self.payment_simulator = payment_simulator
         self.mail_sink = mail_sink  # the SMTP server the notification emails go to
+        self.carrier = carrier  # the carrier simulator the delivery service books shipments with
         self.fresh = fresh
         self.observe = observe  # also run Prometheus with orderflow's alert rules against the stack
         self._alert_scale = alert_scale  # the rules' `for` durations times this (a test's short waits)
@@ -150,6 +151,8 @@ class DevStack:
         sinks = []
         if self.mail_sink:
             sinks.append(self._launch_mail_sink())
+        if self.carrier:
+            sinks.append(self._launch_carrier())
         if self.observe and not self.settings.otlp_endpoint:
             sinks.append(self._launch_trace_sink())
         workers = [self._start_worker(i, wait=False) for i in range(self.workers)]
@@ -311,6 +314,18 @@ class DevStack:
         return child, f"{self.mail_sink_url}/healthz"
 
     @property
+    def carrier_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.carrier_sim_port}"
+
+    def _launch_carrier(self) -> tuple[Child, str]:
+        """The carrier simulator the workers launched next book shipments with."""
+        child = Child("carrier-sim", orderflow_command("carrier-sim"), self.environment(),
+                      self.log_dir / "carrier-sim.log")
+        self.children.append(child)
+        self.settings = self.settings.model_copy(update={"carrier_url": self.carrier_url})
+        return child, f"{self.carrier_url}/healthz"
+
+    @property
     def trace_sink_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.trace_sink_port}"
 
@@ -397,6 +412,8 @@ class DevStack:
         if self.observe:
             lines.append(f"  prometheus {self.prometheus_url}   (alerts: {self.prometheus_url}/alerts)")
             lines.append(f"  alerts     {self.alertmanager_url}   (Alertmanager)")
+        if self.carrier:
+            lines.append(f"  carrier    {self.carrier_url}   (shipments: {self.carrier_url}/_sim/references/<orderId>)")
         if self.mail_sink:
             lines.append(f"  mail       smtp://127.0.0.1:{self.settings.mail_sink_port}   "
                          f"(received: {self.mail_sink_url}/messages)")

@@ -108,8 +108,12 @@ OPERATIONS: tuple[Operation, ...] = (
               "the order's payment: status, amount, captured and refunded amounts, method (type, last4), history",
               {200: "the payment", 404: "no such order, or no payment yet", **_UNAVAILABLE}, tags=("payments",)),
     Operation("post", "/api/v1/orders/{orderId}/shipments", "recordShipment",
-              "admin: publish Shipped or Delivered", {202: "published", **_JSON_BODY, **_UNAVAILABLE},
+              "admin: correct a shipment by hand (shipped, then delivered); the delivery service checks the move",
+              {202: "the correction is on its way", **_JSON_BODY, **_UNAVAILABLE},
               body=requests.ShipmentRequest, tags=("admin",)),
+    Operation("get", "/api/v1/shipments/{shipmentId}", "getShipment",
+              "a shipment (carrier, tracking number, estimated delivery) and its history",
+              {200: "the shipment", 404: "no such shipment", **_UNAVAILABLE}, tags=("shipments",)),
     Operation("get", "/api/v1/customers/{customerId}/orders", "customerOrders", "the customer's orders, newest first",
               {200: "a page of orders and `pagination`", 400: "bad page or limit", **_UNAVAILABLE},
               tags=("customers",), query=(

@@ -38,7 +38,14 @@ from aiohttp import web
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.handling import not_found, path_id, produce, read_json, seen_customer_id, sees
-from orderflow.gateway.presenters import estimated_delivery, iso, present_order, present_payment, present_summary
+from orderflow.gateway.presenters import (
+    estimated_delivery,
+    iso,
+    present_order,
+    present_payment,
+    present_shipment,
+    present_summary,
+)
 from orderflow.gateway.requests import (
     CancelOrderRequest,
     PlaceOrderRequest,
@@ -47,11 +54,11 @@ from orderflow.gateway.requests import (
     field_errors,
     preferred_wait,
     to_place_order,
-    to_shipment_event,
+    to_shipment_correction,
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
-from orderflow.tables import order_status
+from orderflow.tables import order_status, shipments
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
@@ -155,17 +162,32 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 
 async def record_shipment(request: web.Request) -> web.Response:
-    """Admin: publish Shipped or Delivered as the delivery service would."""
+    """Admin: correct a shipment by hand (shipped, delivered); the delivery service checks the move
+    against the shipment's transitions and publishes what it applies."""
     ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
     try:
         req = ShipmentRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the shipment has invalid fields", fields=field_errors(exc))
-    event_id = f"evt_{uuid.uuid4().hex}"
-    kind, record = to_shipment_event(req, order_id, event_id, iso(now_ms()))
-    failed = await produce(ctx, catalog.SHIPMENT_EVENTS, order_id, kind, record)
-    return failed or web.json_response({"orderId": order_id, "eventId": event_id, "eventType": kind}, status=202)
+    failed = await produce(ctx, catalog.SHIPMENT_CORRECTIONS, order_id, "CorrectShipment",
+                           to_shipment_correction(req, order_id, now_ms()))
+    return failed or web.json_response({"orderId": order_id, "correction": req.status}, status=202)
+
+
+async def get_shipment(request: web.Request) -> web.Response:
+    """A shipment and its history, by orderflow's shipment id (shp_<orderId>)."""
+    ctx = request.app[CONTEXT]
+    shipment_id = path_id(request, "shipment_id")
+    order_id = shipments.order_id_of(shipment_id)
+    if order_id is None:
+        return not_found("shipment", shipment_id)
+    status, body = await ctx.tracking.get_json(f"/shipments/{quote(order_id, safe='')}")
+    if status != 200:
+        return not_found("shipment", shipment_id) if status == 404 else web.json_response(body, status=status)
+    if not sees(request, body["customerId"]):
+        return not_found("shipment", shipment_id)
+    return web.json_response(present_shipment(body))
 
 
 async def order_events(request: web.Request) -> web.StreamResponse:
@@ -234,5 +256,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/orders/{order_id}/events", order_events),
         web.get("/api/v1/orders/{order_id}/payment", get_payment),
         web.post("/api/v1/orders/{order_id}/shipments", record_shipment),
+        web.get("/api/v1/shipments/{shipment_id}", get_shipment),
         web.get("/api/v1/customers/{customer_id}/orders", customer_orders),
     ]

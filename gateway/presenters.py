@@ -53,7 +53,7 @@ from typing import Any
 
 from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary
 from orderflow.tables.clock import iso
-from orderflow.tables.order_status import UNDONE
+from orderflow.tables.order_status import SHIPPING_STATUS, UNDONE
 
 __all__ = ["amount", "estimated_delivery", "iso", "masked_payment_method", "present_customer", "present_inventory",
            "present_order", "present_payment", "present_summary"]
@@ -90,7 +90,8 @@ def present_order(row: OrderState) -> dict[str, Any]:
         "currency": row["currency"],
         "paymentStatus": row["paymentStatus"],
         "paymentError": row["paymentError"],
-        "shippingStatus": row["shippingStatus"],
+        **_shipping(row),
+        "cancelRequested": row.get("cancelRequested") is not None,
         "shippingAddress": row["shippingAddress"],
         "paymentMethodId": masked_payment_method(row["paymentMethodId"]),
         "statusHistory": [
@@ -99,6 +100,27 @@ def present_order(row: OrderState) -> dict[str, Any]:
         "createdAt": iso(row["createdAt"]),
         "updatedAt": iso(row["updatedAt"]),
         "revision": row["revision"],
+    }
+
+
+def _shipping(row: OrderState) -> dict[str, Any]:
+    """The shipment's view the worker joined to the order, or the order's own (no delivery service)."""
+    shipment: Any = row.get("shipment")  # joined by the worker's read
+    if shipment:
+        return dict(shipment)
+    return {"shippingStatus": row["shippingStatus"], "shipmentId": None, "carrier": None, "trackingNumber": None,
+            "estimatedDelivery": None}
+
+
+def present_shipment(row: dict[str, Any]) -> dict[str, Any]:
+    """A shipment and its history, as the delivery service keeps it."""
+    return {
+        "shipmentId": row["shipmentId"], "orderId": row["orderId"], "status": row["status"],
+        "shippingStatus": SHIPPING_STATUS[row["status"]], "carrier": row["carrier"],
+        "carrierShipmentId": row["carrierShipmentId"], "trackingNumber": row["trackingNumber"],
+        "estimatedDelivery": row["estimatedDelivery"], "cancelReason": row["cancelReason"],
+        "history": [{"status": h["status"], "at": iso(h["at"]), "source": h["source"]} for h in row["history"]],
+        "createdAt": iso(row["createdAt"]), "updatedAt": iso(row["updatedAt"]),
     }
 
 

@@ -22,7 +22,6 @@ from pydantic import (
     model_validator,
 )
 
-from orderflow.tables.envelope import envelope
 from orderflow.tables.validation import IDENT_PATTERN, MAX_LINES, MAX_QUANTITY
 
 __all__ = [
@@ -42,7 +41,7 @@ __all__ = [
     "to_adjustment",
     "to_create_customer",
     "to_place_order",
-    "to_shipment_event",
+    "to_shipment_correction",
     "to_update_customer",
 ]
 
@@ -190,16 +189,14 @@ def to_adjustment(req: InventoryAdjustmentRequest, product_id: str, adjustment_i
 
 class ShipmentRequest(_Strict):
     status: Literal["shipped", "delivered"]
-    shipmentId: Ident | None = None
     carrier: Text | None = None
     trackingNumber: Text | None = None
 
 
-def to_shipment_event(req: ShipmentRequest, order_id: str, event_id: str, now_iso: str) -> tuple[str, dict[str, Any]]:
-    """The Shipped or Delivered event (schema short name, record) for an admin request."""
-    kind = "Shipped" if req.status == "shipped" else "Delivered"
-    return envelope(kind, event_id, now_iso, {"orderId": order_id, "shipmentId": req.shipmentId,
-                                              "carrier": req.carrier, "trackingNumber": req.trackingNumber})
+def to_shipment_correction(req: ShipmentRequest, order_id: str, now: int) -> dict[str, Any]:
+    """The CorrectShipment record of an operator's request, for the delivery service to check and apply."""
+    return {"orderId": order_id, "status": req.status, "carrier": req.carrier, "trackingNumber": req.trackingNumber,
+            "requestedAt": now}
 
 
 class CustomerRequest(_Strict):

@@ -45,7 +45,11 @@ __all__ = [
     "PRICES",
     "PRICES_TABLE",
     "RESERVATIONS_TABLE",
+    "SHIPMENT_CORRECTIONS",
     "SHIPMENT_EVENTS",
+    "SHIPMENT_PROGRESS",
+    "SHIPMENT_REQUESTS",
+    "SHIPMENTS_TABLE",
     "STOCK_REQUESTS",
     "STOCK_RESULTS",
     "STOCK_TABLE",
@@ -79,13 +83,15 @@ MANAGE_CUSTOMERS = "manage_customers"
 OWN_EMAILS = "own_emails"
 LIST_CUSTOMER_ORDERS = "list_customer_orders"
 SEND_NOTIFICATIONS = "send_notifications"
+DELIVER_ORDERS = "deliver_orders"
+TRACK_SHIPMENTS = "track_shipments"
 EVERY_AGENT = "every agent"  # the dead letters: each agent writes those it could not handle
 BENCH = "bench"  # `orderflow bench ceilings`, outside a deployment
 FAUST = "faust"  # Faust's own leader election
 OPERATOR_TOOLS = "operator tools"  # the operator's commands (`orderflow api-key`)
 AGENTS = frozenset({PROCESS_ORDERS, MANAGE_STOCK, SET_PRICES, PROCESS_PAYMENTS, MANAGE_CUSTOMERS, OWN_EMAILS,
-                    LIST_CUSTOMER_ORDERS, SEND_NOTIFICATIONS})
-COMPONENTS = AGENTS | {GATEWAY, EXPIRE_UNPAID_ORDERS, EVERY_AGENT, BENCH, FAUST, OPERATOR_TOOLS}
+                    LIST_CUSTOMER_ORDERS, SEND_NOTIFICATIONS, DELIVER_ORDERS})
+COMPONENTS = AGENTS | {GATEWAY, EXPIRE_UNPAID_ORDERS, TRACK_SHIPMENTS, EVERY_AGENT, BENCH, FAUST, OPERATOR_TOOLS}
 
 # Schema ids used in the wire framing when no Schema Registry is configured.
 # An id is never reused for a different schema; append, never renumber.
@@ -109,6 +115,8 @@ SCHEMA_IDS: dict[str, int] = {
             "ProductPrice",  # 51
             "ApiKey",  # 52
             "NotificationDelivered",  # 53
+            "ShipmentState", "CarrierProgress", "CancelShipment", "CorrectShipment", "ShipmentCancelled",  # 54-58
+            "ShipOrder",  # 59
         ),
         start=1,
     )
@@ -253,12 +261,36 @@ PAYMENT_EVENTS = TopicSpec(
 SHIPMENT_EVENTS = TopicSpec(
     name="shipments.events",
     key="orderId",
-    value_schemas=_schemas("Shipped", "Delivered"),
-    writer=GATEWAY,
+    value_schemas=_schemas("Shipped", "Delivered", "ShipmentCancelled"),
+    writer=DELIVER_ORDERS,
     readers=(PROCESS_ORDERS,),
-    external="a delivery service",
+    external="another delivery service",
     json_ingress=True,
-    doc="Ingress: delivery lifecycle events.",
+    doc="Delivery lifecycle events: the goods left, arrived, or were stopped before they left.",
+)
+SHIPMENT_REQUESTS = TopicSpec(
+    name="shipments.requests",
+    key="orderId",
+    value_schemas=_schemas("ShipOrder", "CancelShipment"),
+    writer=PROCESS_ORDERS,
+    readers=(DELIVER_ORDERS,),
+    doc="What the order saga asks of the delivery service: ship a confirmed order, or stop its shipment.",
+)
+SHIPMENT_PROGRESS = TopicSpec(
+    name="shipments.progress",
+    key="orderId",
+    value_schemas=_schemas("CarrierProgress"),
+    writer=TRACK_SHIPMENTS,
+    readers=(DELIVER_ORDERS,),
+    doc="Each shipment's progress as the carrier reports it, for the agent that owns the shipment's row.",
+)
+SHIPMENT_CORRECTIONS = TopicSpec(
+    name="shipments.corrections",
+    key="orderId",
+    value_schemas=_schemas("CorrectShipment"),
+    writer=GATEWAY,
+    readers=(DELIVER_ORDERS,),
+    doc="Operators' manual corrections of a shipment (the admin route), checked like the carrier's reports.",
 )
 ORDER_EVENTS = TopicSpec(
     name="orders.events",
@@ -351,7 +383,8 @@ API_KEYS = TopicSpec(
 
 TOPICS: tuple[TopicSpec, ...] = (
     ORDER_COMMANDS, ORDER_TIMEOUTS, STOCK_REQUESTS, STOCK_RESULTS, INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS, PRICES,
-    PAYMENT_REQUESTS, PAYMENT_EVENTS, SHIPMENT_EVENTS, ORDER_EVENTS, ORDERS_BY_CUSTOMER,
+    PAYMENT_REQUESTS, PAYMENT_EVENTS, SHIPMENT_EVENTS, SHIPMENT_REQUESTS, SHIPMENT_PROGRESS, SHIPMENT_CORRECTIONS,
+    ORDER_EVENTS, ORDERS_BY_CUSTOMER,
     CUSTOMER_COMMANDS, EMAIL_CLAIMS, EMAIL_CLAIM_RESULTS, CUSTOMER_EVENTS, CUSTOMER_CHECKS, CUSTOMER_CHECK_RESULTS,
     NOTIFICATIONS, DEAD_LETTERS, API_KEYS,
 )
@@ -477,11 +510,19 @@ NOTIFICATIONS_DELIVERED_TABLE = TableSpec(
     source_topic=NOTIFICATIONS.name,
     doc="Notifications the mail server accepted, so a replay sends none twice.",
 )
+SHIPMENTS_TABLE = TableSpec(
+    name="shipments",
+    key="orderId",
+    value_schema=f"{NAMESPACE}.ShipmentState",
+    writer=DELIVER_ORDERS,
+    source_topic=SHIPMENT_REQUESTS.name,
+    doc="Each confirmed order's shipment at the carrier, with its history; makes booking and cancel idempotent.",
+)
 
 TABLES: tuple[TableSpec, ...] = (
     ORDERS_TABLE, PENDING_PAYMENTS_TABLE, STOCK_TABLE, RESERVATIONS_TABLE, PRICES_TABLE, PAYMENTS_TABLE,
     CUSTOMER_ORDERS_TABLE, CUSTOMERS_TABLE, EMAIL_OWNERS_TABLE, CUSTOMER_CHECKS_TABLE, VELOCITY_TABLE,
-    NOTIFICATIONS_SENT_TABLE, NOTIFICATIONS_DELIVERED_TABLE,
+    NOTIFICATIONS_SENT_TABLE, NOTIFICATIONS_DELIVERED_TABLE, SHIPMENTS_TABLE,
 )
 
 

@@ -16,8 +16,11 @@ __all__ = [
     "BackInStock",
     "BackInStockData",
     "CancelOrder",
+    "CancelShipment",
+    "CarrierProgress",
     "CheckCustomer",
     "ClaimEmail",
+    "CorrectShipment",
     "CreateCustomer",
     "CustomerCheck",
     "CustomerCheckResult",
@@ -79,6 +82,11 @@ __all__ = [
     "ReserveLine",
     "Restocked",
     "SellLine",
+    "ShipOrder",
+    "ShipmentCancelled",
+    "ShipmentCancelledData",
+    "ShipmentChange",
+    "ShipmentState",
     "Shipped",
     "ShippedData",
     "StatusChange",
@@ -197,6 +205,23 @@ class CancelOrder(TypedDict):
     requestedAt: NotRequired[int]
 
 
+class CancelShipment(TypedDict):
+    """The saga asks the delivery service to stop an order's shipment. Keyed by orderId."""
+
+    orderId: str
+    reason: str
+    requestedAt: int
+
+
+class CarrierProgress(TypedDict):
+    """What the carrier reports of a shipment, as timer track_shipments read it. Keyed by orderId."""
+
+    orderId: str
+    shipmentId: str
+    status: str
+    at: int  # epoch ms the carrier saw it
+
+
 class CheckCustomer(TypedDict):
     """Order validation: is the customer known and within its velocity limits? Keyed by customerId."""
 
@@ -211,6 +236,16 @@ class ClaimEmail(TypedDict):
 
     email: str
     customerId: str
+
+
+class CorrectShipment(TypedDict):
+    """An operator's manual correction of a shipment (the admin route). Keyed by orderId."""
+
+    orderId: str
+    status: str  # shipped or delivered
+    carrier: NotRequired[str | None]
+    trackingNumber: NotRequired[str | None]
+    requestedAt: int
 
 
 class CreateCustomer(TypedDict):
@@ -501,6 +536,7 @@ class OrderState(TypedDict):
     paymentId: NotRequired[str | None]
     paymentError: NotRequired[str | None]
     shippingStatus: NotRequired[str]
+    cancelRequested: NotRequired[str | None]  # the reason of a cancel waiting for the delivery service's answer
     history: NotRequired[list[StatusChange]]
     createdAt: int
     updatedAt: int
@@ -749,11 +785,62 @@ class SellLine(TypedDict):
     productId: str
 
 
+class ShipOrder(TypedDict):
+    """The saga asks the delivery service to ship a confirmed order. Keyed by orderId."""
+
+    orderId: str
+    customerId: str
+    shippingAddress: NotRequired[Address | None]
+    confirmedAt: int
+
+
+class ShipmentCancelledData(TypedDict):
+    orderId: str
+    shipmentId: NotRequired[str | None]
+    carrier: NotRequired[str | None]
+    reason: str
+
+
+class ShipmentCancelled(TypedDict):
+    """Delivery: the shipment was stopped before it left (the carrier accepted the cancel). Keyed by
+    orderId."""
+
+    eventId: str
+    eventType: NotRequired[str]
+    timestamp: str  # ISO-8601, UTC
+    version: NotRequired[str]
+    data: ShipmentCancelledData
+
+
+class ShipmentChange(TypedDict):
+    status: str
+    at: int
+    source: str  # carrier, operator or orderflow
+
+
+class ShipmentState(TypedDict):
+    """Row of table shipments (key orderId): one order's shipment, written only by deliver_orders."""
+
+    orderId: str
+    shipmentId: str  # orderflow's id (shp_<orderId>): the booking's idempotency key
+    status: str
+    carrier: NotRequired[str | None]
+    carrierShipmentId: NotRequired[str | None]
+    trackingNumber: NotRequired[str | None]
+    estimatedDelivery: NotRequired[str | None]  # ISO date the carrier promised
+    cancelReason: NotRequired[str | None]  # why it was cancelled, when it was
+    history: list[ShipmentChange]
+    createdAt: int
+    updatedAt: int
+    appliedOffsets: dict[str, int]
+
+
 class ShippedData(TypedDict):
     orderId: str
     shipmentId: NotRequired[str | None]
     carrier: NotRequired[str | None]
     trackingNumber: NotRequired[str | None]
+    estimatedDelivery: NotRequired[str | None]  # ISO date the carrier promised
 
 
 class Shipped(TypedDict):

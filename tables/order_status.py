@@ -25,6 +25,11 @@ __all__ = [
     "ORDER_TRANSITIONS",
     "OUTCOMES",
     "PAYMENT_TRANSITIONS",
+    "LEFT_WAREHOUSE",
+    "SHIPMENT_CANCELLED",
+    "SHIPMENT_PROGRESS",
+    "SHIPMENT_TRANSITIONS",
+    "SHIPPING_STATUS",
     "TERMINAL",
     "can_cancel",
     "is_legal",
@@ -78,6 +83,26 @@ PAYMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "failed": frozenset(),
     "refunded": frozenset(),
 }
+
+
+# A shipment at the carrier (table shipments): each status may be reported
+# late or skipped (a feed read after two moves), never undone; a parcel can be
+# stopped only before it is picked up.
+SHIPMENT_PROGRESS: tuple[str, ...] = ("processing", "label_created", "picked_up", "in_transit", "delivered")
+SHIPMENT_CANCELLED: Final = "cancelled"
+SHIPMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    **{s: frozenset(SHIPMENT_PROGRESS[i + 1:]) for i, s in enumerate(SHIPMENT_PROGRESS)},
+    "processing": frozenset(SHIPMENT_PROGRESS[1:]) | {SHIPMENT_CANCELLED},
+    "label_created": frozenset(SHIPMENT_PROGRESS[2:]) | {SHIPMENT_CANCELLED},
+    SHIPMENT_CANCELLED: frozenset(),
+}
+# What GET /orders/{id} shows as shippingStatus for each shipment status.
+SHIPPING_STATUS: Mapping[str, str] = {
+    "processing": "processing", "label_created": "processing", "picked_up": "shipped",
+    "in_transit": "in_transit", "delivered": "delivered", SHIPMENT_CANCELLED: "cancelled",
+}
+# The shipment statuses whose goods have left: Shipped has been published.
+LEFT_WAREHOUSE = frozenset({"picked_up", "in_transit", "delivered"})
 
 
 def is_legal(table: Mapping[str, frozenset[str]], current: str, target: str) -> bool:

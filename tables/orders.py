@@ -34,6 +34,8 @@ __all__ = [
     "RequestPayment",
     "Reserve",
     "Sell",
+    "ShipOrder",
+    "StopShipment",
     "awaits_payment",
     "decide",
     "effects",
@@ -55,6 +57,8 @@ class Context:
     now_ms: int
     cause: str  # topic/partition/offset of the message being handled
     payment_timeout_ms: int
+    # a delivery service runs: a confirmed order's cancel waits for it to stop the shipment
+    carrier_cancels: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,27 @@ class Refund(Effect):
         return Command("RefundPayment", row["orderId"], record)
 
 
+@dataclass(frozen=True, order=True)
+class ShipOrder(Effect):
+    name: ClassVar[str] = "ship_order"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        confirmed = next(h["at"] for h in reversed(row["history"]) if h["status"] == st.CONFIRMED)
+        record: m.ShipOrder = {"orderId": row["orderId"], "customerId": row["customerId"],
+                               "shippingAddress": row["shippingAddress"], "confirmedAt": confirmed}
+        return Command("ShipOrder", row["orderId"], record)
+
+
+@dataclass(frozen=True, order=True)
+class StopShipment(Effect):
+    name: ClassVar[str] = "stop_shipment"
+
+    def command(self, row: Row, now_ms: int) -> Command:
+        record: m.CancelShipment = {"orderId": row["orderId"], "reason": row["cancelRequested"] or "customer_request",
+                                    "requestedAt": now_ms}
+        return Command("CancelShipment", row["orderId"], record)
+
+
 def new_order_state(command: m.PlaceOrder, ctx: Context) -> Row:
     """The first row of an order, from its PlaceOrder command."""
     created = command.get("placedAt") or ctx.now_ms
@@ -184,6 +209,7 @@ def new_order_state(command: m.PlaceOrder, ctx: Context) -> Row:
         "paymentId": None,
         "paymentError": None,
         "shippingStatus": "none",
+        "cancelRequested": None,
         "history": [{"status": st.PENDING, "at": created, "reason": None, "cause": ctx.cause}],
         "createdAt": created,
         "updatedAt": created,
@@ -202,7 +228,25 @@ def _place_order(row: Row | None, msg: m.PlaceOrder, ctx: Context) -> Decision:
 
 
 def _cancel_order(row: Row, msg: m.CancelOrder, ctx: Context) -> Decision:
-    return _move(row, st.CANCELLED, msg.get("reason") or "customer_request", ctx)
+    reason = msg.get("reason") or "customer_request"
+    if row["status"] == st.CONFIRMED and ctx.carrier_cancels:
+        # the goods may be leaving: the delivery service decides (ShipmentCancelled, or Shipped)
+        if row.get("cancelRequested"):
+            return UNCHANGED
+        new = _changed(row, ctx)
+        new["cancelRequested"] = reason
+        return Decision(new)
+    return _move(row, st.CANCELLED, reason, ctx)
+
+
+def _shipment_cancelled(row: Row, msg: m.ShipmentCancelled, ctx: Context) -> Decision:
+    if row["status"] != st.CONFIRMED:
+        return UNCHANGED  # cancelled already; a shipment cannot be stopped after it left
+    decision = _move(row, st.CANCELLED, row.get("cancelRequested") or msg["data"]["reason"], ctx)
+    if decision.row is not None:
+        decision.row["cancelRequested"] = None
+        decision.row["shippingStatus"] = "cancelled"
+    return decision
 
 
 def _expire_order(row: Row, msg: m.ExpireOrder, ctx: Context) -> Decision:
@@ -296,9 +340,11 @@ def _payment(target: str, status_target: m.OrderStatus | None, reason_of: Callab
 
 def _shipment(target: m.OrderStatus) -> Callable[[Row, Record, Context], Decision]:
     def decide_shipment(row: Row, msg: Record, ctx: Context) -> Decision:
-        decision = _move(row, target, None, ctx)
+        # a cancel still waiting loses: the goods left first
+        decision = _move(row, target, "picked_up_before_cancel" if row.get("cancelRequested") else None, ctx)
         if decision.row is not None:
             decision.row["shippingStatus"] = target
+            decision.row["cancelRequested"] = None
         return decision
 
     return decide_shipment
@@ -316,6 +362,7 @@ DECISIONS: Mapping[str, Callable[[Row, Any, Context], Decision]] = {
     "PaymentRefunded": _payment("refunded", None, lambda d: ""),
     "Shipped": _shipment(st.SHIPPED),
     "Delivered": _shipment(st.DELIVERED),
+    "ShipmentCancelled": _shipment_cancelled,
 }
 
 
@@ -369,6 +416,10 @@ def effects(row: Row) -> frozenset[Effect]:
             out.add(CheckCustomer())
     elif awaits_payment(row):
         out.add(RequestPayment())
+    if status == st.CONFIRMED:
+        out.add(ShipOrder())
+        if row.get("cancelRequested"):
+            out.add(StopShipment())
     if status in st.PAID:
         out |= {Sell(i) for i, line in enumerate(items) if line["status"] == "reserved"}
     if status in st.UNDONE:

@@ -33,6 +33,12 @@ def stack(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
         gateway_port=free_port(),
         payment_sim_port=free_port(),
         mail_sink_port=free_port_run(2),
+        carrier_sim_port=free_port(),
+        carrier_poll_interval_s=0.3,
+        # parcels wait at the carrier until a test moves them (POST /_sim/shipments/{id}/advance)
+        carrier_sim_picked_up_after_s=-1,
+        carrier_sim_in_transit_after_s=-1,
+        carrier_sim_delivered_after_s=-1,
         # short enough to test the timeout, long enough for an outage test to recover
         payment_timeout_s=10.0,
         payment_scan_interval_s=0.5,

@@ -46,7 +46,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                    "unitPriceCents": 1999, "status": "reserved", "reason": None}],
         "totalCents": 3998, "customerCheck": "passed", "currency": "EUR", "paymentMethodId": "pm_visa",
         "shippingAddress": ADDRESS, "paymentStatus": "captured", "paymentId": "pay_1", "paymentError": None,
-        "shippingStatus": "none",
+        "shippingStatus": "none", "cancelRequested": None,
         "history": [{"status": "pending", "at": T, "reason": None, "cause": "orders.commands/3/17"},
                     {"status": "confirmed", "at": T + 5, "reason": "payment_successful",
                      "cause": "payments.events/3/9"}],
@@ -76,7 +76,21 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.PaymentRefunded": envelope("PaymentRefunded", {
         "refundId": "ref_1", "paymentId": "pay_1", "orderId": "ord_1", "amountCents": 3998, "currency": "EUR",
         "reason": "order_cancelled"}),
-    f"{NS}.Shipped": envelope("Shipped", SHIPMENT),
+    f"{NS}.Shipped": envelope("Shipped", {**SHIPMENT, "estimatedDelivery": "2026-12-08"}),
+    f"{NS}.ShipmentCancelled": envelope("ShipmentCancelled", {
+        "orderId": "ord_1", "shipmentId": "shp_ord_1", "carrier": "SimPost", "reason": "customer_request"}),
+    f"{NS}.ShipOrder": {"orderId": "ord_1", "customerId": "cust_1", "shippingAddress": ADDRESS, "confirmedAt": T},
+    f"{NS}.CancelShipment": {"orderId": "ord_1", "reason": "customer_request", "requestedAt": T},
+    f"{NS}.CarrierProgress": {"orderId": "ord_1", "shipmentId": "shp_ord_1", "status": "picked_up", "at": T},
+    f"{NS}.CorrectShipment": {"orderId": "ord_1", "status": "shipped", "carrier": "SimPost",
+                              "trackingNumber": None, "requestedAt": T},
+    f"{NS}.ShipmentState": {
+        "orderId": "ord_1", "shipmentId": "shp_ord_1", "status": "picked_up", "carrier": "SimPost",
+        "carrierShipmentId": "sim_1", "trackingNumber": "SP0001", "estimatedDelivery": "2026-12-08",
+        "cancelReason": None,
+        "history": [{"status": "processing", "at": T, "source": "orderflow"},
+                    {"status": "picked_up", "at": T + 9, "source": "carrier"}],
+        "createdAt": T, "updatedAt": T + 9, "appliedOffsets": {"shipments.requests": 3}},
     f"{NS}.Delivered": envelope("Delivered", SHIPMENT),
     f"{NS}.OrderCreated": envelope("OrderCreated", {
         "orderId": "ord_1", "customerId": "cust_1",

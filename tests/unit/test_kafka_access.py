@@ -29,7 +29,8 @@ def reads(principal: str) -> set[str]:
 
 
 def test_the_catalog_names_as_readers_exactly_the_agents_that_consume_a_topic() -> None:
-    app = create_app(Settings(_env_file=None, bootstrap_servers="127.0.0.1:9")).app
+    # with a carrier: the delivery service's every source (without one it reads no carrier progress)
+    app = create_app(Settings(_env_file=None, bootstrap_servers="127.0.0.1:9", carrier_url="http://127.0.0.1:9")).app
     consumed = {name: set(agent.channel.topics) for name, agent in app.agents.items()}
     declared = {agent: {spec.name for spec in catalog.TOPICS if agent in spec.readers} for agent in consumed}
     assert consumed == declared

@@ -273,14 +273,14 @@ def test_payment_completed_confirms_the_order_and_sells_every_line():
     row = apply(before, "PaymentCompleted", payment_event("PaymentCompleted"))
     assert (row["status"], row["paymentStatus"], row["paymentId"]) == ("confirmed", "captured", "pay_1")
     assert row["history"][-1]["reason"] == "payment_successful"
-    assert saga.effects(row) == {saga.Sell(0), saga.Sell(1)}
-    assert saga.new_effects(before, row) == [saga.Sell(0), saga.Sell(1)]
+    assert saga.effects(row) == {saga.Sell(0), saga.Sell(1), saga.ShipOrder()}
+    assert saga.new_effects(before, row) == [saga.Sell(0), saga.Sell(1), saga.ShipOrder()]
 
 
 def test_sold_results_end_the_sell_effects():
     row = with_lines(confirmed(), (0, "sold"), (1, "sold"))
     assert row["status"] == "confirmed"
-    assert saga.effects(row) == frozenset()
+    assert saga.effects(row) == {saga.ShipOrder()}  # a confirmed order only asks to be shipped
 
 
 def test_payment_authorized_keeps_the_order_waiting_without_new_effects():
