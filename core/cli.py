@@ -245,7 +245,7 @@ def carrier_sim(ctx: click.Context, port: int | None) -> None:
     held = [None if after < 0 else after for after in (s.carrier_sim_picked_up_after_s,
                                                       s.carrier_sim_in_transit_after_s,
                                                       s.carrier_sim_delivered_after_s)]
-    run_carrier("127.0.0.1", port or s.carrier_sim_port,
+    run_carrier(s.carrier_sim_host, port or s.carrier_sim_port,
                 Behaviour(picked_up_after_s=held[0], in_transit_after_s=held[1], delivered_after_s=held[2],
                           estimated_days=s.estimated_delivery_days))
 

@@ -191,6 +191,7 @@ class Settings(BaseSettings):
     # timer track_shipments follows it there, when a carrier URL is set (the local stack: its carrier
     # simulator, `orderflow carrier-sim`); without one, orders ship only by the admin route
     carrier_url: str = ""
+    carrier_sim_host: str = "127.0.0.1"
     carrier_sim_port: int = 8095
     carrier_poll_interval_s: float = Field(2.0, gt=0, description="how often open shipments are read at the carrier")
     carrier_http_timeout_s: float = Field(2.0, gt=0)
