@@ -53,7 +53,7 @@ from typing import Any
 
 from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary
 from orderflow.tables.clock import iso
-from orderflow.tables.order_status import SHIPPING_STATUS, UNDONE
+from orderflow.tables.order_status import SHIPPING_STATUS, UNDONE, further_shipping
 
 __all__ = ["amount", "estimated_delivery", "iso", "masked_payment_method", "present_customer", "present_inventory",
            "present_order", "present_payment", "present_summary"]
@@ -106,8 +106,8 @@ def present_order(row: OrderState) -> dict[str, Any]:
 def _shipping(row: OrderState) -> dict[str, Any]:
     """The shipment's view the worker joined to the order, or the order's own (no delivery service)."""
     shipment: Any = row.get("shipment")  # joined by the worker's read
-    if shipment:
-        return dict(shipment)
+    if shipment:  # another delivery service's Shipped may be ahead of this one's shipment
+        return {**shipment, "shippingStatus": further_shipping(row["shippingStatus"], shipment["shippingStatus"])}
     return {"shippingStatus": row["shippingStatus"], "shipmentId": None, "carrier": None, "trackingNumber": None,
             "estimatedDelivery": None}
 

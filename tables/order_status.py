@@ -101,6 +101,19 @@ SHIPPING_STATUS: Mapping[str, str] = {
     "processing": "processing", "label_created": "processing", "picked_up": "shipped",
     "in_transit": "in_transit", "delivered": "delivered", SHIPMENT_CANCELLED: "cancelled",
 }
+# How far along each shippingStatus is: the order's own (moved by any delivery
+# service's Shipped and Delivered) and its shipment's may differ for a moment,
+# and the order read shows the further one.
+SHIPPING_PROGRESS: tuple[str, ...] = ("none", "processing", "shipped", "in_transit", "delivered")
+
+
+def further_shipping(order_status: str, shipment_status: str) -> str:
+    """The shippingStatus to show: a cancellation is final on either side."""
+    if "cancelled" in (order_status, shipment_status):
+        return "cancelled"
+    return max(order_status, shipment_status, key=SHIPPING_PROGRESS.index)
+
+
 # The shipment statuses whose goods have left: Shipped has been published.
 LEFT_WAREHOUSE = frozenset({"picked_up", "in_transit", "delivered"})
 

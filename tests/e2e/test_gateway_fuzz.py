@@ -133,7 +133,7 @@ def test_without_a_token_every_request_is_a_401_and_writes_nothing(api: Any, sta
 def test_the_offsets_probe_sees_a_write(api: Any, stack: DevStack) -> None:
     """The no-write assertion above can fail: a valid admin write moves the offsets."""
     assert set(GATEWAY_TOPICS) == {spec.name for spec in (
-        catalog.ORDER_COMMANDS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES, catalog.SHIPMENT_EVENTS,
+        catalog.ORDER_COMMANDS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES, catalog.SHIPMENT_CORRECTIONS,
         catalog.CUSTOMER_COMMANDS)}
     servers = stack.settings.kafka_servers
     before = end_offsets(servers)

@@ -23,6 +23,7 @@ from support.saga import (
     order_events,
     payments_of,
     place,
+    publish_shipment_event,
     seed_stock,
     set_provider,
 )
@@ -69,12 +70,14 @@ def test_happy_path_confirms_sells_the_stock_and_publishes_each_step(stack: DevS
     # and the order reads back whole: each line with its unit price and status, the amounts,
     # every status with when and why it changed
     order = eventually_value(lambda: await_status(stack, order_id, "confirmed"),
-                             until=lambda o: all(line["status"] == "sold" for line in o["items"]), timeout=30,
-                             what="lines sold")
+                             until=lambda o: all(line["status"] == "sold" for line in o["items"])
+                             and o["shippingStatus"] == "processing", timeout=30,
+                             what="lines sold and the shipment booked")
     assert [(i["productId"], i["quantity"], i["unitPrice"], i["status"]) for i in order["items"]] == [
         (a, 2, 2.5, "sold"), (b, 1, 2.5, "sold"), (c, 3, 2.5, "sold")]
     assert (order["totalAmount"], order["currency"], order["status"]) == (15.0, "USD", "confirmed")
-    assert (order["paymentStatus"], order["shippingStatus"]) == ("captured", "none")
+    assert (order["paymentStatus"], order["shippingStatus"]) == ("captured", "processing")
+    assert order["shipmentId"] == f"shp_{order_id}" and order["carrier"] and order["trackingNumber"]
     history = order["statusHistory"]
     assert [(h["status"], h["reason"]) for h in history] == [
         ("pending", None), ("pending_payment", "validated"), ("confirmed", "payment_successful")]
@@ -184,25 +187,17 @@ def test_cancel_of_a_pending_payment_order_releases_reserved_stock(stack: DevSta
     await_inventory(stack, a, on_hand=5, reserved=0)
 
 
-def ship(producer: Producer, order_id: str, kind: str) -> None:
-    record = {"eventId": new_id("evt"), "eventType": kind, "timestamp": "2026-11-22T00:00:00Z",
-              "version": "1.0", "data": {"orderId": order_id, "shipmentId": "shp_1"}}
-    producer.produce(catalog.SHIPMENT_EVENTS.name, key=order_id.encode(),
-                     value=CODEC.encode(f"orderflow.v1.{kind}", record))
-    assert producer.flush(10) == 0
-
-
 def test_shipment_events_move_a_confirmed_order_to_delivered_and_cancel_then_gets_409(
     stack: DevStack, kafka_producer: Producer
 ) -> None:
     (a,) = products(stack, 5)
     order_id = place(stack, [{"productId": a, "quantity": 1}])
     await_status(stack, order_id, "confirmed")
-    ship(kafka_producer, order_id, "Shipped")
+    publish_shipment_event(kafka_producer, order_id, "Shipped")
     assert await_status(stack, order_id, "shipped")["shippingStatus"] == "shipped"
     reply = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {})
     assert reply.status == 409 and "shipped" in reply.json()["message"]
-    ship(kafka_producer, order_id, "Delivered")
+    publish_shipment_event(kafka_producer, order_id, "Delivered")
     assert await_status(stack, order_id, "delivered")["shippingStatus"] == "delivered"
     assert post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {}).status == 409
 

@@ -21,6 +21,7 @@ from support.saga import (
     order_events,
     payments_of,
     place,
+    publish_shipment_event,
     seed_stock,
 )
 from support.waiting import eventually, eventually_value
@@ -159,16 +160,16 @@ def test_duplicate_payment_events_change_nothing(stack: DevStack, kafka_producer
     assert statuses.count("confirmed") == 1
 
 
-def test_delivered_for_an_order_never_shipped_is_ignored_and_counted(stack: DevStack) -> None:
+def test_delivered_for_an_order_never_shipped_is_ignored_and_counted(stack: DevStack,
+                                                                     kafka_producer: Producer) -> None:
     product = new_id("prod")
     seed_stock(stack, product, 5)
     order_id = place(stack, [{"productId": product, "quantity": 1}])
     before = line_sold(stack, order_id)
     workers = [stack.worker_url(i) for i in range(stack.workers)]
     illegal = counter_total(workers, "orderflow_illegal_transitions", agent="process_orders")
-    # the delivery service reports a delivery the order never shipped for
-    reply = post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/shipments", {"status": "delivered"})
-    assert reply.status == 202
+    # another delivery service reports a delivery the order never shipped for
+    publish_shipment_event(kafka_producer, order_id, "Delivered")
     eventually(lambda: counter_total(workers, "orderflow_illegal_transitions", agent="process_orders")
                >= illegal + 1, timeout=30, what="the illegal transition counted")
     assert await_status(stack, order_id, "confirmed") == before  # not applied: the same revision

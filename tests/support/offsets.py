@@ -11,10 +11,10 @@ from orderflow.schemas import catalog
 
 __all__ = ["GATEWAY_TOPICS", "end_offsets"]
 
-# Ingress topics the gateway writes; payments.events is left out because the
-# payment agent writes it too, whenever an earlier test's payment settles.
-GATEWAY_TOPICS = tuple(spec.name for spec in catalog.TOPICS
-                       if spec.json_ingress and spec.writer == catalog.GATEWAY)
+# The topics whose single writer is the gateway; payments.events and
+# shipments.events are left out because their agents write them too, whenever
+# an earlier test's payment settles or shipment moves.
+GATEWAY_TOPICS = tuple(spec.name for spec in catalog.TOPICS if spec.writer == catalog.GATEWAY)
 
 
 def end_offsets(bootstrap_servers: KafkaClient | str) -> dict[str, int]:

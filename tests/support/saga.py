@@ -28,6 +28,7 @@ __all__ = [
     "new_id",
     "order_events",
     "place",
+    "publish_shipment_event",
     "seed_stock",
     "set_provider",
 ]
@@ -149,3 +150,12 @@ def keyed_records(bootstrap: KafkaClient | str, spec: catalog.TopicSpec, key: st
 def order_events(bootstrap: KafkaClient | str, order_id: str) -> list[dict[str, Any]]:
     """Every event on orders.events for one order, in order."""
     return keyed_records(bootstrap, catalog.ORDER_EVENTS, order_id)
+
+
+def publish_shipment_event(producer: Any, order_id: str, kind: str) -> None:
+    """A Shipped or Delivered from another delivery service, on shipments.events."""
+    record = {"eventId": new_id("evt"), "eventType": kind, "timestamp": "2026-11-22T00:00:00Z",
+              "version": "1.0", "data": {"orderId": order_id, "shipmentId": f"shp_ext_{order_id}"}}
+    producer.produce(catalog.SHIPMENT_EVENTS.name, key=order_id.encode(),
+                     value=CODEC.encode(f"orderflow.v1.{kind}", record))
+    assert producer.flush(10) == 0

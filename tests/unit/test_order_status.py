@@ -39,3 +39,15 @@ def test_every_order_is_in_progress_or_has_an_outcome_first() -> None:
     assert {"confirmed", "rejected", "payment_failed", "cancelled"} == st.OUTCOMES
     firsts = set().union(*(st.ORDER_TRANSITIONS[s] for s in st.IN_PROGRESS)) - st.IN_PROGRESS
     assert firsts == st.OUTCOMES
+
+
+@pytest.mark.parametrize(("order", "shipment", "shown"), [
+    ("none", "processing", "processing"),
+    ("shipped", "processing", "shipped"),  # another delivery service's Shipped, ahead of ours
+    ("shipped", "in_transit", "in_transit"),
+    ("delivered", "in_transit", "delivered"),
+    ("none", "cancelled", "cancelled"),
+    ("cancelled", "processing", "cancelled"),
+])
+def test_the_order_read_shows_the_further_shipping_status(order: str, shipment: str, shown: str) -> None:
+    assert st.further_shipping(order, shipment) == shown
