@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from orderflow.agents.order_census import OpenOrders
 from orderflow.agents.runtime import Inbound, Outbox
-from orderflow.metrics import ILLEGAL_TRANSITIONS, ORDER_STATUS_REACHED
+from orderflow.metrics import ILLEGAL_TRANSITIONS, ORDER_STATUS_REACHED, SHIPPING_CONTRADICTIONS
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import OrderState, PendingPayment
 from orderflow.tables import order_status as st
@@ -72,6 +72,11 @@ class OrderSaga:
             ILLEGAL_TRANSITIONS.labels(AGENT).inc()
             log.info("ignored %s %s: %s", msg.kind, msg.cause, decision.ignored)
             return "ignored"
+        if decision.contradiction is not None:
+            SHIPPING_CONTRADICTIONS.labels(decision.contradiction).inc()
+            log.warning("order %s is %s, yet %s arrived (%s): recorded for compensation",
+                        old["orderId"] if old else msg.key, old["status"] if old else "unknown",
+                        decision.contradiction, msg.cause)
         new = decision.row
         if new is None:
             if msg.kind == "ExpireOrder" and old is not None and saga.payment_deadline(old, self.timeout_ms) is None:

@@ -20,6 +20,7 @@ __all__ = [
     "GATEWAY_PRODUCE",
     "GATEWAY_WORKER_READ_ERRORS",
     "ILLEGAL_TRANSITIONS",
+    "SHIPPING_CONTRADICTIONS",
     "HTTP_REQUESTS",
     "RATE_LIMITED",
     "MESSAGES_HANDLED",
@@ -117,6 +118,12 @@ ILLEGAL_TRANSITIONS = Counter(
     "orderflow_illegal_transitions_total",
     "Messages ignored because they would make an illegal transition, by agent.",
     ["agent"],
+)
+SHIPPING_CONTRADICTIONS = Counter(
+    "orderflow_shipping_contradictions_total",
+    "Shipped or Delivered reported for an order that had ended without its goods leaving "
+    "(recorded on the order with the compensation it calls for), by fact.",
+    ["fact"],
 )
 RESTORE_RECORDS = Counter(
     "orderflow_restore_records_total",

@@ -92,6 +92,11 @@ def present_order(row: OrderState) -> dict[str, Any]:
         "paymentError": row["paymentError"],
         **_shipping(row),
         "cancelRequested": row.get("cancelRequested") is not None,
+        "contradictions": [
+            {"fact": c["fact"], "at": iso(c["at"]), "orderStatus": c["orderStatus"],
+             "paymentStatus": c["paymentStatus"], "compensation": c["compensation"]}
+            for c in row.get("contradictions", ())
+        ],
         "shippingAddress": row["shippingAddress"],
         "paymentMethodId": masked_payment_method(row["paymentMethodId"]),
         "statusHistory": [

@@ -89,6 +89,7 @@ __all__ = [
     "ShipmentState",
     "Shipped",
     "ShippedData",
+    "ShippingContradiction",
     "StatusChange",
     "StockLevel",
     "StockSet",
@@ -513,6 +514,18 @@ class OrderStateLine(TypedDict):
     reason: NotRequired[str | None]
 
 
+class ShippingContradiction(TypedDict):
+    """a fact of the physical world (Shipped, Delivered) that arrived after the order had ended without its
+    goods leaving"""
+
+    fact: str
+    at: int
+    orderStatus: str
+    paymentStatus: str
+    compensation: list[str]
+    cause: str
+
+
 class StatusChange(TypedDict):
     status: OrderStatus
     at: int
@@ -537,6 +550,7 @@ class OrderState(TypedDict):
     paymentError: NotRequired[str | None]
     shippingStatus: NotRequired[str]
     cancelRequested: NotRequired[str | None]  # the reason of a cancel waiting for the delivery service's answer
+    contradictions: NotRequired[list[ShippingContradiction]]
     history: NotRequired[list[StatusChange]]
     createdAt: int
     updatedAt: int

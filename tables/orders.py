@@ -67,6 +67,8 @@ class Decision:
 
     row: Row | None = None
     ignored: str | None = None
+    # a physical fact recorded against an order that had ended without it
+    contradiction: str | None = None
 
 
 UNCHANGED = Decision()
@@ -210,6 +212,7 @@ def new_order_state(command: m.PlaceOrder, ctx: Context) -> Row:
         "paymentError": None,
         "shippingStatus": "none",
         "cancelRequested": None,
+        "contradictions": [],
         "history": [{"status": st.PENDING, "at": created, "reason": None, "cause": ctx.cause}],
         "createdAt": created,
         "updatedAt": created,
@@ -338,8 +341,36 @@ def _payment(target: str, status_target: m.OrderStatus | None, reason_of: Callab
     return decide_payment
 
 
+def compensation_for(row: Row) -> list[str]:
+    """What an ended order whose goods left anyway needs done by hand: its
+    stock was given back (or never sold), and its money refunded or never taken."""
+    owed = ["return_goods"]
+    if row["paymentStatus"] == "refunded":
+        owed.append("reverse_refund")
+    elif row["paymentStatus"] != "captured":
+        owed.append("collect_payment")
+    return owed
+
+
+def _contradicted(row: Row, fact: str, ctx: Context) -> Decision:
+    """Goods reported gone for an order that ended without them leaving: never
+    dropped. The order keeps its status (its stock and money already moved
+    back) and records the fact with the compensation it calls for, once per fact."""
+    if any(c["fact"] == fact for c in row.get("contradictions", ())):
+        return UNCHANGED
+    new = _changed(row, ctx)
+    new["contradictions"] = [*row.get("contradictions", ()), {
+        "fact": fact, "at": ctx.now_ms, "orderStatus": row["status"], "paymentStatus": row["paymentStatus"],
+        "compensation": compensation_for(row), "cause": ctx.cause}]
+    return Decision(new, contradiction=fact)
+
+
 def _shipment(target: m.OrderStatus) -> Callable[[Row, Record, Context], Decision]:
+    fact = "Shipped" if target == st.SHIPPED else "Delivered"
+
     def decide_shipment(row: Row, msg: Record, ctx: Context) -> Decision:
+        if row["status"] in st.UNDONE:
+            return _contradicted(row, fact, ctx)
         # a cancel still waiting loses: the goods left first
         decision = _move(row, target, "picked_up_before_cancel" if row.get("cancelRequested") else None, ctx)
         if decision.row is not None:

@@ -9,9 +9,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 from support.http import get, post_json
 from support.metrics import counter_total
-from support.saga import await_inventory, await_status, new_id, order_events, payments_of, place, seed_stock
+from support.saga import (
+    await_inventory,
+    await_status,
+    new_id,
+    order_events,
+    payments_of,
+    place,
+    publish_shipment_event,
+    seed_stock,
+)
 from support.waiting import eventually, eventually_value
 
 from orderflow.stack import DevStack
@@ -86,6 +96,29 @@ def test_a_cancel_before_pickup_stops_the_parcel_releases_the_stock_and_refunds(
     eventually(lambda: [p["refunds"] for p in payments_of(stack, order_id)] == [1], timeout=30, what="refund")
     await_inventory(stack, product, on_hand=10, reserved=0)
     assert advance(stack, at_carrier, "picked_up") == 409  # the parcel can no longer move
+
+
+def test_goods_reported_gone_for_a_cancelled_order_are_recorded_not_dropped(stack: DevStack,
+                                                                          kafka_producer: Producer) -> None:
+    """Another delivery service ships what this one stopped: the order stays cancelled (stock and
+    refund already moved back) and shows the fact with the compensation it calls for, counted once."""
+    order_id, product = confirmed_order(stack)
+    booked(stack, order_id)
+    post_json(f"{stack.gateway_url}/api/v1/orders/{order_id}/cancel", {})
+    eventually(lambda: order(stack, order_id)["paymentStatus"] == "refunded", timeout=30, what="cancelled, refunded")
+    workers = [stack.worker_url(i) for i in range(stack.workers)]
+    counted = counter_total(workers, "orderflow_shipping_contradictions", fact="Shipped")
+    for _ in range(2):  # the sender's retry: still one fact
+        publish_shipment_event(kafka_producer, order_id, "Shipped")
+    shown = eventually_value(lambda: order(stack, order_id), lambda o: o["contradictions"] != [], timeout=30,
+                             what="the contradiction recorded")
+    assert (shown["status"], shown["paymentStatus"]) == ("cancelled", "refunded")
+    assert [(c["fact"], c["orderStatus"], c["compensation"]) for c in shown["contradictions"]] == [
+        ("Shipped", "cancelled", ["return_goods", "reverse_refund"])]
+    eventually(lambda: counter_total(workers, "orderflow_shipping_contradictions", fact="Shipped") == counted + 1,
+               timeout=30, what="counted")
+    await_inventory(stack, product, on_hand=10, reserved=0)
+    assert [p["refunds"] for p in payments_of(stack, order_id)] == [1]
 
 
 def test_a_cancel_after_pickup_loses_the_goods_left(stack: DevStack) -> None:

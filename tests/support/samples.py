@@ -46,7 +46,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                    "unitPriceCents": 1999, "status": "reserved", "reason": None}],
         "totalCents": 3998, "customerCheck": "passed", "currency": "EUR", "paymentMethodId": "pm_visa",
         "shippingAddress": ADDRESS, "paymentStatus": "captured", "paymentId": "pay_1", "paymentError": None,
-        "shippingStatus": "none", "cancelRequested": None,
+        "shippingStatus": "none", "cancelRequested": None, "contradictions": [],
         "history": [{"status": "pending", "at": T, "reason": None, "cause": "orders.commands/3/17"},
                     {"status": "confirmed", "at": T + 5, "reason": "payment_successful",
                      "cause": "payments.events/3/9"}],

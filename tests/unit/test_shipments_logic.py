@@ -140,3 +140,32 @@ def test_without_a_delivery_service_a_confirmed_order_is_cancelled_at_once() -> 
     row = saga.decide(confirmed(), "CancelOrder", cancel_order(),
                       saga.Context(now_ms=NOW, cause="orders.commands/0/93", payment_timeout_ms=TIMEOUT_MS)).row
     assert row is not None and row["status"] == "cancelled"
+
+
+def _ended(status: str, payment: str) -> Any:
+    row = confirmed()
+    row["status"], row["paymentStatus"] = status, payment
+    return row
+
+
+@pytest.mark.parametrize(("status", "payment", "owed"), [
+    ("cancelled", "refunded", ["return_goods", "reverse_refund"]),
+    ("rejected", "none", ["return_goods", "collect_payment"]),
+    ("payment_failed", "failed", ["return_goods", "collect_payment"]),
+])
+def test_goods_leaving_an_ended_order_are_recorded_with_their_compensation(status: str, payment: str,
+                                                                           owed: list[str]) -> None:
+    row = _ended(status, payment)
+    decision = saga.decide(row, "Shipped", shipment_event("Shipped"), carrier_ctx("shipments.events/0/7"))
+    assert decision.contradiction == "Shipped" and decision.ignored is None
+    new = decision.row
+    assert new is not None and (new["status"], new["paymentStatus"]) == (status, payment)  # nothing undone twice
+    assert [(c["fact"], c["orderStatus"], c["compensation"]) for c in new["contradictions"]] == [
+        ("Shipped", status, owed)]
+    assert saga.new_effects(row, new) == [] and saga.new_events(row, new) == []
+    CODEC.encode("orderflow.v1.OrderState", new)
+    # the same fact again (a replay, or the sender's retry) is recorded once; Delivered is its own fact
+    again = saga.decide(new, "Shipped", shipment_event("Shipped"), carrier_ctx("shipments.events/0/8"))
+    assert again == saga.Decision()
+    later = saga.decide(new, "Delivered", shipment_event("Delivered"), carrier_ctx("shipments.events/0/9")).row
+    assert later is not None and [c["fact"] for c in later["contradictions"]] == ["Shipped", "Delivered"]
