@@ -3,11 +3,21 @@ export, and no metric carries a label whose values grow with the data."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 
 from prometheus_client import REGISTRY
 
+import orderflow.agents
+import orderflow.gateway
 from orderflow.observability import ALERTS_FILE, DASHBOARD_FILE, dashboard_queries
+
+# Every module that declares metrics, imported: the registry holds what was imported,
+# whichever tests ran before these.
+for _package in (orderflow.agents, orderflow.gateway):
+    for _module in pkgutil.walk_packages(_package.__path__, _package.__name__ + "."):
+        importlib.import_module(_module.name)
 
 UNBOUNDED_LABELS = {"orderId", "order_id", "customerId", "customer_id", "productId", "product_id",
                     "paymentId", "key", "email"}
