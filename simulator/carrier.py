@@ -241,6 +241,11 @@ async def find_by_reference(request: web.Request) -> web.Response:
     return web.json_response({"shipments": found})
 
 
+async def list_shipments(request: web.Request) -> web.Response:
+    """Every shipment ever booked, for checking a run (as the payment simulator's ledger is)."""
+    return web.json_response({"shipments": [s.to_json() for s in request.app[CARRIER].shipments.values()]})
+
+
 async def get_behaviour(request: web.Request) -> web.Response:
     return web.json_response(request.app[CARRIER].behaviour.to_json())
 
@@ -311,6 +316,7 @@ def create_carrier(behaviour: Behaviour | None = None, *, seed: int | None = Non
         web.put("/_sim/behaviour", put_behaviour),
         web.post("/_sim/shipments/{shipment_id}/advance", advance),
         web.get("/_sim/references/{reference}", find_by_reference),
+        web.get("/_sim/shipments", list_shipments),
         web.get("/healthz", healthz),
         web.get("/readyz", healthz),
         web.get("/metrics", metrics),

@@ -66,7 +66,7 @@ PARTITIONS = 6
 @contextmanager
 def chaos_stack(tmp_path: Path, nodes: int = 1, prepare: Callable[[Settings], None] | None = None,
                 **overrides: Any) -> Iterator[tuple[DevStack, LocalKafka]]:
-    """Two workers, the gateway and the payment simulator on a broker of their
+    """Two workers, the gateway, the payment and carrier simulators on a broker of their
     own; ``prepare`` runs once the topics exist, before any worker starts."""
     fields: dict[str, Any] = dict(
         app_id=f"orderflow-chaos-{uuid.uuid4().hex[:6]}",
@@ -81,6 +81,10 @@ def chaos_stack(tmp_path: Path, nodes: int = 1, prepare: Callable[[Settings], No
         # 172 s with it), which CI's time budget cannot pay eight times. The session stack, the e2e tests
         # and the benchmark run with TLS; authentication and the API keys stay on here.
         local_tls=False,
+        # A carrier that books and stops parcels, checked by the judge (one per kept order), but moves none:
+        # a run's orders stay confirmed while it is read.
+        carrier_sim_port=free_port(), carrier_sim_picked_up_after_s=-1, carrier_sim_in_transit_after_s=-1,
+        carrier_sim_delivered_after_s=-1,
     )
     fields.update(overrides)
     settings = Settings(**fields)

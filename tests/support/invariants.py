@@ -24,6 +24,7 @@ Checks:
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,7 @@ class Run:
     ledger: Record  # the payment provider's /_sim/ledger
     order_events: list[tuple[str, Record]]  # orders.events, in partition order
     notifications: list[tuple[str, Record]]
+    shipments: list[Record] | None = None  # the carrier's bookings (None: the stack ran without a carrier)
     # Each worker's own unrouted answer for a path: tells a stale copy from a wrong row.
     local_copies: Callable[[str], list[str]] = lambda _path: []
 
@@ -157,7 +159,20 @@ def observe(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int]
     return Run(expected=expected, order_ids=list(order_ids), orders=orders, initial_stock=dict(initial_stock),
                inventory=inventory, ledger=get(f"{stack.payment_simulator_url}/_sim/ledger").json(),
                order_events=read_topic(servers, catalog.ORDER_EVENTS),
-               notifications=read_topic(servers, catalog.NOTIFICATIONS), local_copies=local_copies)
+               notifications=read_topic(servers, catalog.NOTIFICATIONS), local_copies=local_copies,
+               shipments=_bookings(stack, orders) if stack.carrier else None)
+
+
+def _bookings(stack: DevStack, orders: dict[str, Record | None], timeout: float = 60.0) -> list[Record]:
+    """The carrier's shipments, once every kept order's booking is there (or the timeout passed:
+    the judge then names the orders still missing one)."""
+    kept = {order_id for order_id, order in orders.items() if order is not None and order["status"] in PAID}
+    deadline = time.monotonic() + timeout
+    while True:
+        shipments: list[Record] = get(f"{stack.carrier_url}/_sim/shipments").json()["shipments"]
+        if kept <= {s["reference"] for s in shipments} or time.monotonic() > deadline:
+            return shipments
+        time.sleep(0.5)
 
 
 def check(stack: DevStack, order_ids: list[str], initial_stock: dict[str, int], expected: int | None = None) -> Report:
@@ -177,6 +192,7 @@ def judge(run: Run) -> Report:
     _lines(orders, report)
     _stock(run, orders, report)
     _payments(run, orders, report)
+    _shipments(run, orders, report)
     reached = _events(run, orders, report)
     _notifications(run, reached, report)
     return report
@@ -267,6 +283,27 @@ def _payments(run: Run, orders: dict[str, Record], report: Report) -> None:
             elif refunds > 1:
                 report.doubled += 1
                 report.problem(f"captured payment of {order['status']} order {order_id} refunded {refunds} times")
+
+
+def _shipments(run: Run, orders: dict[str, Record], report: Report) -> None:
+    """Parcels as the carrier has them: one per kept order, none live for an undone one."""
+    if run.shipments is None:
+        return
+    by_order: dict[str, list[Record]] = defaultdict(list)
+    for shipment in run.shipments:
+        by_order[shipment["reference"]].append(shipment)
+    for order_id, order in orders.items():
+        parcels = by_order.get(order_id, [])
+        live = [p for p in parcels if p["status"] != "cancelled"]
+        if len(parcels) > 1:
+            report.doubled += 1
+            report.problem(f"{order_id} booked {len(parcels)} times at the carrier")
+        if order["status"] in PAID and not live:
+            report.missing += 1
+            report.problem(f"{order['status']} order {order_id} has no parcel at the carrier: {parcels}")
+        elif order["status"] in UNDONE and live:
+            report.spurious += 1
+            report.problem(f"{order['status']} order {order_id} has a parcel still going: {live}")
 
 
 def _events(run: Run, orders: dict[str, Record], report: Report) -> dict[str, list[str]]:

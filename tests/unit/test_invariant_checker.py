@@ -217,3 +217,36 @@ def test_an_exception_in_the_stream_thread_fails_the_run() -> None:
         stream.join()
     with pytest.raises(AssertionError):
         stream.sent(1)
+
+
+def with_parcels(run: Run) -> Run:
+    """The clean run with the carrier's bookings: one per kept order, ord_4's stopped."""
+    run.shipments = [{"reference": "ord_1", "status": "processing"}, {"reference": "ord_4", "status": "cancelled"},
+                     {"reference": "ord_5", "status": "label_created"}]
+    return run
+
+
+def test_a_run_with_one_parcel_per_kept_order_passes() -> None:
+    report = judge(with_parcels(clean_run()))
+    assert report.ok(), report.problems
+
+
+def test_a_kept_order_never_booked_fails() -> None:
+    run = with_parcels(clean_run())
+    assert run.shipments is not None
+    run.shipments.pop(0)
+    assert failures(run) == {"missing": 1}
+
+
+def test_a_parcel_booked_twice_fails() -> None:
+    run = with_parcels(clean_run())
+    assert run.shipments is not None
+    run.shipments.append({"reference": "ord_5", "status": "processing"})
+    assert failures(run) == {"doubled": 1}
+
+
+def test_a_cancelled_orders_parcel_still_going_fails() -> None:
+    run = with_parcels(clean_run())
+    assert run.shipments is not None
+    run.shipments[1]["status"] = "processing"
+    assert failures(run) == {"spurious": 1}
