@@ -94,7 +94,8 @@ def own_stack(settings: Settings, run_dir: Path, workers: int, bootstrap: str | 
     stack_settings = settings.model_copy(update={
         "app_id": f"orderflow-bench-{uuid.uuid4().hex[:6]}",
         "run_dir": run_dir / "stack", "worker_port": free_port_run(workers), "gateway_port": free_port(),
-        "payment_sim_port": free_port(), "mail_sink_port": free_port_run(2), **UNLIMITED_VELOCITY})
+        "payment_sim_port": free_port(), "mail_sink_port": free_port_run(2), "carrier_sim_port": free_port(),
+        **UNLIMITED_VELOCITY})
     if not bootstrap:
         # secured as `orderflow dev`'s is (SASL_SSL, ACLs) unless ORDERFLOW_LOCAL_KAFKA_SECURITY=false
         security = broker_security(stack_settings) if settings.local_kafka_security else None
