@@ -21,7 +21,7 @@ from aiohttp import web
 from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.handling import path_id, produce, read_json
-from orderflow.gateway.presenters import amount, present_inventory
+from orderflow.gateway.presenters import present_inventory
 from orderflow.gateway.requests import (
     InventoryAdjustmentRequest,
     PriceRequest,
@@ -33,6 +33,7 @@ from orderflow.gateway.requests import (
 from orderflow.schemas import catalog
 from orderflow.tables import prices
 from orderflow.tables.clock import now_ms
+from orderflow.tables.money import amount
 
 __all__ = ["routes"]
 
@@ -80,7 +81,8 @@ async def set_price(request: web.Request) -> web.Response:
         req = PriceRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         return json_error(400, "invalid_request", "the price has invalid fields", fields=field_errors(exc))
-    record = {"productId": product_id, "priceCents": to_cents(req.price), "currency": req.currency,
+    record = {"productId": product_id, "priceCents": to_cents(req.price), "price": amount(to_cents(req.price)),
+              "currency": req.currency,
               "effectiveAt": req.effectiveAt if req.effectiveAt is not None else now_ms()}
     failed = await produce(ctx, catalog.PRICES, product_id, "PriceUpdated", record)
     return failed or web.json_response({"productId": product_id, "price": float(req.price),

@@ -48,19 +48,15 @@ checks, check-results); topic names are wire names and stay.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary
 from orderflow.tables.clock import iso
+from orderflow.tables.money import amount
 from orderflow.tables.order_status import SHIPPING_STATUS, UNDONE, further_shipping
 
 __all__ = ["amount", "estimated_delivery", "iso", "masked_payment_method", "present_customer", "present_inventory",
            "present_order", "present_payment", "present_summary"]
-
-
-def amount(cents: int | None) -> float | None:
-    return None if cents is None else float(Decimal(cents) / 100)
 
 
 def masked_payment_method(value: str | None) -> str | None:

@@ -58,19 +58,21 @@ class Decoded:
     record: dict[str, Any]
 
 
-def load_schemas() -> dict[str, Schema]:
-    """Parse every packaged .avsc once, shared (referenced) schemas first.
+def load_schemas(files: Mapping[str, str] | None = None) -> dict[str, Schema]:
+    """Parse every packaged .avsc once (or ``files``, short name -> text: an
+    earlier release's, for the compatibility test), shared (referenced) schemas first.
 
     Each schema knows the shared schemas and its own named types, not every
     type parsed before it: fastavro copies a schema's named types on every
     read and write, and with one registry for all of them that was some 70
     entries per call, about half the cost of encoding an order row.
     """
-    files = {
-        p.name.removesuffix(".avsc"): p.read_text()
-        for p in resources.files("orderflow.schemas").iterdir()
-        if p.name.endswith(".avsc")
-    }
+    if files is None:
+        files = {
+            p.name.removesuffix(".avsc"): p.read_text()
+            for p in resources.files("orderflow.schemas").iterdir()
+            if p.name.endswith(".avsc")
+        }
     shared: dict[str, Any] = {}
     parsed: dict[str, Schema] = {}
     for short in sorted(files, key=lambda n: (f"orderflow.v1.{n}" not in SHARED_SCHEMAS, n)):

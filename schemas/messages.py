@@ -452,6 +452,7 @@ class OrderCancelledData(TypedDict):
     customerId: str
     reason: NotRequired[str | None]
     refundAmountCents: NotRequired[int]
+    refundAmount: NotRequired[float | None]  # refundAmountCents as a decimal amount (seed 003's field)
 
 
 class OrderCancelled(TypedDict):
@@ -469,6 +470,7 @@ class OrderEventLine(TypedDict):
     productId: str
     quantity: int
     priceCents: NotRequired[int | None]
+    price: NotRequired[float | None]  # priceCents as a decimal amount (seed 003's field)
 
 
 class OrderCreatedData(TypedDict):
@@ -478,6 +480,7 @@ class OrderCreatedData(TypedDict):
     totalCents: NotRequired[int | None]
     currency: NotRequired[str]
     status: str
+    totalAmount: NotRequired[float | None]  # totalCents as a decimal amount (seed 003's field)
 
 
 class OrderCreated(TypedDict):
@@ -600,6 +603,7 @@ class PaymentAuthorizedData(TypedDict):
     amountCents: NotRequired[int]
     currency: NotRequired[str]
     status: NotRequired[str]
+    amount: NotRequired[float | None]
 
 
 class PaymentAuthorized(TypedDict):
@@ -619,6 +623,7 @@ class PaymentCompletedData(TypedDict):
     amountCents: NotRequired[int]
     currency: NotRequired[str]
     status: NotRequired[str]
+    amount: NotRequired[float | None]
 
 
 class PaymentCompleted(TypedDict):
@@ -639,6 +644,7 @@ class PaymentFailedData(TypedDict):
     currency: NotRequired[str]
     errorCode: str
     errorMessage: NotRequired[str]
+    amount: NotRequired[float | None]
 
 
 class PaymentFailed(TypedDict):
@@ -658,6 +664,7 @@ class PaymentRefundedData(TypedDict):
     amountCents: NotRequired[int]
     currency: NotRequired[str]
     reason: NotRequired[str]
+    amount: NotRequired[float | None]
 
 
 class PaymentRefunded(TypedDict):
@@ -725,6 +732,7 @@ class PriceUpdated(TypedDict):
     priceCents: int
     currency: NotRequired[str]
     effectiveAt: int  # epoch millis
+    price: NotRequired[float | None]
 
 
 class ProductPrice(TypedDict):

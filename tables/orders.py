@@ -22,6 +22,7 @@ from orderflow.schemas import messages as m
 from orderflow.tables import order_status as st
 from orderflow.tables.clock import iso
 from orderflow.tables.envelope import Event, envelope
+from orderflow.tables.money import amount
 
 __all__ = [
     "CheckCustomer",
@@ -493,14 +494,16 @@ def events_at(row: Row, index: int) -> list[Event]:
         # Only what the PlaceOrder said, never later state, so a re-send of
         # this eventId carries the same data.
         items: list[m.OrderEventLine] = [
-            {"productId": i["productId"], "quantity": i["quantity"], "priceCents": i["requestedPriceCents"]}
+            {"productId": i["productId"], "quantity": i["quantity"], "priceCents": i["requestedPriceCents"],
+             "price": amount(i["requestedPriceCents"])}
             for i in row["items"]]
         requested = [i["requestedPriceCents"] for i in row["items"]]
         total = None if None in requested else sum(i["quantity"] * (i["requestedPriceCents"] or 0)
                                                    for i in row["items"])
         return [envelope("OrderCreated", event_id, iso(entry["at"]), {
             "orderId": order_id, "customerId": row["customerId"], "items": items,
-            "totalCents": total, "currency": row["currency"], "status": entry["status"]})]
+            "totalCents": total, "totalAmount": amount(total), "currency": row["currency"],
+            "status": entry["status"]})]
     out = [envelope("OrderStatusChanged", event_id, iso(entry["at"]), {
         "orderId": order_id, "previousStatus": row["history"][index - 1]["status"],
         "newStatus": entry["status"], "reason": entry["reason"]})]
@@ -508,7 +511,7 @@ def events_at(row: Row, index: int) -> list[Event]:
         refund = (row["totalCents"] or 0) if row["paymentStatus"] in ("captured", "refunded") else 0
         out.append(envelope("OrderCancelled", f"{event_id}_cancelled", iso(entry["at"]), {
             "orderId": order_id, "customerId": row["customerId"], "reason": entry["reason"],
-            "refundAmountCents": refund}))
+            "refundAmountCents": refund, "refundAmount": amount(refund)}))
     return out
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from orderflow.schemas.messages import OrderState, PaymentState, RefundPayment, RequestPayment
 from orderflow.tables.clock import iso
 from orderflow.tables.envelope import Event, envelope
+from orderflow.tables.money import amount
 from orderflow.tables.orders import awaits_payment
 
 __all__ = ["after_authorize", "after_capture", "after_failure", "after_refund",
@@ -105,7 +106,8 @@ def event_for(state: Row, now_ms: int) -> Event:
     """The event announcing the payment's current status (deterministic eventId)."""
     kind = EVENT_OF_STATUS[state["status"]]
     data: dict[str, Any] = {"paymentId": state["paymentId"], "orderId": state["orderId"],
-                            "amountCents": state["amountCents"], "currency": state["currency"]}
+                            "amountCents": state["amountCents"], "amount": amount(state["amountCents"]),
+                            "currency": state["currency"]}
     if kind == "PaymentRefunded":
         data.update(refundId=state["refundId"], reason="order_cancelled")
     else:

@@ -18,7 +18,7 @@ def envelope(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 PAYMENT = {"paymentId": "pay_1", "orderId": "ord_1", "customerId": "cust_1", "amountCents": 3998,
-           "currency": "EUR"}
+           "currency": "EUR", "amount": 39.98}
 SHIPMENT = {"orderId": "ord_1", "shipmentId": "shp_1", "carrier": "UPS", "trackingNumber": "1Z999"}
 SUMMARY = {"orderId": "ord_1", "customerId": "cust_1", "status": "confirmed", "totalCents": 3998,
            "currency": "EUR", "createdAt": T, "updatedAt": T + 5, "revision": 4}
@@ -64,7 +64,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.Restocked": {"adjustmentId": "adj_1", "productId": "sku-1", "quantity": 40, "at": T},
     f"{NS}.Adjusted": {"adjustmentId": "adj_2", "productId": "sku-1", "delta": -3, "reason": "damaged", "at": T},
     f"{NS}.StockSet": {"adjustmentId": "adj_3", "productId": "sku-1", "onHand": 37, "at": T},
-    f"{NS}.PriceUpdated": {"productId": "sku-1", "priceCents": 2199, "currency": "EUR", "effectiveAt": T},
+    f"{NS}.PriceUpdated": {"productId": "sku-1", "priceCents": 2199, "currency": "EUR", "effectiveAt": T,
+                           "price": 21.99},
     f"{NS}.RequestPayment": {"orderId": "ord_1", "customerId": "cust_1", "amountCents": 3998,
                              "currency": "EUR", "paymentMethodId": "pm_visa", "requestedAt": T},
     f"{NS}.RefundPayment": {"orderId": "ord_1", "amountCents": 3998, "currency": "EUR",
@@ -75,7 +76,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                                       "errorMessage": "Card declined - insufficient funds"}),
     f"{NS}.PaymentRefunded": envelope("PaymentRefunded", {
         "refundId": "ref_1", "paymentId": "pay_1", "orderId": "ord_1", "amountCents": 3998, "currency": "EUR",
-        "reason": "order_cancelled"}),
+        "reason": "order_cancelled", "amount": 39.98}),
     f"{NS}.Shipped": envelope("Shipped", {**SHIPMENT, "estimatedDelivery": "2026-12-08"}),
     f"{NS}.ShipmentCancelled": envelope("ShipmentCancelled", {
         "orderId": "ord_1", "shipmentId": "shp_ord_1", "carrier": "SimPost", "reason": "customer_request"}),
@@ -94,13 +95,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.Delivered": envelope("Delivered", SHIPMENT),
     f"{NS}.OrderCreated": envelope("OrderCreated", {
         "orderId": "ord_1", "customerId": "cust_1",
-        "items": [{"productId": "sku-1", "quantity": 2, "priceCents": 1999}],
-        "totalCents": None, "currency": "EUR", "status": "pending"}),
+        "items": [{"productId": "sku-1", "quantity": 2, "priceCents": 1999, "price": 19.99}],
+        "totalCents": None, "currency": "EUR", "status": "pending", "totalAmount": None}),
     f"{NS}.OrderStatusChanged": envelope("OrderStatusChanged", {
         "orderId": "ord_1", "previousStatus": "pending_payment", "newStatus": "confirmed",
         "reason": "payment_successful"}),
     f"{NS}.OrderCancelled": envelope("OrderCancelled", {
-        "orderId": "ord_1", "customerId": "cust_1", "reason": "customer_request", "refundAmountCents": 3998}),
+        "orderId": "ord_1", "customerId": "cust_1", "reason": "customer_request", "refundAmountCents": 3998,
+        "refundAmount": 39.98}),
     f"{NS}.OrderSummary": SUMMARY,
     f"{NS}.CustomerOrders": {"customerId": "cust_1", "orders": [SUMMARY]},
     f"{NS}.StockLevel": {"productId": "sku-1", "onHand": 37, "reserved": 2,

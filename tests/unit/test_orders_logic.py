@@ -504,8 +504,9 @@ def test_place_order_publishes_order_created_with_the_requested_prices():
     assert event["timestamp"] == "2023-11-14T22:13:19.995Z"
     assert event["data"] == {
         "orderId": "ord_1", "customerId": "cust_1", "currency": "EUR", "status": "pending", "totalCents": None,
-        "items": [{"productId": "sku-1", "quantity": 2, "priceCents": 1999},
-                  {"productId": "sku-2", "quantity": 1, "priceCents": None}]}
+        "totalAmount": None,  # a line without a requested price: the total is not known yet
+        "items": [{"productId": "sku-1", "quantity": 2, "priceCents": 1999, "price": 19.99},
+                  {"productId": "sku-2", "quantity": 1, "priceCents": None, "price": None}]}
 
 
 def test_status_change_publishes_order_status_changed_with_previous_new_and_reason():
@@ -529,14 +530,14 @@ def test_cancellation_also_publishes_order_cancelled_without_refund_when_nothing
         ("OrderStatusChanged", "evt_ord_1_2"), ("OrderCancelled", "evt_ord_1_2_cancelled")]
     cancelled = saga.new_events(before, row)[1][1]
     assert cancelled["data"] == {"orderId": "ord_1", "customerId": "cust_1", "reason": "customer_request",
-                                 "refundAmountCents": 0}
+                                 "refundAmountCents": 0, "refundAmount": 0.0}
 
 
 def test_cancellation_of_a_paid_order_announces_the_refund_of_the_total():
     before = confirmed()
     row = apply(before, "CancelOrder", cancel_order())
     cancelled = saga.new_events(before, row)[-1][1]
-    assert cancelled["data"]["refundAmountCents"] == 4498
+    assert (cancelled["data"]["refundAmountCents"], cancelled["data"]["refundAmount"]) == (4498, 44.98)
 
 
 def test_event_ids_are_deterministic_and_unique_per_order():

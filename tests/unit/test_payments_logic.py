@@ -179,8 +179,8 @@ def test_event_for_each_status_has_its_kind_and_a_deterministic_id(status, kind)
 def test_authorized_and_completed_events_carry_the_payment_and_its_status():
     for status in ("authorized", "captured"):
         _, event = payments.event_for(payment_in(status), NOW)
-        assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "currency": "EUR",
-                                 "customerId": "cust_1", "status": status}
+        assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "amount": 44.98,
+                                 "currency": "EUR", "customerId": "cust_1", "status": status}
 
 
 def test_failed_event_carries_the_error():
@@ -197,8 +197,8 @@ def test_failed_event_without_error_details_still_names_a_code():
 
 def test_refunded_event_carries_the_refund():
     _, event = payments.event_for(payment_in("refunded"), NOW)
-    assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "currency": "EUR",
-                             "refundId": "ref_1", "reason": "order_cancelled"}
+    assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "amount": 44.98,
+                             "currency": "EUR", "refundId": "ref_1", "reason": "order_cancelled"}
 
 
 def test_event_ids_differ_between_statuses_and_orders():
