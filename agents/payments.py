@@ -144,9 +144,10 @@ class PaymentDesk:
 
 def _payment_id(state: PaymentState) -> str:
     """The provider's id of an authorized payment (next_step asks for a capture or refund only then)."""
-    if state["paymentId"] is None:
-        raise ValueError(f"payment of {state['orderId']} has no paymentId")
-    return state["paymentId"]
+    transaction = logic.transaction_id(state)
+    if transaction is None:
+        raise ValueError(f"payment of {state['orderId']} has no transaction id at the provider")
+    return transaction
 
 
 def register(pipeline: Pipeline) -> PaymentDesk:

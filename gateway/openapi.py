@@ -107,6 +107,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/v1/orders/{orderId}/payment", "getOrderPayment",
               "the order's payment: status, amount, captured and refunded amounts, method (type, last4), history",
               {200: "the payment", 404: "no such order, or no payment yet", **_UNAVAILABLE}, tags=("payments",)),
+    Operation("get", "/api/v1/payments/{paymentId}", "getPayment",
+              "a payment by orderflow's payment id (pay_<orderId>), as getOrderPayment shows it; "
+              "transactionId is the provider's id",
+              {200: "the payment", 404: "no such payment", **_UNAVAILABLE}, tags=("payments",)),
     Operation("post", "/api/v1/orders/{orderId}/shipments", "recordShipment",
               "admin: correct a shipment by hand (shipped, then delivered); the delivery service checks the move",
               {202: "the correction is on its way", **_JSON_BODY, **_UNAVAILABLE},

@@ -14,8 +14,10 @@
 - GET /api/v1/orders/{orderId}/events: Server-Sent Events of status changes.
 - GET /api/v1/orders/{orderId}/payment: the order's payment (status, amount,
   captured and refunded amounts, the method as type and last 4, history).
-- POST /api/v1/orders/{orderId}/shipments {status: shipped|delivered}: admin,
-  publish the delivery service's Shipped or Delivered event.
+- GET /api/v1/payments/{paymentId}: the same payment by orderflow's payment
+  id (pay_<orderId>; the provider's id is its transactionId).
+- POST /api/v1/orders/{orderId}/shipments {status: shipped|delivered}: an
+  operator's correction, checked by the delivery service's transitions.
 - GET /api/v1/customers/{customerId}/orders?page=&limit=: the customer's orders.
 
 A customer's token (tables/access.py) places orders only for itself (403
@@ -58,7 +60,7 @@ from orderflow.gateway.requests import (
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
-from orderflow.tables import order_status, shipments
+from orderflow.tables import order_status, payments, shipments
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
@@ -248,6 +250,21 @@ async def get_payment(request: web.Request) -> web.Response:
     return web.json_response(present_payment(body))
 
 
+async def get_payment_by_id(request: web.Request) -> web.Response:
+    """A payment by orderflow's payment id (pay_<orderId>): the order's payment, if it is that one."""
+    ctx = request.app[CONTEXT]
+    payment_id = path_id(request, "payment_id")
+    order_id = payments.order_id_of(payment_id)
+    if order_id is None:
+        return not_found("payment", payment_id)
+    status, body = await ctx.tracking.get_json(f"/payments/{quote(order_id, safe='')}")
+    if status != 200:
+        return not_found("payment", payment_id) if status == 404 else web.json_response(body, status=status)
+    if body["paymentId"] != payment_id or not sees(request, body["customerId"]):
+        return not_found("payment", payment_id)
+    return web.json_response(present_payment(body))
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/v1/orders", place_order),
@@ -257,5 +274,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/orders/{order_id}/payment", get_payment),
         web.post("/api/v1/orders/{order_id}/shipments", record_shipment),
         web.get("/api/v1/shipments/{shipment_id}", get_shipment),
+        web.get("/api/v1/payments/{payment_id}", get_payment_by_id),
         web.get("/api/v1/customers/{customer_id}/orders", customer_orders),
     ]

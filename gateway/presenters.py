@@ -139,7 +139,8 @@ def present_payment(row: dict[str, Any]) -> dict[str, Any]:
     status, total = row["status"], row["amountCents"]
     method = row.get("paymentMethodId")
     return {
-        "paymentId": row["paymentId"], "orderId": row["orderId"], "status": status,
+        "paymentId": row["paymentId"], "transactionId": row.get("transactionId"), "orderId": row["orderId"],
+        "status": status,
         "amount": amount(total), "currency": row["currency"],
         "capturedAmount": amount(total if status in ("captured", "refunded") else 0),
         "refundedAmount": amount(total if status == "refunded" else 0),

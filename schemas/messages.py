@@ -604,6 +604,7 @@ class PaymentAuthorizedData(TypedDict):
     currency: NotRequired[str]
     status: NotRequired[str]
     amount: NotRequired[float | None]
+    transactionId: NotRequired[str | None]
 
 
 class PaymentAuthorized(TypedDict):
@@ -624,6 +625,7 @@ class PaymentCompletedData(TypedDict):
     currency: NotRequired[str]
     status: NotRequired[str]
     amount: NotRequired[float | None]
+    transactionId: NotRequired[str | None]
 
 
 class PaymentCompleted(TypedDict):
@@ -645,6 +647,7 @@ class PaymentFailedData(TypedDict):
     errorCode: str
     errorMessage: NotRequired[str]
     amount: NotRequired[float | None]
+    transactionId: NotRequired[str | None]
 
 
 class PaymentFailed(TypedDict):
@@ -665,6 +668,7 @@ class PaymentRefundedData(TypedDict):
     currency: NotRequired[str]
     reason: NotRequired[str]
     amount: NotRequired[float | None]
+    transactionId: NotRequired[str | None]
 
 
 class PaymentRefunded(TypedDict):
@@ -697,6 +701,7 @@ class PaymentState(TypedDict):
     errorMessage: NotRequired[str | None]
     createdAt: NotRequired[int]
     history: NotRequired[list[PaymentChange]]  # every status the payment reached, oldest first
+    transactionId: NotRequired[str | None]  # the provider's id of the payment transaction, once authorized
 
 
 class PendingPayment(TypedDict):

@@ -63,6 +63,7 @@ RULES: Mapping[str, Rule] = {
     "cancelOrder": Rule.OWNER,
     "orderEvents": Rule.OWNER,
     "getOrderPayment": Rule.OWNER,
+    "getPayment": Rule.OWNER,
     "getShipment": Rule.OWNER,
     "customerOrders": Rule.OWNER,
     "createCustomer": Rule.SERVICE,

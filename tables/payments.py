@@ -27,8 +27,8 @@ from orderflow.tables.envelope import Event, envelope
 from orderflow.tables.money import amount
 from orderflow.tables.orders import awaits_payment
 
-__all__ = ["after_authorize", "after_capture", "after_failure", "after_refund",
-           "event_for", "new_payment", "next_step", "settled_elsewhere", "with_history"]
+__all__ = ["after_authorize", "after_capture", "after_failure", "after_refund", "event_for", "new_payment",
+           "next_step", "order_id_of", "payment_id_of", "settled_elsewhere", "transaction_id", "with_history"]
 
 Row = PaymentState
 Command = RequestPayment | RefundPayment
@@ -40,9 +40,30 @@ EVENT_OF_STATUS = {"authorized": "PaymentAuthorized", "captured": "PaymentComple
                    "failed": "PaymentFailed", "refunded": "PaymentRefunded"}
 
 
+PAYMENT_ID_PREFIX = "pay_"
+
+
+def payment_id_of(order_id: str) -> str:
+    """orderflow's id of an order's payment (one per order); the provider's is its transactionId."""
+    return f"{PAYMENT_ID_PREFIX}{order_id}"
+
+
+def order_id_of(payment_id: str) -> str | None:
+    """The order a payment id of ours belongs to (None: not one of ours)."""
+    order_id = payment_id.removeprefix(PAYMENT_ID_PREFIX)
+    return order_id if order_id != payment_id and order_id else None
+
+
+def transaction_id(state: Row) -> str | None:
+    """The provider's id of the payment; a row written before transactionId existed kept it as paymentId."""
+    return state.get("transactionId") or (None if state["paymentId"] == payment_id_of(state["orderId"])
+                                          else state["paymentId"])
+
+
 def new_payment(command: Command) -> Row:
     cmd: Mapping[str, Any] = command  # a RefundPayment has no customerId or method
-    return {"orderId": cmd["orderId"], "status": "none", "paymentId": None,
+    return {"orderId": cmd["orderId"], "status": "none", "paymentId": payment_id_of(cmd["orderId"]),
+            "transactionId": None,
             "amountCents": cmd.get("amountCents", 0), "currency": cmd.get("currency", "USD"),
             "customerId": cmd.get("customerId", ""), "refundId": None, "errorCode": None,
             "errorMessage": None, "createdAt": 0, "history": []}
@@ -74,8 +95,9 @@ def settled_elsewhere(state: Row, order: OrderState | None) -> bool:
     return order["paymentId"] != state["paymentId"]
 
 
-def after_authorize(state: Row, payment_id: str) -> Row:
-    return {**state, "status": "authorized", "paymentId": payment_id}
+def after_authorize(state: Row, transaction: str) -> Row:
+    return {**state, "status": "authorized", "paymentId": payment_id_of(state["orderId"]),
+            "transactionId": transaction}
 
 
 def after_capture(state: Row) -> Row:
@@ -105,7 +127,8 @@ def with_history(before: Row | None, state: Row, now_ms: int) -> Row:
 def event_for(state: Row, now_ms: int) -> Event:
     """The event announcing the payment's current status (deterministic eventId)."""
     kind = EVENT_OF_STATUS[state["status"]]
-    data: dict[str, Any] = {"paymentId": state["paymentId"], "orderId": state["orderId"],
+    data: dict[str, Any] = {"paymentId": state["paymentId"], "transactionId": transaction_id(state),
+                            "orderId": state["orderId"],
                             "amountCents": state["amountCents"], "amount": amount(state["amountCents"]),
                             "currency": state["currency"]}
     if kind == "PaymentRefunded":

@@ -59,6 +59,7 @@ def calls(world: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
         "getOrderPayment": ("GET", f"/api/v1/orders/{order}/payment", None),
         "recordShipment": ("POST", f"/api/v1/orders/{order}/shipments", {"status": "shipped"}),
         "getShipment": ("GET", f"/api/v1/shipments/shp_{order}", None),
+        "getPayment": ("GET", f"/api/v1/payments/pay_{order}", None),
         "customerOrders": ("GET", f"/api/v1/customers/{a}/orders", None),
         "createCustomer": ("POST", "/api/v1/customers", {"email": f"{new_id('auth')}@example.com"}),
         "getCustomer": ("GET", f"/api/v1/customers/{a}", None),

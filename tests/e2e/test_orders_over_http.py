@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from support.http import get, post_json, request
 from support.metrics import counter_total, sample_value
-from support.saga import await_status, new_customer, new_id, seed_stock
+from support.saga import await_status, ledger, new_customer, new_id, seed_stock
 from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog
@@ -177,7 +177,15 @@ def test_an_orders_payment_is_read_back_with_its_history_and_only_the_methods_la
     assert (payment["capturedAmount"], payment["refundedAmount"]) == (25.0, 0.0)
     assert payment["paymentMethod"] == {"type": "card", "last4": "visa"}  # of pm_visa: never more
     assert [h["status"] for h in payment["history"]] == ["authorized", "captured"]
-    assert payment["paymentId"] and payment["createdAt"]
+    assert payment["paymentId"] == f"pay_{order_id}" and payment["createdAt"]
+    # the provider's own id, the one the ledger knows, is the transaction id
+    at_provider = [p for p in ledger(stack)["payments"] if p["orderId"] == order_id]
+    assert [p["paymentId"] for p in at_provider] == [payment["transactionId"]]
+    # the same payment by its own id (seed 003's GET /payments/{paymentId})
+    by_id = get(f"{stack.gateway_url}/api/v1/payments/{payment['paymentId']}")
+    assert (by_id.status, by_id.json()) == (200, payment)
+    assert get(f"{stack.gateway_url}/api/v1/payments/{payment['transactionId']}").status == 404
+    assert get(f"{stack.gateway_url}/api/v1/payments/pay_{new_id('ord')}").status == 404
     # another customer sees nothing, as for an order that does not exist
     other = get(f"{stack.gateway_url}/api/v1/orders/{order_id}/payment",
                 token=stack.token("customer", subject="cust_someone_else"))

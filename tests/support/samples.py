@@ -18,7 +18,7 @@ def envelope(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 PAYMENT = {"paymentId": "pay_1", "orderId": "ord_1", "customerId": "cust_1", "amountCents": 3998,
-           "currency": "EUR", "amount": 39.98}
+           "currency": "EUR", "amount": 39.98, "transactionId": "txn_1"}
 SHIPMENT = {"orderId": "ord_1", "shipmentId": "shp_1", "carrier": "UPS", "trackingNumber": "1Z999"}
 SUMMARY = {"orderId": "ord_1", "customerId": "cust_1", "status": "confirmed", "totalCents": 3998,
            "currency": "EUR", "createdAt": T, "updatedAt": T + 5, "revision": 4}
@@ -76,7 +76,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                                       "errorMessage": "Card declined - insufficient funds"}),
     f"{NS}.PaymentRefunded": envelope("PaymentRefunded", {
         "refundId": "ref_1", "paymentId": "pay_1", "orderId": "ord_1", "amountCents": 3998, "currency": "EUR",
-        "reason": "order_cancelled", "amount": 39.98}),
+        "reason": "order_cancelled", "amount": 39.98, "transactionId": "txn_1"}),
     f"{NS}.Shipped": envelope("Shipped", {**SHIPMENT, "estimatedDelivery": "2026-12-08"}),
     f"{NS}.ShipmentCancelled": envelope("ShipmentCancelled", {
         "orderId": "ord_1", "shipmentId": "shp_ord_1", "carrier": "SimPost", "reason": "customer_request"}),
@@ -112,7 +112,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.ProductPrice": {"productId": "sku-1", "priceCents": 2199, "currency": "EUR", "effectiveAt": T},
     f"{NS}.ApiKey": {"keyId": "0123456789ab", "name": "partner shop", "secretSha256": "ab" * 32,
                      "scopes": ["service"], "perHour": 500, "burst": 20, "createdAt": T, "revokedAt": None},
-    f"{NS}.PaymentState": {"orderId": "ord_1", "status": "captured", "paymentId": "pay_1", "amountCents": 3998,
+    f"{NS}.PaymentState": {"orderId": "ord_1", "status": "captured", "paymentId": "pay_ord_1",
+                           "transactionId": "txn_1", "amountCents": 3998,
                            "currency": "EUR", "customerId": "cust_1", "refundId": None, "errorCode": None,
                            "errorMessage": None, "createdAt": T,
                            "history": [{"status": "authorized", "at": T, "reason": None},

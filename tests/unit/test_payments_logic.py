@@ -31,7 +31,7 @@ def refund_payment() -> dict[str, Any]:
 def payment_in(status: str) -> Row:
     state = payments.new_payment(request_payment())
     if status in ("authorized", "captured", "refunded"):
-        state = payments.after_authorize(state, "pay_1")
+        state = payments.after_authorize(state, "txn_1")  # the provider's id
     if status in ("captured", "refunded"):
         state = payments.after_capture(state)
     if status == "refunded":
@@ -109,9 +109,9 @@ def capture_step(order: Row | None) -> str:
 @pytest.mark.parametrize("order", [
     None,  # not at hand: as before, capture
     order_row("pending_payment", "pending", None),
-    order_row("pending_payment", "authorized", "pay_1"),
+    order_row("pending_payment", "authorized", "pay_ord_1"),
     # settled under our own payment id: a replay after a crash lost our row; capturing again is idempotent
-    order_row("confirmed", "captured", "pay_1"),
+    order_row("confirmed", "captured", "pay_ord_1"),
 ], ids=["unknown", "waiting", "our-authorization-applied", "settled-by-us"])
 def test_authorized_payment_of_an_order_still_ours_to_settle_is_captured(order):
     assert capture_step(order) == payments.CAPTURE
@@ -138,13 +138,15 @@ def test_an_order_settled_elsewhere_still_gets_its_first_authorization_request()
 
 def test_new_payment_takes_the_request_amount_and_nothing_is_done_yet():
     assert payments.new_payment(request_payment()) == {
-        "orderId": "ord_1", "status": "none", "paymentId": None, "amountCents": 4498, "currency": "EUR",
+        "orderId": "ord_1", "status": "none", "paymentId": "pay_ord_1", "transactionId": None,
+        "amountCents": 4498, "currency": "EUR",
         "customerId": "cust_1", "refundId": None, "errorCode": None, "errorMessage": None,
         "createdAt": 0, "history": []}
 
 
 def test_each_step_records_what_the_provider_confirmed():
-    assert payment_in("authorized")["paymentId"] == "pay_1"
+    authorized = payment_in("authorized")
+    assert (authorized["paymentId"], authorized["transactionId"]) == ("pay_ord_1", "txn_1")
     assert payment_in("refunded")["refundId"] == "ref_1"
     failed = payment_in("failed")
     assert (failed["errorCode"], failed["errorMessage"]) == ("card_declined", "insufficient funds")
@@ -152,8 +154,8 @@ def test_each_step_records_what_the_provider_confirmed():
 
 def test_steps_do_not_change_the_row_passed_in():
     state = payment_in("none")
-    payments.after_authorize(state, "pay_1")
-    assert state["status"] == "none" and state["paymentId"] is None
+    payments.after_authorize(state, "txn_1")
+    assert state["status"] == "none" and state["transactionId"] is None
 
 
 @pytest.mark.parametrize("status", ["none", "authorized", "captured", "failed", "refunded"])
@@ -179,14 +181,15 @@ def test_event_for_each_status_has_its_kind_and_a_deterministic_id(status, kind)
 def test_authorized_and_completed_events_carry_the_payment_and_its_status():
     for status in ("authorized", "captured"):
         _, event = payments.event_for(payment_in(status), NOW)
-        assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "amount": 44.98,
-                                 "currency": "EUR", "customerId": "cust_1", "status": status}
+        assert event["data"] == {"paymentId": "pay_ord_1", "transactionId": "txn_1", "orderId": "ord_1",
+                                 "amountCents": 4498, "amount": 44.98, "currency": "EUR", "customerId": "cust_1",
+                                 "status": status}
 
 
 def test_failed_event_carries_the_error():
     _, event = payments.event_for(payment_in("failed"), NOW)
     assert (event["data"]["errorCode"], event["data"]["errorMessage"]) == ("card_declined", "insufficient funds")
-    assert event["data"]["paymentId"] is None
+    assert (event["data"]["paymentId"], event["data"]["transactionId"]) == ("pay_ord_1", None)
 
 
 def test_failed_event_without_error_details_still_names_a_code():
@@ -197,8 +200,9 @@ def test_failed_event_without_error_details_still_names_a_code():
 
 def test_refunded_event_carries_the_refund():
     _, event = payments.event_for(payment_in("refunded"), NOW)
-    assert event["data"] == {"paymentId": "pay_1", "orderId": "ord_1", "amountCents": 4498, "amount": 44.98,
-                             "currency": "EUR", "refundId": "ref_1", "reason": "order_cancelled"}
+    assert event["data"] == {"paymentId": "pay_ord_1", "transactionId": "txn_1", "orderId": "ord_1",
+                             "amountCents": 4498, "amount": 44.98, "currency": "EUR", "refundId": "ref_1",
+                             "reason": "order_cancelled"}
 
 
 def test_event_ids_differ_between_statuses_and_orders():
@@ -241,3 +245,13 @@ def test_a_failure_keeps_its_code_in_the_history() -> None:
                                  "paymentMethodId": "pm_1", "requestedAt": 1})
     failed = payments.with_history(None, payments.after_failure(created, "insufficient_funds", "declined"), now_ms=5)
     assert failed["history"] == [{"status": "failed", "at": 5, "reason": "insufficient_funds"}]
+
+
+def test_a_payment_id_names_its_order_and_the_provider_id_is_kept_apart() -> None:
+    assert payments.payment_id_of("ord_1") == "pay_ord_1"
+    assert payments.order_id_of("pay_ord_1") == "ord_1"
+    assert payments.order_id_of("pay_") is None and payments.order_id_of("txn_1") is None
+    # a row from before transactionId: the provider's id was its paymentId
+    old = {**payment_in("captured"), "paymentId": "pay_3f9c", "transactionId": None}
+    assert payments.transaction_id(old) == "pay_3f9c"
+    assert payments.transaction_id(payment_in("none")) is None
