@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -177,19 +178,27 @@ async def record_shipment(request: web.Request) -> web.Response:
     return failed or web.json_response({"orderId": order_id, "correction": req.status}, status=202)
 
 
+async def _by_own_id(request: web.Request, what: str, order_id_of: Callable[[str], str | None],
+                     view: str, id_field: str) -> dict[str, Any] | web.Response:
+    """The worker's row behind one of orderflow's ids that name their order (shp_/pay_<orderId>),
+    or the 404 for an id not ours, not found, or not the caller's to see."""
+    ctx = request.app[CONTEXT]
+    own_id = path_id(request, f"{what}_id")
+    order_id = order_id_of(own_id)
+    if order_id is None:
+        return not_found(what, own_id)
+    status, body = await ctx.tracking.get_json(f"/{view}/{quote(order_id, safe='')}")
+    if status != 200:
+        return not_found(what, own_id) if status == 404 else web.json_response(body, status=status)
+    if body[id_field] != own_id or not sees(request, body["customerId"]):
+        return not_found(what, own_id)
+    return dict(body)
+
+
 async def get_shipment(request: web.Request) -> web.Response:
     """A shipment and its history, by orderflow's shipment id (shp_<orderId>)."""
-    ctx = request.app[CONTEXT]
-    shipment_id = path_id(request, "shipment_id")
-    order_id = shipments.order_id_of(shipment_id)
-    if order_id is None:
-        return not_found("shipment", shipment_id)
-    status, body = await ctx.tracking.get_json(f"/shipments/{quote(order_id, safe='')}")
-    if status != 200:
-        return not_found("shipment", shipment_id) if status == 404 else web.json_response(body, status=status)
-    if not sees(request, body["customerId"]):
-        return not_found("shipment", shipment_id)
-    return web.json_response(present_shipment(body))
+    found = await _by_own_id(request, "shipment", shipments.order_id_of, "shipments", "shipmentId")
+    return found if isinstance(found, web.Response) else web.json_response(present_shipment(found))
 
 
 async def order_events(request: web.Request) -> web.StreamResponse:
@@ -252,17 +261,8 @@ async def get_payment(request: web.Request) -> web.Response:
 
 async def get_payment_by_id(request: web.Request) -> web.Response:
     """A payment by orderflow's payment id (pay_<orderId>): the order's payment, if it is that one."""
-    ctx = request.app[CONTEXT]
-    payment_id = path_id(request, "payment_id")
-    order_id = payments.order_id_of(payment_id)
-    if order_id is None:
-        return not_found("payment", payment_id)
-    status, body = await ctx.tracking.get_json(f"/payments/{quote(order_id, safe='')}")
-    if status != 200:
-        return not_found("payment", payment_id) if status == 404 else web.json_response(body, status=status)
-    if body["paymentId"] != payment_id or not sees(request, body["customerId"]):
-        return not_found("payment", payment_id)
-    return web.json_response(present_payment(body))
+    found = await _by_own_id(request, "payment", payments.order_id_of, "payments", "paymentId")
+    return found if isinstance(found, web.Response) else web.json_response(present_payment(found))
 
 
 def routes() -> list[web.RouteDef]:
