@@ -220,10 +220,13 @@ class PaymentProviderClient:
         return await self._call("capture", f"/api/v1/payments/{quote(payment_id, safe='')}/capture",
                                 {"amount": to_decimal(amount_cents)}, f"capture-{order_id}", read_capture)
 
-    async def refund(self, order_id: str, payment_id: str, amount_cents: int, reason: str) -> Refund:
+    async def refund(self, order_id: str, payment_id: str, amount_cents: int, reason: str,
+                     key_suffix: str | None = None) -> Refund:
+        """Refund ``amount_cents``; one refund per order (a cancellation's), or per ``key_suffix``
+        (an operator's refund request): a retry with the same key is refunded once."""
+        key = f"refund-{order_id}" if key_suffix is None else f"refund-{order_id}-{key_suffix}"
         return await self._call("refund", f"/api/v1/payments/{quote(payment_id, safe='')}/refund",
-                                {"amount": to_decimal(amount_cents), "reason": reason}, f"refund-{order_id}",
-                                read_refund)
+                                {"amount": to_decimal(amount_cents), "reason": reason}, key, read_refund)
 
     # ------------------------------------------------------------------- plumbing
 

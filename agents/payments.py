@@ -1,7 +1,9 @@
 """Agent ``process_payments``: turns payment requests into calls to the
 payment provider and publishes what happened.
 
-Consumes payments.requests (RequestPayment, RefundPayment; keyed by orderId).
+Consumes payments.requests (RequestPayment, RefundPayment; keyed by orderId)
+and payments.refunds (IssueRefund: an operator's refund, in full or in part;
+the gateway writes it, co-partitioned).
 Owns the table ``payments`` (one row per order's payment); reads the table
 ``orders`` (process_orders writes it; co-partitioned by orderId, so this
 worker holds the row) to see whether another payment service settled the
@@ -15,7 +17,9 @@ While the provider is unavailable the agent waits and tries again: the
 request is never skipped, so orders wait for payment; the order saga's
 payment timeout cancels those that wait too long, and a request older than
 that timeout is failed without charging anyone. A capture or refund the
-provider refuses is dead-lettered as ``Unhandleable`` (``failures``).
+provider refuses is dead-lettered as ``Unhandleable`` (``failures``); an
+operator's refund that cannot be made (nothing captured, more than is left,
+or the provider says no) is recorded on the row as refused, with the reason.
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ from orderflow.agents.payment_client import (
 from orderflow.agents.runtime import Inbound, Unhandleable
 from orderflow.certs import client_context
 from orderflow.schemas import catalog
-from orderflow.schemas.messages import OrderState, PaymentState, RefundPayment, RequestPayment
+from orderflow.schemas.messages import IssueRefund, OrderState, PaymentState, RefundPayment, RequestPayment
 from orderflow.tables import payments as logic
 from orderflow.tables.clock import now_ms
+from orderflow.tables.envelope import Event
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
@@ -45,7 +50,9 @@ __all__ = ["PaymentDesk", "register"]
 
 log = logging.getLogger(__name__)
 AGENT = catalog.PROCESS_PAYMENTS
-PROVIDER_STEPS = frozenset({logic.AUTHORIZE, logic.CAPTURE, logic.REFUND})
+PROVIDER_STEPS = frozenset({logic.AUTHORIZE, logic.CAPTURE, logic.REFUND, logic.REFUND_PART})
+COMMANDS: dict[str, type] = {"RequestPayment": RequestPayment, "RefundPayment": RefundPayment,
+                             "IssueRefund": IssueRefund}
 SETTLED_ELSEWHERE = Counter(
     "orderflow_payments_settled_elsewhere_total",
     "Payments authorized but not captured because another payment service settled the order "
@@ -63,8 +70,13 @@ class PaymentDesk:
         self.retry_wait_s = pipeline.settings.payment_breaker_recovery_s
 
     async def handle(self, msg: Inbound) -> str:
-        cmd = msg.record_as(RefundPayment) if msg.kind == "RefundPayment" else msg.record_as(RequestPayment)
-        state = self.payments.get(msg.key) or logic.new_payment(cmd)
+        cmd: logic.Command = msg.record_as(COMMANDS[msg.kind])
+        found = self.payments.get(msg.key)
+        if msg.kind == "IssueRefund" and found is None:
+            log.warning("refund %s for order %s refused: the order has no payment here",
+                        cmd["refundRequestId"], cmd["orderId"])  # type: ignore[typeddict-item]
+            return "unchanged"
+        state = found or logic.new_payment(cmd)
         authorized_now = False
         while True:
             # Decided afresh after every attempt: a request that waited out an
@@ -81,6 +93,11 @@ class PaymentDesk:
                     await asyncio.sleep(self.retry_wait_s)
                     continue
                 except ProviderRejected as exc:
+                    if step == logic.REFUND_PART:  # an operator's refund refused is an answer to record
+                        refund = cast(IssueRefund, cmd)
+                        state = self._put(msg.key, before, logic.after_refund_refused(
+                            state, refund, f"the payment provider refused it: {exc}", now_ms()))
+                        return "applied"
                     # The provider's rules refuse this step (e.g. a capture after a refund): asking
                     # again, or a restarted worker, gets the same answer, so it is this message's
                     # dead end, not a failing handler (authorize's refusals are answers, in _call).
@@ -100,6 +117,18 @@ class PaymentDesk:
             if step == logic.RESEND:
                 await self._announce(state)
                 return "replayed"
+            if step == logic.RESEND_REFUND:
+                refund = cast(IssueRefund, cmd)
+                made = logic.earlier_refund(state, refund["refundRequestId"])
+                if made is not None:
+                    await self._send(logic.refund_event(state, made, now_ms()))
+                return "replayed"
+            if step == logic.REFUSE_REFUND:
+                refund = cast(IssueRefund, cmd)
+                why = logic.refund_refusal(state, refund) or "refused"
+                log.warning("refund %s of order %s refused: %s", refund["refundRequestId"], state["orderId"], why)
+                state = self._put(msg.key, state, logic.after_refund_refused(state, refund, why, now_ms()))
+                return "applied"
             if step == logic.SETTLED_ELSEWHERE:
                 return self._leave_uncaptured(state, authorized_now)
             return "unchanged"
@@ -134,12 +163,22 @@ class PaymentDesk:
         if step == logic.CAPTURE:
             await self.client.capture(order_id, _payment_id(state), state["amountCents"])
             return logic.after_capture(state)
-        refund = await self.client.refund(order_id, _payment_id(state), state["amountCents"], "order_cancelled")
+        if step == logic.REFUND_PART:
+            asked = cast(IssueRefund, command)
+            part = await self.client.refund(order_id, _payment_id(state), logic.requested_refund(state, asked),
+                                            asked.get("reason") or "operator_refund",
+                                            key_suffix=asked["refundRequestId"])
+            return logic.after_operator_refund(state, asked, part.refund_id, now_ms())
+        refund = await self.client.refund(order_id, _payment_id(state), logic.left_to_refund(state),
+                                          "order_cancelled")
         return logic.after_refund(state, refund.refund_id)
 
     async def _announce(self, state: PaymentState) -> None:
-        kind, event = logic.event_for(state, now_ms())
-        await self.outbox.send(catalog.PAYMENT_EVENTS, state["orderId"], kind, event)
+        await self._send(logic.event_for(state, now_ms()))
+
+    async def _send(self, event: Event) -> None:
+        kind, record = event
+        await self.outbox.send(catalog.PAYMENT_EVENTS, record["data"]["orderId"], kind, record)
 
 
 def _payment_id(state: PaymentState) -> str:
@@ -160,6 +199,7 @@ def register(pipeline: Pipeline) -> PaymentDesk:
         tls=client_context(s.tls_ca_file))
     desk = PaymentDesk(pipeline, client)
     # the client's HTTP session lives as long as the agent
-    pipeline.add_agent(AGENT, (catalog.PAYMENT_REQUESTS,), desk.handle, around=lambda: client)
+    pipeline.add_agent(AGENT, (catalog.PAYMENT_REQUESTS, catalog.PAYMENT_REFUNDS), desk.handle,
+                       around=lambda: client)
 
     return desk

@@ -18,7 +18,7 @@ from aiohttp import web
 from orderflow import tracing
 from orderflow.apikeys import KeyFollower
 from orderflow.certs import client_context
-from orderflow.gateway import customers, inventory, openapi, orders
+from orderflow.gateway import customers, inventory, openapi, orders, payments
 from orderflow.gateway.auth import AUTHENTICATOR, Authenticator, auth_middleware, normalised, operation_ids
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware
@@ -131,7 +131,7 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
     app.cleanup_ctx.append(_lifecycle)
     app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz),
                     web.get("/metrics", metrics), web.get("/openapi.json", openapi.serve),
-                    *orders.routes(), *inventory.routes(),
+                    *orders.routes(), *payments.routes(), *inventory.routes(),
                     *customers.routes()])
     _check_rules(app, operations)
     return app

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from confluent_kafka import KafkaException
 
 from orderflow import tracing
 from orderflow.gateway.auth import caller
-from orderflow.gateway.context import GatewayContext
+from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import RequestRejected, json_error
 from orderflow.gateway.requests import path_id_problem
 from orderflow.schemas import catalog
 from orderflow.tables import access
 
-__all__ = ["not_found", "path_id", "produce", "read_json", "sees", "seen_customer_id"]
+__all__ = ["by_own_id", "idempotency_key", "not_found", "path_id", "produce", "read_json", "sees", "seen_customer_id"]
 
 
 def path_id(request: web.Request, name: str) -> str:
@@ -44,6 +46,14 @@ def path_id(request: web.Request, name: str) -> str:
 def sees(request: web.Request, customer_id: str) -> bool:
     """Whether the caller may see this customer's orders and record (tables/access.py)."""
     return access.may_see(caller(request), customer_id)
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's Idempotency-Key header (1 to 200 characters), or None without one."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise RequestRejected(400, "invalid_request", "Idempotency-Key must be 1 to 200 characters")
+    return key
 
 
 def not_found(kind: str, key: str) -> web.Response:
@@ -78,3 +88,20 @@ async def produce(ctx: GatewayContext, spec: catalog.TopicSpec, key: str, kind: 
     except (KafkaException, BufferError) as exc:
         return json_error(503, "unavailable", f"could not write to Kafka: {exc}")
     return None
+
+
+async def by_own_id(request: web.Request, what: str, order_id_of: Callable[[str], str | None],
+                    view: str, id_field: str) -> dict[str, Any] | web.Response:
+    """The worker's row behind one of orderflow's ids that name their order (shp_/pay_<orderId>),
+    or the 404 for an id not ours, not found, or not the caller's to see."""
+    ctx = request.app[CONTEXT]
+    own_id = path_id(request, f"{what}_id")
+    order_id = order_id_of(own_id)
+    if order_id is None:
+        return not_found(what, own_id)
+    status, body = await ctx.tracking.get_json(f"/{view}/{quote(order_id, safe='')}")
+    if status != 200:
+        return not_found(what, own_id) if status == 404 else web.json_response(body, status=status)
+    if body[id_field] != own_id or not sees(request, body["customerId"]):
+        return not_found(what, own_id)
+    return dict(body)

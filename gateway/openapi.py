@@ -111,6 +111,14 @@ OPERATIONS: tuple[Operation, ...] = (
               "a payment by orderflow's payment id (pay_<orderId>), as getOrderPayment shows it; "
               "transactionId is the provider's id",
               {200: "the payment", 404: "no such payment", **_UNAVAILABLE}, tags=("payments",)),
+    Operation("post", "/api/v1/payments/{paymentId}/refund", "refundPayment",
+              "operators: refund a captured payment in full (no amount: all that is left) or in part, with a "
+              "reason; refunded once per Idempotency-Key; the payment's refunds[] shows it refunded or refused",
+              {200: "this refund was decided before (the Idempotency-Key's): as decided",
+               202: "the refund is on its way to the payment agent", 404: "no such payment",
+               409: "it cannot be refunded so (not captured, more than is left): the error says why",
+               **_JSON_BODY, **_UNAVAILABLE},
+              body=requests.RefundRequest, tags=("payments",)),
     Operation("post", "/api/v1/orders/{orderId}/shipments", "recordShipment",
               "admin: correct a shipment by hand (shipped, then delivered); the delivery service checks the move",
               {202: "the correction is on its way", **_JSON_BODY, **_UNAVAILABLE},

@@ -12,10 +12,6 @@
 - POST /api/v1/orders/{orderId}/cancel: produce CancelOrder unless the order
   has shipped (409), then wait briefly for the outcome.
 - GET /api/v1/orders/{orderId}/events: Server-Sent Events of status changes.
-- GET /api/v1/orders/{orderId}/payment: the order's payment (status, amount,
-  captured and refunded amounts, the method as type and last 4, history).
-- GET /api/v1/payments/{paymentId}: the same payment by orderflow's payment
-  id (pay_<orderId>; the provider's id is its transactionId).
 - POST /api/v1/orders/{orderId}/shipments {status: shipped|delivered}: an
   operator's correction, checked by the delivery service's transitions.
 - GET /api/v1/customers/{customerId}/orders?page=&limit=: the customer's orders.
@@ -32,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -40,12 +35,20 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.handling import not_found, path_id, produce, read_json, seen_customer_id, sees
+from orderflow.gateway.handling import (
+    by_own_id,
+    idempotency_key,
+    not_found,
+    path_id,
+    produce,
+    read_json,
+    seen_customer_id,
+    sees,
+)
 from orderflow.gateway.presenters import (
     estimated_delivery,
     iso,
     present_order,
-    present_payment,
     present_shipment,
     present_summary,
 )
@@ -61,7 +64,7 @@ from orderflow.gateway.requests import (
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
-from orderflow.tables import order_status, payments, shipments
+from orderflow.tables import order_status, shipments
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
@@ -92,9 +95,7 @@ async def place_order(request: web.Request) -> web.Response:
         return json_error(400, "invalid_request", "the order has invalid fields", fields=field_errors(exc))
     if not sees(request, order.customerId):
         return json_error(403, "forbidden", "a customer may place orders only for itself")
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 200:
-        return json_error(400, "invalid_request", "Idempotency-Key must be 1 to 200 characters")
+    key = idempotency_key(request)
     order_id = order_id_for(order.customerId, key)
     command = to_place_order(order, order_id, now_ms(), key)
     failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "PlaceOrder", command)
@@ -178,26 +179,9 @@ async def record_shipment(request: web.Request) -> web.Response:
     return failed or web.json_response({"orderId": order_id, "correction": req.status}, status=202)
 
 
-async def _by_own_id(request: web.Request, what: str, order_id_of: Callable[[str], str | None],
-                     view: str, id_field: str) -> dict[str, Any] | web.Response:
-    """The worker's row behind one of orderflow's ids that name their order (shp_/pay_<orderId>),
-    or the 404 for an id not ours, not found, or not the caller's to see."""
-    ctx = request.app[CONTEXT]
-    own_id = path_id(request, f"{what}_id")
-    order_id = order_id_of(own_id)
-    if order_id is None:
-        return not_found(what, own_id)
-    status, body = await ctx.tracking.get_json(f"/{view}/{quote(order_id, safe='')}")
-    if status != 200:
-        return not_found(what, own_id) if status == 404 else web.json_response(body, status=status)
-    if body[id_field] != own_id or not sees(request, body["customerId"]):
-        return not_found(what, own_id)
-    return dict(body)
-
-
 async def get_shipment(request: web.Request) -> web.Response:
     """A shipment and its history, by orderflow's shipment id (shp_<orderId>)."""
-    found = await _by_own_id(request, "shipment", shipments.order_id_of, "shipments", "shipmentId")
+    found = await by_own_id(request, "shipment", shipments.order_id_of, "shipments", "shipmentId")
     return found if isinstance(found, web.Response) else web.json_response(present_shipment(found))
 
 
@@ -247,33 +231,13 @@ async def customer_orders(request: web.Request) -> web.Response:
                               "pagination": body["pagination"]})
 
 
-async def get_payment(request: web.Request) -> web.Response:
-    """The order's payment: status, amounts, method (type and last 4 only) and history."""
-    ctx = request.app[CONTEXT]
-    order_id = path_id(request, "order_id")
-    status, body = await ctx.tracking.get_json(f"/payments/{quote(order_id, safe='')}")
-    if status != 200:
-        return web.json_response(body, status=status)
-    if not sees(request, body["customerId"]):
-        return not_found("payment of order", order_id)
-    return web.json_response(present_payment(body))
-
-
-async def get_payment_by_id(request: web.Request) -> web.Response:
-    """A payment by orderflow's payment id (pay_<orderId>): the order's payment, if it is that one."""
-    found = await _by_own_id(request, "payment", payments.order_id_of, "payments", "paymentId")
-    return found if isinstance(found, web.Response) else web.json_response(present_payment(found))
-
-
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/v1/orders", place_order),
         web.get("/api/v1/orders/{order_id}", get_order),
         web.post("/api/v1/orders/{order_id}/cancel", cancel_order),
         web.get("/api/v1/orders/{order_id}/events", order_events),
-        web.get("/api/v1/orders/{order_id}/payment", get_payment),
         web.post("/api/v1/orders/{order_id}/shipments", record_shipment),
         web.get("/api/v1/shipments/{shipment_id}", get_shipment),
-        web.get("/api/v1/payments/{payment_id}", get_payment_by_id),
         web.get("/api/v1/customers/{customer_id}/orders", customer_orders),
     ]

@@ -35,6 +35,9 @@ POST, PUT /customers ``address`` (one)      CreateCustomer, UpdateCustomer,
 GET /customers/{id} ``addresses`` (a list)  ``[address]``, or ``[]`` without one
 GET /orders ``paymentMethodId`` (masked,    OrderState ``paymentMethodId`` (in full)
 ``pm_****1234``)
+POST /payments/{id}/refund ``amount``       IssueRefund ``amountCents`` (null: all
+(decimal, none: all that is left)           that is left); PaymentState ``refunds[]``
+GET /payments ``refundedAmount``            PaymentState ``refundedCents``
 SSE /orders/{id}/events ``id:``             the eventId of the history entry's
 ``evt_{orderId}_{n}``                       OrderCreated / OrderStatusChanged
 ==========================================  ==========================================
@@ -50,13 +53,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary
+from orderflow.schemas.messages import CustomerState, OrderState, OrderSummary, PaymentRefund
 from orderflow.tables.clock import iso
 from orderflow.tables.money import amount
 from orderflow.tables.order_status import SHIPPING_STATUS, UNDONE, further_shipping
+from orderflow.tables.payments import refunded_cents
 
 __all__ = ["amount", "estimated_delivery", "iso", "masked_payment_method", "present_customer", "present_inventory",
-           "present_order", "present_payment", "present_summary"]
+           "present_order", "present_payment", "present_refund", "present_summary"]
 
 
 def masked_payment_method(value: str | None) -> str | None:
@@ -142,14 +146,23 @@ def present_payment(row: dict[str, Any]) -> dict[str, Any]:
         "paymentId": row["paymentId"], "transactionId": row.get("transactionId"), "orderId": row["orderId"],
         "status": status,
         "amount": amount(total), "currency": row["currency"],
-        "capturedAmount": amount(total if status in ("captured", "refunded") else 0),
-        "refundedAmount": amount(total if status == "refunded" else 0),
+        "capturedAmount": amount(total if status in ("captured", "partially_refunded", "refunded") else 0),
+        "refundedAmount": amount(refunded_cents(row)),  # type: ignore[arg-type]  # a PaymentState as JSON
         "refundId": row["refundId"],
+        "refunds": [present_refund(r) for r in row.get("refunds") or ()],
         "paymentMethod": {"type": "card", "last4": method[-4:]} if method else None,
         "error": {"code": row["errorCode"], "message": row["errorMessage"]} if row["errorCode"] else None,
         "createdAt": iso(row["createdAt"]) if row["createdAt"] else None,
         "history": [{"status": h["status"], "at": iso(h["at"]), "reason": h["reason"]} for h in row["history"]],
     }
+
+
+def present_refund(refund: PaymentRefund) -> dict[str, Any]:
+    """One of an operator's refunds: refunded, or refused and why."""
+    return {"refundRequestId": refund["refundRequestId"], "status": refund["status"],
+            "amount": amount(refund["amountCents"]) if refund["amountCents"] else None,
+            "reason": refund.get("reason") or "", "refundId": refund.get("refundId"),
+            "error": refund.get("error"), "requestedBy": refund.get("requestedBy") or "", "at": iso(refund["at"])}
 
 
 def present_summary(summary: OrderSummary) -> dict[str, Any]:

@@ -34,12 +34,14 @@ __all__ = [
     "InventoryAdjustmentRequest",
     "PlaceOrderRequest",
     "PriceRequest",
+    "RefundRequest",
     "ShipmentRequest",
     "ValidationError",
     "field_errors",
     "path_id_problem",
     "to_adjustment",
     "to_create_customer",
+    "to_issue_refund",
     "to_place_order",
     "to_shipment_correction",
     "to_update_customer",
@@ -197,6 +199,19 @@ def to_shipment_correction(req: ShipmentRequest, order_id: str, now: int) -> dic
     """The CorrectShipment record of an operator's request, for the delivery service to check and apply."""
     return {"orderId": order_id, "status": req.status, "carrier": req.carrier, "trackingNumber": req.trackingNumber,
             "requestedAt": now}
+
+
+class RefundRequest(_Strict):
+    amount: Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def to_issue_refund(req: RefundRequest, order_id: str, refund_request_id: str, operator: str,
+                    now: int) -> dict[str, Any]:
+    """The IssueRefund record of an operator's refund (no amount: all that is left)."""
+    return {"orderId": order_id, "refundRequestId": refund_request_id,
+            "amountCents": None if req.amount is None else to_cents(req.amount), "reason": req.reason,
+            "requestedBy": operator, "requestedAt": now}
 
 
 class CustomerRequest(_Strict):

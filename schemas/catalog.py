@@ -40,6 +40,7 @@ __all__ = [
     "ORDER_TIMEOUTS",
     "PAYMENTS_TABLE",
     "PAYMENT_EVENTS",
+    "PAYMENT_REFUNDS",
     "PAYMENT_REQUESTS",
     "PENDING_PAYMENTS_TABLE",
     "PRICES",
@@ -117,6 +118,7 @@ SCHEMA_IDS: dict[str, int] = {
             "NotificationDelivered",  # 53
             "ShipmentState", "CarrierProgress", "CancelShipment", "CorrectShipment", "ShipmentCancelled",  # 54-58
             "ShipOrder",  # 59
+            "IssueRefund",  # 60
         ),
         start=1,
     )
@@ -247,6 +249,14 @@ PAYMENT_REQUESTS = TopicSpec(
     writer=PROCESS_ORDERS,
     readers=(PROCESS_PAYMENTS,),
     doc="What the order saga asks of the payment agent.",
+)
+PAYMENT_REFUNDS = TopicSpec(
+    name="payments.refunds",
+    key="orderId",
+    value_schemas=_schemas("IssueRefund"),
+    writer=GATEWAY,
+    readers=(PROCESS_PAYMENTS,),
+    doc="Operators' refunds of captured payments, in full or in part (POST /payments/{id}/refund).",
 )
 PAYMENT_EVENTS = TopicSpec(
     name="payments.events",
@@ -383,7 +393,8 @@ API_KEYS = TopicSpec(
 
 TOPICS: tuple[TopicSpec, ...] = (
     ORDER_COMMANDS, ORDER_TIMEOUTS, STOCK_REQUESTS, STOCK_RESULTS, INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS, PRICES,
-    PAYMENT_REQUESTS, PAYMENT_EVENTS, SHIPMENT_EVENTS, SHIPMENT_REQUESTS, SHIPMENT_PROGRESS, SHIPMENT_CORRECTIONS,
+    PAYMENT_REQUESTS, PAYMENT_REFUNDS, PAYMENT_EVENTS, SHIPMENT_EVENTS, SHIPMENT_REQUESTS, SHIPMENT_PROGRESS,
+    SHIPMENT_CORRECTIONS,
     ORDER_EVENTS, ORDERS_BY_CUSTOMER,
     CUSTOMER_COMMANDS, EMAIL_CLAIMS, EMAIL_CLAIM_RESULTS, CUSTOMER_EVENTS, CUSTOMER_CHECKS, CUSTOMER_CHECK_RESULTS,
     NOTIFICATIONS, DEAD_LETTERS, API_KEYS,

@@ -35,6 +35,7 @@ __all__ = [
     "EmailClaimResult",
     "EmailOwner",
     "ExpireOrder",
+    "IssueRefund",
     "LineOutcome",
     "LineResult",
     "LineStatus",
@@ -65,6 +66,7 @@ __all__ = [
     "PaymentCompletedData",
     "PaymentFailed",
     "PaymentFailedData",
+    "PaymentRefund",
     "PaymentRefunded",
     "PaymentRefundedData",
     "PaymentState",
@@ -377,6 +379,18 @@ class ExpireOrder(TypedDict):
     deadline: int  # epoch millis the order's payment was due by
 
 
+class IssueRefund(TypedDict):
+    """An operator's refund of a captured payment, in full or in part (the gateway's POST
+    /payments/{id}/refund). Keyed by orderId."""
+
+    orderId: str
+    refundRequestId: str  # rfd_...; one refund per id, however often the request is replayed
+    amountCents: NotRequired[int | None]  # the amount to refund; null: all that is left of the captured amount
+    reason: NotRequired[str]
+    requestedBy: NotRequired[str]  # the operator's subject
+    requestedAt: int
+
+
 LineOutcome = Literal["reserved", "rejected", "released", "sold"]
 
 
@@ -669,10 +683,14 @@ class PaymentRefundedData(TypedDict):
     reason: NotRequired[str]
     amount: NotRequired[float | None]
     transactionId: NotRequired[str | None]
+    refundRequestId: NotRequired[str | None]
+    partial: NotRequired[bool]
+    refundedCents: NotRequired[int]  # all refunded of the payment so far, this refund included
 
 
 class PaymentRefunded(TypedDict):
-    """Payments: the order's captured amount was refunded. Keyed by orderId."""
+    """Payments: the order's captured amount was refunded, in full or (an operator's refund) in part. Keyed
+    by orderId."""
 
     eventId: str
     eventType: NotRequired[str]
@@ -687,11 +705,22 @@ class PaymentChange(TypedDict):
     reason: NotRequired[str | None]
 
 
+class PaymentRefund(TypedDict):
+    refundRequestId: NotRequired[str]
+    status: NotRequired[str]  # refunded, or refused (then error says why)
+    amountCents: NotRequired[int]
+    reason: NotRequired[str]
+    refundId: NotRequired[str | None]  # the provider's id of the refund
+    error: NotRequired[str | None]
+    requestedBy: NotRequired[str]
+    at: NotRequired[int]
+
+
 class PaymentState(TypedDict):
     """Table row: the payment of one order. Keyed by orderId."""
 
     orderId: str
-    status: str  # none, authorized, captured, failed, refunded
+    status: str  # none, authorized, captured, partially_refunded, failed, refunded
     paymentId: NotRequired[str | None]
     amountCents: NotRequired[int]
     currency: NotRequired[str]
@@ -702,6 +731,8 @@ class PaymentState(TypedDict):
     createdAt: NotRequired[int]
     history: NotRequired[list[PaymentChange]]  # every status the payment reached, oldest first
     transactionId: NotRequired[str | None]  # the provider's id of the payment transaction, once authorized
+    refundedCents: NotRequired[int]
+    refunds: NotRequired[list[PaymentRefund]]
 
 
 class PendingPayment(TypedDict):

@@ -25,6 +25,7 @@ __all__ = [
     "ORDER_TRANSITIONS",
     "OUTCOMES",
     "PAYMENT_TRANSITIONS",
+    "REFUNDABLE_PAYMENT",
     "LEFT_WAREHOUSE",
     "SHIPMENT_CANCELLED",
     "SHIPMENT_PROGRESS",
@@ -75,11 +76,15 @@ LINE_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "sold": frozenset({"released"}),
 }
 
+# paymentStatus values whose captured money is (partly) still with the merchant.
+REFUNDABLE_PAYMENT = frozenset({"captured", "partially_refunded"})
 PAYMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "none": frozenset({"pending"}),
     "pending": frozenset({"authorized", "captured", "failed"}),
     "authorized": frozenset({"captured", "failed"}),
-    "captured": frozenset({"refunded"}),
+    # an operator may refund a captured payment in parts
+    "captured": frozenset({"partially_refunded", "refunded"}),
+    "partially_refunded": frozenset({"refunded"}),
     "failed": frozenset(),
     "refunded": frozenset(),
 }

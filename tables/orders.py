@@ -346,7 +346,7 @@ def compensation_for(row: Row) -> list[str]:
     """What an ended order whose goods left anyway needs done by hand: its
     stock was given back (or never sold), and its money refunded or never taken."""
     owed = ["return_goods"]
-    if row["paymentStatus"] == "refunded":
+    if row["paymentStatus"] in ("refunded", "partially_refunded"):
         owed.append("reverse_refund")
     elif row["paymentStatus"] != "captured":
         owed.append("collect_payment")
@@ -382,6 +382,9 @@ def _shipment(target: m.OrderStatus) -> Callable[[Row, Record, Context], Decisio
     return decide_shipment
 
 
+# An operator's refund of part of the payment, or the refund of all of it.
+_REFUNDED = {True: _payment("partially_refunded", None, lambda d: ""), False: _payment("refunded", None, lambda d: "")}
+
 # Each decision takes the message type its kind names.
 DECISIONS: Mapping[str, Callable[[Row, Any, Context], Decision]] = {
     "CancelOrder": _cancel_order,
@@ -391,7 +394,7 @@ DECISIONS: Mapping[str, Callable[[Row, Any, Context], Decision]] = {
     "PaymentAuthorized": _payment("authorized", None, lambda d: ""),
     "PaymentCompleted": _payment("captured", st.CONFIRMED, lambda d: "payment_successful"),
     "PaymentFailed": _payment("failed", st.PAYMENT_FAILED, lambda d: d.get("errorCode") or "payment_failed"),
-    "PaymentRefunded": _payment("refunded", None, lambda d: ""),
+    "PaymentRefunded": lambda row, msg, ctx: _REFUNDED[bool(msg["data"].get("partial"))](row, msg, ctx),
     "Shipped": _shipment(st.SHIPPED),
     "Delivered": _shipment(st.DELIVERED),
     "ShipmentCancelled": _shipment_cancelled,
@@ -456,7 +459,7 @@ def effects(row: Row) -> frozenset[Effect]:
         out |= {Sell(i) for i, line in enumerate(items) if line["status"] == "reserved"}
     if status in st.UNDONE:
         out |= {Release(i) for i, line in enumerate(items) if line["status"] in ("reserved", "sold")}
-        if row["paymentStatus"] == "captured":
+        if row["paymentStatus"] in st.REFUNDABLE_PAYMENT:
             out.add(Refund())
     return frozenset(out)
 
@@ -508,7 +511,7 @@ def events_at(row: Row, index: int) -> list[Event]:
         "orderId": order_id, "previousStatus": row["history"][index - 1]["status"],
         "newStatus": entry["status"], "reason": entry["reason"]})]
     if entry["status"] == st.CANCELLED:
-        refund = (row["totalCents"] or 0) if row["paymentStatus"] in ("captured", "refunded") else 0
+        refund = (row["totalCents"] or 0) if row["paymentStatus"] in st.REFUNDABLE_PAYMENT | {"refunded"} else 0
         out.append(envelope("OrderCancelled", f"{event_id}_cancelled", iso(entry["at"]), {
             "orderId": order_id, "customerId": row["customerId"], "reason": entry["reason"],
             "refundAmountCents": refund, "refundAmount": amount(refund)}))

@@ -14,6 +14,12 @@ either way: its payment id tells ours from the other service's. The capture,
 the actual charge, is made only while the order still waits for payment or
 was settled under our own payment id (a replay after a crash lost our row);
 otherwise the customer paid elsewhere and capturing would charge them twice.
+
+An operator may refund a captured payment in parts (IssueRefund, one per
+refundRequestId): each is recorded on the row, refunded or refused with the
+reason, so a replay neither refunds twice nor asks again; the payment is
+partially_refunded until nothing is left. A cancellation refunds whatever is
+left.
 """
 
 from __future__ import annotations
@@ -21,23 +27,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orderflow.schemas.messages import OrderState, PaymentState, RefundPayment, RequestPayment
+from orderflow.schemas.messages import (
+    IssueRefund,
+    OrderState,
+    PaymentRefund,
+    PaymentState,
+    RefundPayment,
+    RequestPayment,
+)
 from orderflow.tables.clock import iso
 from orderflow.tables.envelope import Event, envelope
 from orderflow.tables.money import amount
 from orderflow.tables.orders import awaits_payment
 
-__all__ = ["after_authorize", "after_capture", "after_failure", "after_refund", "event_for", "new_payment",
-           "next_step", "order_id_of", "payment_id_of", "settled_elsewhere", "transaction_id", "with_history"]
+__all__ = ["after_authorize", "after_capture", "after_failure", "after_operator_refund", "after_refund",
+           "after_refund_refused", "earlier_refund", "event_for", "left_to_refund", "new_payment", "next_step",
+           "order_id_of", "payment_id_of", "refund_event", "refund_refusal", "refunded_cents", "requested_refund",
+           "settled_elsewhere", "transaction_id", "with_history"]
 
 Row = PaymentState
-Command = RequestPayment | RefundPayment
+Command = RequestPayment | RefundPayment | IssueRefund
 
 AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING, SETTLED_ELSEWHERE = (
     "authorize", "capture", "refund", "expire", "resend", "nothing", "settled_elsewhere")
+REFUND_PART, REFUSE_REFUND, RESEND_REFUND = "refund_part", "refuse_refund", "resend_refund"
 EXPIRED = "payment_expired"  # errorCode when a request outlived the order's payment window
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDABLE = frozenset({"captured", PARTIALLY_REFUNDED})
+MAX_REFUNDS = 20  # an operator's refunds per payment: keeps the row small
 EVENT_OF_STATUS = {"authorized": "PaymentAuthorized", "captured": "PaymentCompleted",
-                   "failed": "PaymentFailed", "refunded": "PaymentRefunded"}
+                   "failed": "PaymentFailed", "refunded": "PaymentRefunded", PARTIALLY_REFUNDED: "PaymentRefunded"}
 
 
 PAYMENT_ID_PREFIX = "pay_"
@@ -66,7 +85,7 @@ def new_payment(command: Command) -> Row:
             "transactionId": None,
             "amountCents": cmd.get("amountCents", 0), "currency": cmd.get("currency", "USD"),
             "customerId": cmd.get("customerId", ""), "refundId": None, "errorCode": None,
-            "errorMessage": None, "createdAt": 0, "history": []}
+            "errorMessage": None, "createdAt": 0, "history": [], "refundedCents": 0, "refunds": []}
 
 
 def next_step(state: Row | None, kind: str, cmd: Command, now_ms: int, timeout_ms: int,
@@ -76,8 +95,10 @@ def next_step(state: Row | None, kind: str, cmd: Command, now_ms: int, timeout_m
     ``order`` is the order's row as the saga last stored it (None when it is
     not at hand): it tells whether another payment service settled it."""
     status = state["status"] if state is not None else "none"
+    if kind == "IssueRefund":
+        return _operator_refund_step(state, cmd)  # type: ignore[arg-type]  # the kind names its type
     if kind == "RefundPayment":
-        return {"captured": REFUND, "refunded": RESEND}.get(status, NOTHING)
+        return {"captured": REFUND, PARTIALLY_REFUNDED: REFUND, "refunded": RESEND}.get(status, NOTHING)
     if status == "none":
         # A request older than the payment timeout belongs to an order already
         # cancelled; charging it would only mean refunding it.
@@ -105,7 +126,77 @@ def after_capture(state: Row) -> Row:
 
 
 def after_refund(state: Row, refund_id: str) -> Row:
-    return {**state, "status": "refunded", "refundId": refund_id}
+    """A cancellation's refund: all that was left."""
+    return {**state, "status": "refunded", "refundId": refund_id, "refundedCents": state["amountCents"]}
+
+
+# --- an operator's refunds ------------------------------------------------------------
+
+def refunded_cents(state: Row) -> int:
+    """All refunded of the payment so far (a row older than refundedCents: all of it, once refunded)."""
+    if state["status"] == "refunded" and not state.get("refundedCents"):
+        return state["amountCents"]
+    return state.get("refundedCents") or 0
+
+
+def left_to_refund(state: Row) -> int:
+    return state["amountCents"] - refunded_cents(state)
+
+
+def requested_refund(state: Row, cmd: IssueRefund) -> int:
+    """What an operator's refund asks for: its amount, or all that is left."""
+    asked = cmd.get("amountCents")
+    return left_to_refund(state) if asked is None else asked
+
+
+def earlier_refund(state: Row | None, refund_request_id: str) -> PaymentRefund | None:
+    """The answer already given to this refund request, if any."""
+    made = state.get("refunds") if state is not None else None
+    return next((r for r in made or () if r["refundRequestId"] == refund_request_id), None)
+
+
+def refund_refusal(state: Row | None, cmd: IssueRefund) -> str | None:
+    """Why an operator's refund cannot be made, or None when it can (the gateway asks first, the agent decides)."""
+    if state is None or state["status"] == "none":
+        return "the order has no payment"
+    if state["status"] not in REFUNDABLE:
+        return f"the payment is {state['status']}, not captured"
+    asked, left = requested_refund(state, cmd), left_to_refund(state)
+    if asked <= 0:
+        return "a refund must be for more than 0"
+    if asked > left:
+        return f"the refund ({asked} cents) exceeds the {left} cents left of the captured amount"
+    if len(state.get("refunds") or ()) >= MAX_REFUNDS:
+        return f"a payment takes at most {MAX_REFUNDS} refunds"
+    return None
+
+
+def _operator_refund_step(state: Row | None, cmd: IssueRefund) -> str:
+    earlier = earlier_refund(state, cmd["refundRequestId"])
+    if earlier is not None:
+        return RESEND_REFUND if earlier["status"] == "refunded" else NOTHING
+    return REFUSE_REFUND if refund_refusal(state, cmd) is not None else REFUND_PART
+
+
+def _refund_entry(cmd: IssueRefund, status: str, amount_cents: int, now_ms: int,
+                  refund_id: str | None = None, error: str | None = None) -> PaymentRefund:
+    return {"refundRequestId": cmd["refundRequestId"], "status": status, "amountCents": amount_cents,
+            "reason": cmd.get("reason") or "", "refundId": refund_id, "error": error,
+            "requestedBy": cmd.get("requestedBy") or "", "at": now_ms}
+
+
+def after_operator_refund(state: Row, cmd: IssueRefund, refund_id: str, now_ms: int) -> Row:
+    """The row once the provider refunded what ``cmd`` asked for."""
+    refunded = _refund_entry(cmd, "refunded", requested_refund(state, cmd), now_ms, refund_id)
+    total = refunded_cents(state) + refunded["amountCents"]
+    return {**state, "status": "refunded" if total >= state["amountCents"] else PARTIALLY_REFUNDED,
+            "refundId": refund_id, "refundedCents": total, "refunds": [*(state.get("refunds") or ()), refunded]}
+
+
+def after_refund_refused(state: Row, cmd: IssueRefund, why: str, now_ms: int) -> Row:
+    """The row with the refusal recorded (so a replay of the request is answered, not retried)."""
+    refused = _refund_entry(cmd, "refused", cmd.get("amountCents") or 0, now_ms, error=why)
+    return {**state, "refunds": [*(state.get("refunds") or ()), refused]}
 
 
 def after_failure(state: Row, code: str, message: str) -> Row:
@@ -124,15 +215,34 @@ def with_history(before: Row | None, state: Row, now_ms: int) -> Row:
     return {**state, "history": history, "createdAt": state.get("createdAt") or now_ms}
 
 
+def refund_event(state: Row, refund: PaymentRefund, now_ms: int) -> Event:
+    """PaymentRefunded for one of an operator's refunds (its eventId names the request)."""
+    made = [r for r in state.get("refunds") or () if r["status"] == "refunded"]
+    through = sum(r["amountCents"] for r in made[:made.index(refund) + 1])
+    return envelope("PaymentRefunded", f"evt_pay_{state['orderId']}_{refund['refundRequestId']}", iso(now_ms), {
+        "paymentId": state["paymentId"], "transactionId": transaction_id(state), "orderId": state["orderId"],
+        "amountCents": refund["amountCents"], "amount": amount(refund["amountCents"]),
+        "currency": state["currency"], "refundId": refund["refundId"], "reason": refund["reason"] or "operator_refund",
+        "refundRequestId": refund["refundRequestId"], "partial": through < state["amountCents"],
+        "refundedCents": through})
+
+
 def event_for(state: Row, now_ms: int) -> Event:
     """The event announcing the payment's current status (deterministic eventId)."""
     kind = EVENT_OF_STATUS[state["status"]]
+    made_by = _refund_with_id(state, state.get("refundId"))
+    if kind == "PaymentRefunded" and made_by is not None:
+        return refund_event(state, made_by, now_ms)
     data: dict[str, Any] = {"paymentId": state["paymentId"], "transactionId": transaction_id(state),
                             "orderId": state["orderId"],
                             "amountCents": state["amountCents"], "amount": amount(state["amountCents"]),
                             "currency": state["currency"]}
     if kind == "PaymentRefunded":
-        data.update(refundId=state["refundId"], reason="order_cancelled")
+        # a cancellation's refund: what the operators' refunds left
+        operators = sum(r["amountCents"] for r in state.get("refunds") or () if r["status"] == "refunded")
+        left = state["amountCents"] - operators
+        data.update(refundId=state["refundId"], reason="order_cancelled", amountCents=left, amount=amount(left),
+                    refundRequestId=None, partial=False, refundedCents=state["amountCents"])
     else:
         data["customerId"] = state["customerId"]
         if kind == "PaymentFailed":
@@ -140,3 +250,10 @@ def event_for(state: Row, now_ms: int) -> Event:
         else:
             data["status"] = state["status"]
     return envelope(kind, f"evt_pay_{state['orderId']}_{state['status']}", iso(now_ms), data)
+
+
+def _refund_with_id(state: Row, refund_id: str | None) -> PaymentRefund | None:
+    """The operator's refund the provider gave ``refund_id`` (None: none, or a cancellation's)."""
+    if refund_id is None:
+        return None
+    return next((r for r in state.get("refunds") or () if r.get("refundId") == refund_id), None)

@@ -32,7 +32,7 @@ from orderflow.stack import DevStack
 
 pytestmark = pytest.mark.e2e
 
-ADMIN = ("adjustInventory", "setPrice", "recordShipment")
+ADMIN = ("adjustInventory", "setPrice", "recordShipment", "refundPayment")
 NOT_FOR_CUSTOMERS = (*ADMIN, "createCustomer", "getInventory")
 
 
@@ -60,6 +60,7 @@ def calls(world: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
         "recordShipment": ("POST", f"/api/v1/orders/{order}/shipments", {"status": "shipped"}),
         "getShipment": ("GET", f"/api/v1/shipments/shp_{order}", None),
         "getPayment": ("GET", f"/api/v1/payments/pay_{order}", None),
+        "refundPayment": ("POST", f"/api/v1/payments/pay_{order}/refund", {"reason": "goodwill"}),
         "customerOrders": ("GET", f"/api/v1/customers/{a}/orders", None),
         "createCustomer": ("POST", "/api/v1/customers", {"email": f"{new_id('auth')}@example.com"}),
         "getCustomer": ("GET", f"/api/v1/customers/{a}", None),

@@ -134,7 +134,7 @@ def test_the_offsets_probe_sees_a_write(api: Any, stack: DevStack) -> None:
     """The no-write assertion above can fail: a valid admin write moves the offsets."""
     assert set(GATEWAY_TOPICS) == {spec.name for spec in (
         catalog.ORDER_COMMANDS, catalog.INVENTORY_ADJUSTMENTS, catalog.PRICES, catalog.SHIPMENT_CORRECTIONS,
-        catalog.CUSTOMER_COMMANDS)}
+        catalog.CUSTOMER_COMMANDS, catalog.PAYMENT_REFUNDS)}
     servers = stack.settings.kafka_servers
     before = end_offsets(servers)
     response = api["/api/v1/products/{productId}/price"]["POST"].Case(

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from support.http import get, post_json, request
 from support.metrics import counter_total, sample_value
-from support.saga import await_status, ledger, new_customer, new_id, seed_stock
+from support.saga import await_status, ledger, new_customer, new_id, payments_of, seed_stock
 from support.waiting import eventually, eventually_value
 
 from orderflow.schemas import catalog
@@ -198,3 +198,55 @@ def place_for(stack: DevStack, customer: str, product: str) -> str:
     reply = post_json(f"{stack.gateway_url}/api/v1/orders", body)
     assert reply.status == 202, reply.body
     return str(reply.json()["orderId"])
+
+
+def test_an_operator_refunds_part_of_a_payment_once_then_the_rest(stack: DevStack) -> None:
+    product = new_id("prod")
+    seed_stock(stack, product, 5, price=12.5)
+    customer = new_customer(stack)
+    order_id = place_for(stack, customer, product)  # 2 x 12.50
+    await_status(stack, order_id, "confirmed")
+    payment_url = f"{stack.gateway_url}/api/v1/payments/pay_{order_id}"
+    refund_url = f"{payment_url}/refund"
+    # operators only; a body that says too little is named field by field
+    assert post_json(refund_url, {"amount": 5, "reason": "x"},
+                     token=stack.token("customer", subject=customer)).status == 403
+    bad = post_json(refund_url, {"amount": -1})
+    assert bad.status == 400, bad.body
+    assert {f["field"] for f in bad.json()["fields"]} == {"amount", "reason"}
+
+    key = {"Idempotency-Key": new_id("refund")}
+    first = post_json(refund_url, {"amount": 10.0, "reason": "box arrived damaged"}, headers=key)
+    assert first.status == 202, first.body
+    assert first.headers["Location"] == f"/api/v1/payments/pay_{order_id}"
+    request_id = first.json()["refundRequestId"]
+    payment = eventually_value(lambda: get(payment_url).json(), until=lambda p: p["refunds"],
+                               timeout=30, what="the refund decided")
+    assert (payment["status"], payment["capturedAmount"], payment["refundedAmount"]) == (
+        "partially_refunded", 25.0, 10.0)
+    assert [(r["refundRequestId"], r["status"], r["amount"], r["reason"]) for r in payment["refunds"]] == [
+        (request_id, "refunded", 10.0, "box arrived damaged")]
+    # the same request again: answered as decided, refunded once
+    again = post_json(refund_url, {"amount": 10.0, "reason": "box arrived damaged"}, headers=key)
+    assert (again.status, again.json()["refundRequestId"], again.json()["status"]) == (200, request_id, "refunded")
+    assert await_payment_status(stack, order_id, "partially_refunded")["status"] == "confirmed"
+
+    too_much = post_json(refund_url, {"amount": 20.0, "reason": "goodwill"})
+    assert too_much.status == 409 and "exceeds" in too_much.json()["message"], too_much.body
+    rest = post_json(refund_url, {"reason": "order returned"})  # no amount: all that is left
+    assert rest.status == 202, rest.body
+    payment = eventually_value(lambda: get(payment_url).json(), until=lambda p: p["status"] == "refunded",
+                               timeout=30, what="the rest refunded")
+    assert payment["refundedAmount"] == 25.0
+    assert [r["amount"] for r in payment["refunds"]] == [10.0, 15.0]
+    assert await_payment_status(stack, order_id, "refunded")["status"] == "confirmed"
+    [at_provider] = payments_of(stack, order_id)
+    assert (at_provider["refunds"], at_provider["refundedAmount"]) == (2, 25.0)
+    assert post_json(refund_url, {"reason": "once more"}).status == 409
+
+
+def await_payment_status(stack: DevStack, order_id: str, payment_status: str) -> dict:
+    reply = eventually_value(lambda: get(f"{stack.gateway_url}/api/v1/orders/{order_id}"),
+                             until=lambda r: r.status == 200 and r.json()["paymentStatus"] == payment_status,
+                             timeout=30, what=f"order {order_id} with payment {payment_status}")
+    return reply.json()

@@ -76,13 +76,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                                       "errorMessage": "Card declined - insufficient funds"}),
     f"{NS}.PaymentRefunded": envelope("PaymentRefunded", {
         "refundId": "ref_1", "paymentId": "pay_1", "orderId": "ord_1", "amountCents": 3998, "currency": "EUR",
-        "reason": "order_cancelled", "amount": 39.98, "transactionId": "txn_1"}),
+        "reason": "order_cancelled", "amount": 39.98, "transactionId": "txn_1", "refundRequestId": None,
+        "partial": False, "refundedCents": 3998}),
     f"{NS}.Shipped": envelope("Shipped", {**SHIPMENT, "estimatedDelivery": "2026-12-08"}),
     f"{NS}.ShipmentCancelled": envelope("ShipmentCancelled", {
         "orderId": "ord_1", "shipmentId": "shp_ord_1", "carrier": "SimPost", "reason": "customer_request"}),
     f"{NS}.ShipOrder": {"orderId": "ord_1", "customerId": "cust_1", "shippingAddress": ADDRESS, "confirmedAt": T},
     f"{NS}.CancelShipment": {"orderId": "ord_1", "reason": "customer_request", "requestedAt": T},
     f"{NS}.CarrierProgress": {"orderId": "ord_1", "shipmentId": "shp_ord_1", "status": "picked_up", "at": T},
+    f"{NS}.IssueRefund": {"orderId": "ord_1", "refundRequestId": "rfd_1", "amountCents": 1000,
+                          "reason": "damaged in transit", "requestedBy": "ops", "requestedAt": T},
     f"{NS}.CorrectShipment": {"orderId": "ord_1", "status": "shipped", "carrier": "SimPost",
                               "trackingNumber": None, "requestedAt": T},
     f"{NS}.ShipmentState": {
@@ -117,7 +120,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                            "currency": "EUR", "customerId": "cust_1", "refundId": None, "errorCode": None,
                            "errorMessage": None, "createdAt": T,
                            "history": [{"status": "authorized", "at": T, "reason": None},
-                                       {"status": "captured", "at": T + 1, "reason": None}]},
+                                       {"status": "captured", "at": T + 1, "reason": None}],
+                           "refundedCents": 0, "refunds": []},
     f"{NS}.PendingPayment": {"orderId": "ord_1", "deadline": T + 300_000},
     f"{NS}.LowStock": envelope("LowStock", LEVEL),
     f"{NS}.OutOfStock": envelope("OutOfStock", {**LEVEL, "reserved": 37, "available": 0}),

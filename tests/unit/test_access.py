@@ -14,7 +14,7 @@ from orderflow.tables.access import RULES, Caller, Decision, Rule, Scope, caller
 CUSTOMER = Caller("cust_a", frozenset({Scope.CUSTOMER}))
 SERVICE = Caller("shop", frozenset({Scope.SERVICE}))
 OPERATOR = Caller("ops", frozenset({Scope.OPERATOR}))
-ADMIN = ("adjustInventory", "setPrice", "recordShipment")
+ADMIN = ("adjustInventory", "setPrice", "recordShipment", "refundPayment")
 OPEN = ("healthz", "readyz", "metrics", "openapi")
 
 

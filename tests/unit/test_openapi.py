@@ -66,6 +66,7 @@ def test_request_bodies_are_the_pydantic_models() -> None:
         "placeOrder": "#/components/schemas/PlaceOrderRequest",
         "cancelOrder": "#/components/schemas/CancelOrderRequest",
         "recordShipment": "#/components/schemas/ShipmentRequest",
+        "refundPayment": "#/components/schemas/RefundRequest",
         "createCustomer": "#/components/schemas/CustomerRequest",
         "updateCustomer": "#/components/schemas/CustomerUpdateRequest",
         "adjustInventory": "#/components/schemas/InventoryAdjustmentRequest",

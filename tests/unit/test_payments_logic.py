@@ -141,7 +141,7 @@ def test_new_payment_takes_the_request_amount_and_nothing_is_done_yet():
         "orderId": "ord_1", "status": "none", "paymentId": "pay_ord_1", "transactionId": None,
         "amountCents": 4498, "currency": "EUR",
         "customerId": "cust_1", "refundId": None, "errorCode": None, "errorMessage": None,
-        "createdAt": 0, "history": []}
+        "createdAt": 0, "history": [], "refundedCents": 0, "refunds": []}
 
 
 def test_each_step_records_what_the_provider_confirmed():
@@ -202,7 +202,8 @@ def test_refunded_event_carries_the_refund():
     _, event = payments.event_for(payment_in("refunded"), NOW)
     assert event["data"] == {"paymentId": "pay_ord_1", "transactionId": "txn_1", "orderId": "ord_1",
                              "amountCents": 4498, "amount": 44.98, "currency": "EUR", "refundId": "ref_1",
-                             "reason": "order_cancelled"}
+                             "reason": "order_cancelled", "refundRequestId": None, "partial": False,
+                             "refundedCents": 4498}
 
 
 def test_event_ids_differ_between_statuses_and_orders():
