@@ -9,7 +9,9 @@ stored in the stock table so one changelog partition orders their writes).
 Reads ``prices`` (the price agent's, same partition) to stamp each reserved
 line with its unit price.
 Produces stock.results (keyed by orderId) and inventory.events (LowStock,
-OutOfStock, BackInStock once per crossing; StockShortage alerts).
+OutOfStock, BackInStock once per crossing; StockShortage alerts; and
+InventoryReserved, InventoryReleased per order line, re-sent with the same
+eventId whenever its answer is).
 
 A thin adapter around ``tables.stock``.
 """
@@ -95,12 +97,12 @@ class StockKeeper:
         if stock is not None and stock["appliedOffsets"].get(msg.topic, -1) >= msg.offset:
             if reservation is not None:
                 left = reservation if change is None else logic.as_changed_by(reservation, change)
-                await self._answer(cmd, logic.result_of(cmd, left))
+                await self._answer(msg.kind, cmd, left)
             return "replayed"
         if stock is not None and reservation is not None and change is not None:
             repaired = logic.apply_change(stock, reservation["quantity"], change)
             await self._store(msg, stock, logic.record_applied(repaired, msg.topic, msg.offset))
-            await self._answer(cmd, logic.result_of(cmd, logic.as_changed_by(reservation, change)))
+            await self._answer(msg.kind, cmd, logic.as_changed_by(reservation, change))
             return "repaired"
         decision = self._decide(msg, stock, reservation)
         if decision is None:
@@ -112,7 +114,7 @@ class StockKeeper:
         if stock is not None:
             new = decision.stock if decision.stock is not None else stock
             await self._store(msg, stock, logic.record_applied(new, msg.topic, msg.offset))
-        await self._answer(cmd, decision.result)
+        await self._answer(msg.kind, cmd, record or reservation, decision.result)
         return "applied" if record is not None else "unchanged"
 
     @staticmethod
@@ -133,8 +135,18 @@ class StockKeeper:
             return logic.release(stock, reservation, msg.record_as(ReleaseLine))
         return logic.sell(stock, reservation, msg.record_as(SellLine))
 
-    async def _answer(self, cmd: logic.LineCommand, result: LineResult) -> None:
+    async def _answer(self, kind: str, cmd: logic.LineCommand, left: Reservation | None,
+                      result: LineResult | None = None) -> None:
+        """Tell the saga what became of the line (``left``: the reservation as the command left it),
+        and the world what it did to the product's stock."""
+        if result is None:
+            if left is None:
+                raise ValueError("an answer needs the reservation or the result")
+            result = logic.result_of(cmd, left)
         await self.outbox.send(catalog.STOCK_RESULTS, cmd["orderId"], "LineResult", result)
+        event = logic.line_event(kind, cmd, result, left["previousState"] if left else None, iso(now_ms()))
+        if event is not None:
+            await self.outbox.send(catalog.INVENTORY_EVENTS, cmd["productId"], *event)
 
 
 def register(pipeline: Pipeline) -> StockKeeper:

@@ -119,6 +119,7 @@ SCHEMA_IDS: dict[str, int] = {
             "ShipmentState", "CarrierProgress", "CancelShipment", "CorrectShipment", "ShipmentCancelled",  # 54-58
             "ShipOrder",  # 59
             "IssueRefund",  # 60
+            "InventoryReserved", "InventoryReleased",  # 61-62
         ),
         start=1,
     )
@@ -238,9 +239,11 @@ PRICES = TopicSpec(
 INVENTORY_EVENTS = TopicSpec(
     name="inventory.events",
     key="productId",
-    value_schemas=_schemas("LowStock", "OutOfStock", "BackInStock", "StockShortage"),
+    value_schemas=_schemas("LowStock", "OutOfStock", "BackInStock", "StockShortage", "InventoryReserved",
+                           "InventoryReleased"),
     writer=MANAGE_STOCK,
-    doc="Stock level crossings, once per crossing, and shortage alerts.",
+    doc="Stock level crossings, once per crossing, and shortage alerts; each order line's units reserved and "
+        "released.",
 )
 PAYMENT_REQUESTS = TopicSpec(
     name="payments.requests",

@@ -35,6 +35,10 @@ __all__ = [
     "EmailClaimResult",
     "EmailOwner",
     "ExpireOrder",
+    "InventoryReleased",
+    "InventoryReleasedData",
+    "InventoryReserved",
+    "InventoryReservedData",
     "IssueRefund",
     "LineOutcome",
     "LineResult",
@@ -377,6 +381,46 @@ class ExpireOrder(TypedDict):
 
     orderId: str
     deadline: int  # epoch millis the order's payment was due by
+
+
+class InventoryReleasedData(TypedDict):
+    orderId: str
+    productId: str
+    line: int  # the line's index in the order
+    quantity: int
+    unitPriceCents: NotRequired[int | None]
+    unitPrice: NotRequired[float | None]  # unitPriceCents as a decimal amount
+    releasedFrom: str  # reserved, or sold (a confirmed order cancelled before shipment)
+
+
+class InventoryReleased(TypedDict):
+    """Inventory: a line's reserved (or sold, unshipped) units went back to stock. Keyed by productId."""
+
+    eventId: str
+    eventType: NotRequired[str]
+    timestamp: str  # ISO-8601, UTC
+    version: NotRequired[str]
+    data: InventoryReleasedData
+
+
+class InventoryReservedData(TypedDict):
+    orderId: str
+    productId: str
+    line: int  # the line's index in the order
+    lineCount: NotRequired[int]
+    quantity: int
+    unitPriceCents: NotRequired[int | None]
+    unitPrice: NotRequired[float | None]  # unitPriceCents as a decimal amount
+
+
+class InventoryReserved(TypedDict):
+    """Inventory: units of a product were reserved for one line of an order. Keyed by productId."""
+
+    eventId: str
+    eventType: NotRequired[str]
+    timestamp: str  # ISO-8601, UTC
+    version: NotRequired[str]
+    data: InventoryReservedData
 
 
 class IssueRefund(TypedDict):
@@ -824,6 +868,7 @@ class ReserveLine(TypedDict):
     productId: str
     quantity: int
     requestedPriceCents: NotRequired[int | None]
+    lineCount: NotRequired[int]  # how many lines the order has (0: from before the field)
 
 
 class Restocked(TypedDict):

@@ -108,7 +108,8 @@ class Reserve(Effect):
     def command(self, row: Row, now_ms: int) -> Command:
         line = row["items"][self.line]
         record: m.ReserveLine = {"orderId": row["orderId"], "line": self.line, "productId": line["productId"],
-                                 "quantity": line["quantity"], "requestedPriceCents": line["requestedPriceCents"]}
+                                 "quantity": line["quantity"], "requestedPriceCents": line["requestedPriceCents"],
+                                 "lineCount": len(row["items"])}
         return Command("ReserveLine", line["productId"], record)
 
 

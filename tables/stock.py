@@ -15,6 +15,7 @@ from typing import Any
 
 from orderflow.schemas import messages as m
 from orderflow.tables.envelope import Event, envelope
+from orderflow.tables.money import amount
 
 __all__ = [
     "LineDecision",
@@ -28,6 +29,7 @@ __all__ = [
     "stamped",
     "result_of",
     "level_events",
+    "line_event",
     "new_stock",
     "release",
     "reserve",
@@ -233,3 +235,22 @@ def record_applied(stock: Row, topic: str, offset: int) -> Row:
     new = stock.copy()
     new["appliedOffsets"] = {**stock["appliedOffsets"], topic: offset}
     return new
+
+
+# --- what each line's change tells the world (inventory.events) ------------------------
+
+def line_event(kind: str, cmd: LineCommand, result: m.LineResult, previous: str | None, at_iso: str
+               ) -> Event | None:
+    """InventoryReserved for a line a ReserveLine reserved, InventoryReleased for units a ReleaseLine gave
+    back (``previous``: reserved or sold); None otherwise. The eventId names the order line, so the answer
+    a replay re-sends carries the same one."""
+    if kind == "ReserveLine" and result["outcome"] == "reserved":
+        event, data = "InventoryReserved", {"lineCount": cmd.get("lineCount") or 0}
+    elif kind == "ReleaseLine" and result["outcome"] == "released" and result["quantity"] > 0 and previous:
+        event, data = "InventoryReleased", {"releasedFrom": previous}
+    else:
+        return None
+    price = result["unitPriceCents"]
+    return envelope(event, f"evt_inv_{cmd['orderId']}_{cmd['line']}_{result['outcome']}", at_iso, {
+        "orderId": cmd["orderId"], "productId": cmd["productId"], "line": cmd["line"],
+        "quantity": result["quantity"], "unitPriceCents": price, "unitPrice": amount(price), **data})

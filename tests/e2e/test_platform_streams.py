@@ -85,10 +85,15 @@ def test_restock_makes_a_rejected_product_orderable_and_crossings_are_announced_
     await_status(stack, again, "confirmed")
 
     def kinds() -> list[str]:
-        return [e["eventType"] for e in keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)]
+        return [e["eventType"] for e in keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)
+                if not e["eventType"].startswith("Inventory")]  # the lines' own events: below
 
     assert eventually_value(kinds, until=lambda k: "BackInStock" in k, timeout=30, what="inventory events") == [
         "LowStock", "OutOfStock", "BackInStock"]
+    # each confirmed order's line was announced reserved once (seed 003's InventoryReserved); the rejected one not
+    reserved = [(e["data"]["orderId"], e["data"]["quantity"], e["data"]["lineCount"]) for e in keyed_records(
+        stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product) if e["eventType"] == "InventoryReserved"]
+    assert sorted(reserved) == sorted([(first, 4, 1), (second, 1, 1), (third, 3, 1), (again, 1, 1)])
 
 
 def test_stock_take_below_reservations_keeps_them_and_raises_a_shortage(stack: DevStack) -> None:
@@ -104,9 +109,17 @@ def test_stock_take_below_reservations_keeps_them_and_raises_a_shortage(stack: D
         kinds = eventually_value(lambda: [e["eventType"] for e in keyed_records(
             stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)],
             until=lambda k: "StockShortage" in k, timeout=30, what="shortage alert")
-        assert kinds == ["LowStock", "OutOfStock", "StockShortage"]  # 4 available, then -4
+        assert [k for k in kinds if not k.startswith("Inventory")] == [
+            "LowStock", "OutOfStock", "StockShortage"]  # 4 available, then -4
         assert post_json(f"{stack.gateway_url}/api/v1/orders/{held}/cancel", {}).status == 200
         await_inventory(stack, product, on_hand=2, reserved=0)
+        # the reservation's units went back, and the inventory service said so
+        lines = eventually_value(lambda: [
+            (e["eventType"], e["data"]["orderId"], e["data"]["quantity"], e["data"].get("releasedFrom"))
+            for e in keyed_records(stack.settings.kafka_servers, catalog.INVENTORY_EVENTS, product)
+            if e["eventType"].startswith("Inventory")], until=lambda found: len(found) == 2, timeout=30,
+            what="the line's release announced")
+        assert lines == [("InventoryReserved", held, 6, None), ("InventoryReleased", held, 6, "reserved")]
     finally:
         set_provider(stack, outage=False)
 

@@ -56,7 +56,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.CancelOrder": {"orderId": "ord_1", "reason": "changed_mind", "requestedAt": T},
     f"{NS}.ExpireOrder": {"orderId": "ord_1", "deadline": T + 300_000},
     f"{NS}.ReserveLine": {"orderId": "ord_1", "line": 0, "productId": "sku-1", "quantity": 2,
-                          "requestedPriceCents": 1999},
+                          "requestedPriceCents": 1999, "lineCount": 2},
     f"{NS}.ReleaseLine": {"orderId": "ord_1", "line": 0, "productId": "sku-1"},
     f"{NS}.SellLine": {"orderId": "ord_1", "line": 0, "productId": "sku-1"},
     f"{NS}.LineResult": {"orderId": "ord_1", "line": 0, "productId": "sku-1", "quantity": 2,
@@ -124,6 +124,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
                            "refundedCents": 0, "refunds": []},
     f"{NS}.PendingPayment": {"orderId": "ord_1", "deadline": T + 300_000},
     f"{NS}.LowStock": envelope("LowStock", LEVEL),
+    f"{NS}.InventoryReserved": envelope("InventoryReserved", {
+        "orderId": "ord_1", "productId": "sku-1", "line": 0, "lineCount": 2, "quantity": 2, "unitPriceCents": 1999,
+        "unitPrice": 19.99}),
+    f"{NS}.InventoryReleased": envelope("InventoryReleased", {
+        "orderId": "ord_1", "productId": "sku-1", "line": 0, "quantity": 2, "unitPriceCents": 1999,
+        "unitPrice": 19.99, "releasedFrom": "sold"}),
     f"{NS}.OutOfStock": envelope("OutOfStock", {**LEVEL, "reserved": 37, "available": 0}),
     f"{NS}.BackInStock": envelope("BackInStock", LEVEL),
     f"{NS}.StockShortage": envelope("StockShortage", {**LEVEL, "onHand": 2, "reserved": 6, "available": -4}),

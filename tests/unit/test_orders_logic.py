@@ -669,7 +669,7 @@ def test_each_effect_builds_its_command_keyed_for_its_consumer_and_valid_for_its
     row = awaiting_payment()
     expected = {
         saga.Reserve(0): ("ReserveLine", "sku-1", {"orderId": "ord_1", "line": 0, "productId": "sku-1",
-                                                   "quantity": 2, "requestedPriceCents": 1999}),
+                                                   "quantity": 2, "requestedPriceCents": 1999, "lineCount": 2}),
         saga.Release(1): ("ReleaseLine", "sku-2", {"orderId": "ord_1", "line": 1, "productId": "sku-2"}),
         saga.Sell(1): ("SellLine", "sku-2", {"orderId": "ord_1", "line": 1, "productId": "sku-2"}),
         saga.CheckCustomer(): ("CheckCustomer", "cust_1", {"orderId": "ord_1", "customerId": "cust_1",
