@@ -1,7 +1,7 @@
 """Agent ``process_orders``: the order saga's orchestrator.
 
 Consumes, all keyed by orderId and co-partitioned: orders.commands
-(PlaceOrder, CancelOrder), orders.timeouts (ExpireOrder), stock.results
+(PlaceOrder, CancelOrder, ChangeOrder), orders.timeouts (ExpireOrder), stock.results
 (LineResult), customers.check-results (CustomerCheckResult), payments.events
 and shipments.events.
 Owns the tables ``orders`` and ``pending-payments`` (their only writer).
@@ -91,7 +91,9 @@ class OrderSaga:
             ORDER_STATUS_REACHED.labels(new["status"]).observe(max(0, ctx.now_ms - new["createdAt"]) / 1000)
         self._index_payment_deadline(msg.key, old, new)
         events = saga.new_events(old, new)
-        await self._send(new, events, saga.new_effects(old, new), summary=bool(events), now_ms=ctx.now_ms)
+        # the customer's list shows status and total: a change of either goes to it
+        listed = bool(events) or (old is not None and old["totalCents"] != new["totalCents"])
+        await self._send(new, events, saga.new_effects(old, new), summary=listed, now_ms=ctx.now_ms)
         self.watchers.notify(msg.key)
         return "applied"
 

@@ -210,15 +210,17 @@ class PaymentProviderClient:
     # ------------------------------------------------------------------- steps
 
     async def authorize(self, order_id: str, customer_id: str, amount_cents: int, currency: str,
-                        payment_method_id: str) -> Authorization:
+                        payment_method_id: str, version: int = 0) -> Authorization:
+        """Authorize the order's payment request ``version`` (one key each: a changed order asks anew)."""
         payload = {"orderId": order_id, "customerId": customer_id, "amount": to_decimal(amount_cents),
                    "currency": currency, "paymentMethodId": payment_method_id}
-        return await self._call("authorize", "/api/v1/payments/authorize", payload, f"authorize-{order_id}",
-                                read_authorization)
+        return await self._call("authorize", "/api/v1/payments/authorize", payload,
+                                _versioned(f"authorize-{order_id}", version), read_authorization)
 
-    async def capture(self, order_id: str, payment_id: str, amount_cents: int) -> Capture:
+    async def capture(self, order_id: str, payment_id: str, amount_cents: int, version: int = 0) -> Capture:
         return await self._call("capture", f"/api/v1/payments/{quote(payment_id, safe='')}/capture",
-                                {"amount": to_decimal(amount_cents)}, f"capture-{order_id}", read_capture)
+                                {"amount": to_decimal(amount_cents)}, _versioned(f"capture-{order_id}", version),
+                                read_capture)
 
     async def refund(self, order_id: str, payment_id: str, amount_cents: int, reason: str,
                      key_suffix: str | None = None) -> Refund:
@@ -359,3 +361,8 @@ def cents_of(status: int, body: dict[str, Any], name: str) -> int:
     if cents != cents.to_integral_value():
         raise ProviderRejected(status, "unreadable_answer", f"{name} has fractions of a cent: {value!r}")
     return int(cents)
+
+
+def _versioned(key: str, version: int) -> str:
+    # version 0 keeps the key it always had, so a replay from before changes existed is recognised
+    return key if version == 0 else f"{key}-v{version}"

@@ -77,6 +77,8 @@ class PaymentDesk:
                         cmd["refundRequestId"], cmd["orderId"])  # type: ignore[typeddict-item]
             return "unchanged"
         state = found or logic.new_payment(cmd)
+        if msg.kind == "RequestPayment":
+            state = logic.for_request(state, cast(RequestPayment, cmd))
         authorized_now = False
         while True:
             # Decided afresh after every attempt: a request that waited out an
@@ -131,6 +133,12 @@ class PaymentDesk:
                 return "applied"
             if step == logic.SETTLED_ELSEWHERE:
                 return self._leave_uncaptured(state, authorized_now)
+            if step == logic.SUPERSEDED:
+                # The order changed: its newer request (later on this partition) is the one charged; an
+                # authorization made for this one stays a hold the provider lets expire.
+                log.info("payment request %s of order %s superseded by a change of the order",
+                         cmd.get("version"), state["orderId"])
+                return "applied" if authorized_now else "unchanged"
             return "unchanged"
 
     def _put(self, key: bytes, before: PaymentState, state: PaymentState) -> PaymentState:
@@ -154,14 +162,14 @@ class PaymentDesk:
             cmd = cast(RequestPayment, command)  # only a RequestPayment authorizes
             try:
                 auth = await self.client.authorize(order_id, cmd["customerId"], cmd["amountCents"],
-                                                   cmd["currency"], cmd["paymentMethodId"])
+                                                   cmd["currency"], cmd["paymentMethodId"], state.get("version") or 0)
             except ProviderRejected as exc:
                 return logic.after_failure(state, "provider_rejected", exc.message)
             if not auth.approved or auth.payment_id is None:
                 return logic.after_failure(state, auth.error_code or "declined", auth.error_message or "")
             return logic.after_authorize(state, auth.payment_id)
         if step == logic.CAPTURE:
-            await self.client.capture(order_id, _payment_id(state), state["amountCents"])
+            await self.client.capture(order_id, _payment_id(state), state["amountCents"], state.get("version") or 0)
             return logic.after_capture(state)
         if step == logic.REFUND_PART:
             asked = cast(IssueRefund, command)

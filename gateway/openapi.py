@@ -97,6 +97,15 @@ OPERATIONS: tuple[Operation, ...] = (
                          "comma-separated statuses: wait while the order is absent or in one of them"),
                   _param("timeout", "query", {"type": "number", "minimum": 0, "maximum": 30},
                          "seconds to wait at most; a value outside the range is clamped to it"))),
+    Operation("put", "/api/v1/orders/{orderId}", "changeOrder",
+              "change the items of an order not yet paid (seed 002): what is added is reserved, what is removed "
+              "given back once the new total is paid; refused (the order keeps its lines) if an addition cannot "
+              "be reserved",
+              {200: "changed: the order, its new total asked of the payment provider", 202: "being decided",
+               **_JSON_BODY, 404: "no such order",
+               409: "it cannot change (paid, still being checked, another change under way) or the change was "
+                    "refused: the error says why", **_UNAVAILABLE},
+              body=requests.ChangeOrderRequest, tags=("orders",)),
     Operation("post", "/api/v1/orders/{orderId}/cancel", "cancelOrder", "cancel before shipment",
               {200: "cancelled", 202: "cancelling", **_JSON_BODY, 404: "no such order",
                409: "shipped or ended: cannot be cancelled", **_UNAVAILABLE},

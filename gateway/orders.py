@@ -9,6 +9,13 @@
   the order and its estimatedDelivery; else 202 as without.
 - GET /api/v1/orders/{orderId}[?waitWhileStatus=S1,S2&timeout=T]: the order
   from the orders table, through a worker (long-poll when asked).
+- PUT /api/v1/orders/{orderId} {items}: change the items of an unpaid order
+  (seed 002): checked against the row (409 naming why it cannot change),
+  ChangeOrder to orders.commands, then a short wait for the saga's decision:
+  200 with the order once its change is applied (the new total is then asked
+  of the payment provider), 409 with the reason if it was refused (a line
+  that cannot be reserved: the order keeps its lines), 202 while undecided.
+  With an Idempotency-Key the changeId is derived from the order and the key.
 - POST /api/v1/orders/{orderId}/cancel: produce CancelOrder unless the order
   has shipped (409), then wait briefly for the outcome.
 - GET /api/v1/orders/{orderId}/events: Server-Sent Events of status changes.
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -54,22 +62,25 @@ from orderflow.gateway.presenters import (
 )
 from orderflow.gateway.requests import (
     CancelOrderRequest,
+    ChangeOrderRequest,
     PlaceOrderRequest,
     ShipmentRequest,
     ValidationError,
     field_errors,
     preferred_wait,
+    to_change_order,
     to_place_order,
     to_shipment_correction,
 )
 from orderflow.gateway.tracking import WorkersUnavailable
 from orderflow.schemas import catalog
-from orderflow.tables import order_status, shipments
+from orderflow.tables import order_changes, order_status, shipments
 from orderflow.tables.clock import now_ms
 
 __all__ = ["routes"]
 
 CANCEL_WAIT_S = 5.0
+CHANGE_WAIT_S = 5.0
 SSE_POLL_S = 15.0
 
 
@@ -131,6 +142,71 @@ async def get_order(request: web.Request) -> web.Response:
     if not sees(request, body["customerId"]):
         return not_found("order", order_id)
     return web.json_response(present_order(body))
+
+
+async def change_order(request: web.Request) -> web.Response:
+    """Change an unpaid order's items; the saga decides (tables/order_changes.py)."""
+    ctx = request.app[CONTEXT]
+    order_id = path_id(request, "order_id")
+    try:
+        req = ChangeOrderRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        return json_error(400, "invalid_request", "the change has invalid fields", fields=field_errors(exc))
+    key = idempotency_key(request)
+    status, row = await fetch_order(ctx, order_id)
+    if status != 200:
+        return web.json_response(row, status=status)
+    if not sees(request, row["customerId"]):
+        return not_found("order", order_id)
+    command = to_change_order(req, order_id, _change_id_for(order_id, key), now_ms())
+    earlier = row.get("change")
+    if earlier is None or earlier["changeId"] != command["changeId"]:
+        why = order_changes.change_refusal(row, command)  # type: ignore[arg-type]
+        if why is not None:
+            return json_error(409, "conflict", f"order {order_id} cannot be changed: {why}")
+        failed = await produce(ctx, catalog.ORDER_COMMANDS, order_id, "ChangeOrder", command)
+        if failed is not None:
+            return failed
+        row = await _decided_change(ctx, order_id, command["changeId"], row)
+    return _change_answer(row, order_id, command["changeId"])
+
+
+def _change_id_for(order_id: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return f"chg_{uuid.uuid4().hex[:24]}"
+    digest = hashlib.sha256(f"{order_id}\0{idempotency_key}".encode()).hexdigest()
+    return f"chg_{digest[:24]}"
+
+
+async def _decided_change(ctx: GatewayContext, order_id: str, change_id: str, row: Any) -> Any:
+    """The order once the saga decided this change, or as last seen after CHANGE_WAIT_S."""
+    deadline = time.monotonic() + CHANGE_WAIT_S
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            status, newer = await ctx.tracking.get_json(
+                f"/orders/{quote(order_id, safe='')}?afterRevision={row['revision']}&timeout={left:.1f}",
+                wait_s=left)
+        except WorkersUnavailable:
+            return row
+        if status != 200:
+            return row
+        row = newer
+        change = row.get("change")
+        if change is not None and change["changeId"] == change_id and change["status"] != order_changes.PENDING:
+            break
+    return row
+
+
+def _change_answer(row: Any, order_id: str, change_id: str) -> web.Response:
+    change = row.get("change")
+    location = {"Location": f"/api/v1/orders/{order_id}"}
+    if change is None or change["changeId"] != change_id or change["status"] == order_changes.PENDING:
+        return web.json_response({"orderId": order_id, "changeId": change_id, "status": "changing"},
+                                 status=202, headers=location)
+    if change["status"] == order_changes.REFUSED:
+        return json_error(409, "change_refused", f"the change of order {order_id} was refused: {change['reason']}",
+                          changeId=change_id)
+    return web.json_response(present_order(row), headers=location)
 
 
 async def cancel_order(request: web.Request) -> web.Response:
@@ -235,6 +311,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/v1/orders", place_order),
         web.get("/api/v1/orders/{order_id}", get_order),
+        web.put("/api/v1/orders/{order_id}", change_order),
         web.post("/api/v1/orders/{order_id}/cancel", cancel_order),
         web.get("/api/v1/orders/{order_id}/events", order_events),
         web.post("/api/v1/orders/{order_id}/shipments", record_shipment),

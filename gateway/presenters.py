@@ -60,7 +60,7 @@ from orderflow.tables.order_status import SHIPPING_STATUS, UNDONE, further_shipp
 from orderflow.tables.payments import refunded_cents
 
 __all__ = ["amount", "estimated_delivery", "iso", "masked_payment_method", "present_customer", "present_inventory",
-           "present_order", "present_payment", "present_refund", "present_summary"]
+           "ITEM_STATUS", "item_status", "present_order", "present_payment", "present_refund", "present_summary"]
 
 
 def masked_payment_method(value: str | None) -> str | None:
@@ -83,9 +83,11 @@ def present_order(row: OrderState) -> dict[str, Any]:
         "status": row["status"],
         "items": [
             {"productId": i["productId"], "quantity": i["quantity"], "unitPrice": amount(i["unitPriceCents"]),
-             "requestedPrice": amount(i["requestedPriceCents"]), "status": i["status"], "reason": i["reason"]}
+             "requestedPrice": amount(i["requestedPriceCents"]), "status": i["status"], "reason": i["reason"],
+             "itemStatus": item_status(i), "addedBy": i.get("addedBy"), "removedBy": i.get("removedBy")}
             for i in row["items"]
         ],
+        "change": _change(row.get("change")),
         "totalAmount": amount(row["totalCents"]),
         "currency": row["currency"],
         "paymentStatus": row["paymentStatus"],
@@ -155,6 +157,23 @@ def present_payment(row: dict[str, Any]) -> dict[str, Any]:
         "createdAt": iso(row["createdAt"]) if row["createdAt"] else None,
         "history": [{"status": h["status"], "at": iso(h["at"]), "reason": h["reason"]} for h in row["history"]],
     }
+
+
+# Seed 002's item status beside orderflow's line status: one mapping. A line a change took out
+# is CANCELED whatever its units are doing (they go back once the order is paid).
+ITEM_STATUS = {"pending": "PENDING", "reserved": "EXECUTED", "sold": "EXECUTED", "rejected": "CANCELED",
+               "released": "CANCELED"}
+
+
+def item_status(line: Any) -> str:
+    return "CANCELED" if line.get("removedBy") else ITEM_STATUS[line["status"]]
+
+
+def _change(change: Any) -> dict[str, Any] | None:
+    if change is None:
+        return None
+    return {"changeId": change["changeId"], "status": change["status"], "reason": change["reason"],
+            "at": iso(change["at"]), "previousTotalAmount": amount(change["previousTotalCents"])}
 
 
 def present_refund(refund: PaymentRefund) -> dict[str, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "preferred_wait",
     "DOT_SEGMENTS",
     "CancelOrderRequest",
+    "ChangeOrderRequest",
     "CustomerRequest",
     "CustomerUpdateRequest",
     "InventoryAdjustmentRequest",
@@ -40,6 +41,7 @@ __all__ = [
     "field_errors",
     "path_id_problem",
     "to_adjustment",
+    "to_change_order",
     "to_create_customer",
     "to_issue_refund",
     "to_place_order",
@@ -91,6 +93,19 @@ class PlaceOrderRequest(_Strict):
     shippingAddress: AddressRequest | None = None
     paymentMethodId: Ident
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+
+
+class ChangeOrderRequest(_Strict):
+    """The order's items as they are to be (seed 002's PUT /orders/{id})."""
+
+    items: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=MAX_LINES)]
+
+
+def to_change_order(req: ChangeOrderRequest, order_id: str, change_id: str, now_ms: int) -> dict[str, Any]:
+    """The ChangeOrder command (Avro shape) for a validated request."""
+    return {"orderId": order_id, "changeId": change_id, "requestedAt": now_ms,
+            "items": [{"productId": line.productId, "quantity": line.quantity,
+                       "priceCents": None if line.price is None else to_cents(line.price)} for line in req.items]}
 
 
 PLACE_WAIT_MAX_S = 10.0  # the longest `Prefer: wait` a POST /orders is held for

@@ -120,6 +120,7 @@ SCHEMA_IDS: dict[str, int] = {
             "ShipOrder",  # 59
             "IssueRefund",  # 60
             "InventoryReserved", "InventoryReleased",  # 61-62
+            "ChangeOrder",  # 63
         ),
         start=1,
     )
@@ -185,7 +186,7 @@ class TableSpec:
 ORDER_COMMANDS = TopicSpec(
     name="orders.commands",
     key="orderId",
-    value_schemas=_schemas("PlaceOrder", "CancelOrder"),
+    value_schemas=_schemas("PlaceOrder", "CancelOrder", "ChangeOrder"),
     writer=GATEWAY,
     readers=(PROCESS_ORDERS,),
     external="any producer of orders",

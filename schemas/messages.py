@@ -18,6 +18,8 @@ __all__ = [
     "CancelOrder",
     "CancelShipment",
     "CarrierProgress",
+    "ChangeOrder",
+    "ChangedLine",
     "CheckCustomer",
     "ClaimEmail",
     "CorrectShipment",
@@ -51,6 +53,7 @@ __all__ = [
     "NotificationSent",
     "OrderCancelled",
     "OrderCancelledData",
+    "OrderChange",
     "OrderCreated",
     "OrderCreatedData",
     "OrderEventLine",
@@ -227,6 +230,22 @@ class CarrierProgress(TypedDict):
     shipmentId: str
     status: str
     at: int  # epoch ms the carrier saw it
+
+
+class ChangedLine(TypedDict):
+    productId: str
+    quantity: int
+    priceCents: NotRequired[int | None]  # the price the client expects; null: the current one
+
+
+class ChangeOrder(TypedDict):
+    """Command: change an order's items before it is paid (PUT /orders/{id}); the saga reserves what is
+    added, then releases what is removed once the new total is paid. Keyed by orderId."""
+
+    orderId: str
+    changeId: str  # chg_...; one change per id, however often it is replayed
+    items: list[ChangedLine]  # the order's items as they are to be
+    requestedAt: int
 
 
 class CheckCustomer(TypedDict):
@@ -573,6 +592,8 @@ class OrderStateLine(TypedDict):
     unitPriceCents: NotRequired[int | None]
     status: NotRequired[LineStatus]
     reason: NotRequired[str | None]
+    addedBy: NotRequired[str | None]  # the change that added the line (null: placed with the order)
+    removedBy: NotRequired[str | None]  # the change that took the line out (its units are given back)
 
 
 class ShippingContradiction(TypedDict):
@@ -592,6 +613,15 @@ class StatusChange(TypedDict):
     at: int
     reason: NotRequired[str | None]
     cause: NotRequired[str | None]  # topic/partition/offset of the message that made this change
+
+
+class OrderChange(TypedDict):
+    changeId: NotRequired[str]
+    status: NotRequired[str]
+    reason: NotRequired[str | None]  # why it was refused
+    at: NotRequired[int]
+    previousTotalCents: NotRequired[int | None]
+    requestedAt: NotRequired[int]
 
 
 class OrderState(TypedDict):
@@ -617,6 +647,8 @@ class OrderState(TypedDict):
     updatedAt: int
     revision: NotRequired[int]  # bumped on every change; long-polls wait on it
     appliedOffsets: NotRequired[dict[str, int]]  # per source topic, the last offset applied to this row (replay guard)
+    paymentVersion: NotRequired[int]
+    change: NotRequired[OrderChange | None]  # the order's last change and what became of it
 
 
 class OrderStatusChangedData(TypedDict):
@@ -663,6 +695,7 @@ class PaymentAuthorizedData(TypedDict):
     status: NotRequired[str]
     amount: NotRequired[float | None]
     transactionId: NotRequired[str | None]
+    version: NotRequired[int]
 
 
 class PaymentAuthorized(TypedDict):
@@ -684,6 +717,7 @@ class PaymentCompletedData(TypedDict):
     status: NotRequired[str]
     amount: NotRequired[float | None]
     transactionId: NotRequired[str | None]
+    version: NotRequired[int]
 
 
 class PaymentCompleted(TypedDict):
@@ -706,6 +740,7 @@ class PaymentFailedData(TypedDict):
     errorMessage: NotRequired[str]
     amount: NotRequired[float | None]
     transactionId: NotRequired[str | None]
+    version: NotRequired[int]
 
 
 class PaymentFailed(TypedDict):
@@ -730,6 +765,7 @@ class PaymentRefundedData(TypedDict):
     refundRequestId: NotRequired[str | None]
     partial: NotRequired[bool]
     refundedCents: NotRequired[int]  # all refunded of the payment so far, this refund included
+    version: NotRequired[int]
 
 
 class PaymentRefunded(TypedDict):
@@ -777,6 +813,7 @@ class PaymentState(TypedDict):
     transactionId: NotRequired[str | None]  # the provider's id of the payment transaction, once authorized
     refundedCents: NotRequired[int]
     refunds: NotRequired[list[PaymentRefund]]
+    version: NotRequired[int]
 
 
 class PendingPayment(TypedDict):
@@ -858,6 +895,7 @@ class RequestPayment(TypedDict):
     currency: NotRequired[str]
     paymentMethodId: str
     requestedAt: int
+    version: NotRequired[int]
 
 
 class ReserveLine(TypedDict):

@@ -64,6 +64,7 @@ RULES: Mapping[str, Rule] = {
     "orderEvents": Rule.OWNER,
     "getOrderPayment": Rule.OWNER,
     "getPayment": Rule.OWNER,
+    "changeOrder": Rule.OWNER,
     "refundPayment": Rule.OPERATOR,
     "getShipment": Rule.OWNER,
     "customerOrders": Rule.OWNER,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from orderflow.schemas import messages as m
+from orderflow.tables import order_changes as changes
 from orderflow.tables import order_status as st
 from orderflow.tables.clock import iso
 from orderflow.tables.envelope import Event, envelope
@@ -150,13 +151,14 @@ class CheckCustomer(Effect):
 @dataclass(frozen=True, order=True)
 class RequestPayment(Effect):
     name: ClassVar[str] = "request_payment"
+    version: int = 0  # each change before payment asks again, one higher
 
     def command(self, row: Row, now_ms: int) -> Command:
         record: m.RequestPayment = {
             "orderId": row["orderId"], "customerId": row["customerId"], "amountCents": row["totalCents"] or 0,
             "currency": row["currency"], "paymentMethodId": row["paymentMethodId"],
             # when the order began to wait for payment: the same on every re-send
-            "requestedAt": row["history"][-1]["at"]}
+            "requestedAt": row["history"][-1]["at"], "version": self.version}
         return Command("RequestPayment", row["orderId"], record)
 
 
@@ -201,7 +203,7 @@ def new_order_state(command: m.PlaceOrder, ctx: Context) -> Row:
         "items": [
             {"productId": line["productId"], "quantity": line["quantity"],
              "requestedPriceCents": line.get("priceCents"), "unitPriceCents": None,
-             "status": "pending", "reason": None}
+             "status": "pending", "reason": None, "addedBy": None, "removedBy": None}
             for line in command["items"]
         ],
         "totalCents": None,
@@ -220,6 +222,8 @@ def new_order_state(command: m.PlaceOrder, ctx: Context) -> Row:
         "updatedAt": created,
         "revision": 1,
         "appliedOffsets": {},
+        "paymentVersion": 0,
+        "change": None,
     }
     return row
 
@@ -242,6 +246,22 @@ def _cancel_order(row: Row, msg: m.CancelOrder, ctx: Context) -> Decision:
         new["cancelRequested"] = reason
         return Decision(new)
     return _move(row, st.CANCELLED, reason, ctx)
+
+
+def _change_order(row: Row, msg: m.ChangeOrder, ctx: Context) -> Decision:
+    """Change the items of an unpaid order (tables.order_changes); a refusal is recorded on the row."""
+    earlier = row.get("change")
+    if earlier is not None and earlier.get("changeId") == msg["changeId"]:
+        return UNCHANGED  # replayed, or sent again: decided once
+    new = _changed(row, ctx)
+    why = changes.change_refusal(row, msg)
+    if why is not None:
+        if earlier is not None and changes.in_progress(row):
+            return Decision(ignored=f"change {msg['changeId']}: {why}")  # the one in progress stays on the row
+        new["change"] = {"changeId": msg["changeId"], "status": changes.REFUSED, "reason": why, "at": ctx.now_ms,
+                         "previousTotalCents": row["totalCents"], "requestedAt": msg["requestedAt"]}
+        return Decision(new)
+    return Decision(changes.begin(new, msg, ctx.now_ms))
 
 
 def _shipment_cancelled(row: Row, msg: m.ShipmentCancelled, ctx: Context) -> Decision:
@@ -280,6 +300,8 @@ def _line_result(row: Row, msg: m.LineResult, ctx: Context) -> Decision:
         new_line["reason"] = msg.get("reason")
     if new["status"] == st.PENDING and all(i["status"] != "pending" for i in new["items"]):
         _conclude_reservation(new, ctx)
+    elif new["status"] == st.PENDING_PAYMENT and changes.in_progress(new):
+        changes.concluded(new, ctx.now_ms)
     return Decision(new)
 
 
@@ -320,6 +342,15 @@ def _payment(target: str, status_target: m.OrderStatus | None, reason_of: Callab
     mapping since not all of them carry paymentId or errorCode."""
 
     def decide_payment(row: Row, msg: Record, ctx: Context) -> Decision:
+        superseded = msg["data"].get("version", 0) < row.get("paymentVersion", 0)
+        if superseded and target == "captured" and row["status"] == st.PENDING_PAYMENT:
+            # the old total was charged before the payment agent saw the change: the charge stands
+            new = changes.undone(_changed(row, ctx), ctx.now_ms)
+            new["paymentVersion"] = msg["data"].get("version", 0)
+            row = new
+        elif superseded:
+            return Decision(ignored=f"{target} for payment request {msg['data'].get('version', 0)}, "
+                                    f"superseded by {row.get('paymentVersion', 0)}")
         current = row["paymentStatus"]
         if current == target:
             return UNCHANGED
@@ -389,6 +420,7 @@ _REFUNDED = {True: _payment("partially_refunded", None, lambda d: ""), False: _p
 # Each decision takes the message type its kind names.
 DECISIONS: Mapping[str, Callable[[Row, Any, Context], Decision]] = {
     "CancelOrder": _cancel_order,
+    "ChangeOrder": _change_order,
     "CustomerCheckResult": _customer_checked,
     "ExpireOrder": _expire_order,
     "LineResult": _line_result,
@@ -446,18 +478,26 @@ def effects(row: Row) -> frozenset[Effect]:
     """The commands an order in this state needs sent (idempotent downstream)."""
     status, items = row["status"], row["items"]
     out: set[Effect] = set()
+    if status in st.IN_PROGRESS:
+        out |= {Reserve(i) for i, line in enumerate(items)
+                if line["status"] == "pending" and line.get("removedBy") is None}
+        # a refused change's own added lines give their units back at once
+        out |= {Release(i) for i, line in enumerate(items)
+                if line["status"] == "reserved" and line.get("addedBy") is not None
+                and line.get("removedBy") == line.get("addedBy")}
     if status == st.PENDING:
-        out |= {Reserve(i) for i, line in enumerate(items) if line["status"] == "pending"}
         if row["customerCheck"] == "pending":
             out.add(CheckCustomer())
     elif awaits_payment(row):
-        out.add(RequestPayment())
+        out.add(RequestPayment(version=row.get("paymentVersion", 0)))
     if status == st.CONFIRMED:
         out.add(ShipOrder())
         if row.get("cancelRequested"):
             out.add(StopShipment())
     if status in st.PAID:
-        out |= {Sell(i) for i, line in enumerate(items) if line["status"] == "reserved"}
+        out |= {Sell(i) for i, line in enumerate(items) if line["status"] == "reserved" and not line.get("removedBy")}
+        # what a change took out goes back once the order is paid
+        out |= {Release(i) for i, line in enumerate(items) if line["status"] == "reserved" and line.get("removedBy")}
     if status in st.UNDONE:
         out |= {Release(i) for i, line in enumerate(items) if line["status"] in ("reserved", "sold")}
         if row["paymentStatus"] in st.REFUNDABLE_PAYMENT:
@@ -472,7 +512,8 @@ def in_order(found: frozenset[Effect] | set[Effect]) -> list[Effect]:
 
 def awaits_payment(row: Row) -> bool:
     """Whether the order still waits for its payment to be captured or to fail."""
-    return row["status"] == st.PENDING_PAYMENT and row["paymentStatus"] in ("pending", "authorized")
+    return (row["status"] == st.PENDING_PAYMENT and row["paymentStatus"] in ("pending", "authorized")
+            and not changes.in_progress(row))
 
 
 def new_effects(old: Row | None, new: Row) -> list[Effect]:

@@ -40,7 +40,7 @@ from orderflow.tables.envelope import Event, envelope
 from orderflow.tables.money import amount
 from orderflow.tables.orders import awaits_payment
 
-__all__ = ["after_authorize", "after_capture", "after_failure", "after_operator_refund", "after_refund",
+__all__ = ["for_request", "after_authorize", "after_capture", "after_failure", "after_operator_refund", "after_refund",
            "after_refund_refused", "earlier_refund", "event_for", "left_to_refund", "new_payment", "next_step",
            "order_id_of", "payment_id_of", "refund_event", "refund_refusal", "refunded_cents", "requested_refund",
            "settled_elsewhere", "transaction_id", "with_history"]
@@ -48,8 +48,8 @@ __all__ = ["after_authorize", "after_capture", "after_failure", "after_operator_
 Row = PaymentState
 Command = RequestPayment | RefundPayment | IssueRefund
 
-AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING, SETTLED_ELSEWHERE = (
-    "authorize", "capture", "refund", "expire", "resend", "nothing", "settled_elsewhere")
+AUTHORIZE, CAPTURE, REFUND, EXPIRE, RESEND, NOTHING, SETTLED_ELSEWHERE, SUPERSEDED = (
+    "authorize", "capture", "refund", "expire", "resend", "nothing", "settled_elsewhere", "superseded")
 REFUND_PART, REFUSE_REFUND, RESEND_REFUND = "refund_part", "refuse_refund", "resend_refund"
 EXPIRED = "payment_expired"  # errorCode when a request outlived the order's payment window
 PARTIALLY_REFUNDED = "partially_refunded"
@@ -85,7 +85,18 @@ def new_payment(command: Command) -> Row:
             "transactionId": None,
             "amountCents": cmd.get("amountCents", 0), "currency": cmd.get("currency", "USD"),
             "customerId": cmd.get("customerId", ""), "refundId": None, "errorCode": None,
-            "errorMessage": None, "createdAt": 0, "history": [], "refundedCents": 0, "refunds": []}
+            "errorMessage": None, "createdAt": 0, "history": [], "refundedCents": 0, "refunds": [],
+            "version": cmd.get("version") or 0}
+
+
+def for_request(state: Row, cmd: RequestPayment) -> Row:
+    """The row a payment request works on: a newer request (the order changed before it was paid)
+    starts afresh from an authorization never captured, or a failure; what was captured stays."""
+    if (cmd.get("version") or 0) <= (state.get("version") or 0) or state["status"] not in (
+            "none", "authorized", "failed"):
+        return state
+    fresh = new_payment(cmd)
+    return {**fresh, "history": state.get("history") or [], "createdAt": state.get("createdAt") or 0}
 
 
 def next_step(state: Row | None, kind: str, cmd: Command, now_ms: int, timeout_ms: int,
@@ -99,6 +110,10 @@ def next_step(state: Row | None, kind: str, cmd: Command, now_ms: int, timeout_m
         return _operator_refund_step(state, cmd)  # type: ignore[arg-type]  # the kind names its type
     if kind == "RefundPayment":
         return {"captured": REFUND, PARTIALLY_REFUNDED: REFUND, "refunded": RESEND}.get(status, NOTHING)
+    asked: Mapping[str, Any] = cmd
+    if status in ("none", "authorized") and order is not None and (
+            order.get("paymentVersion") or 0) > (asked.get("version") or 0):
+        return SUPERSEDED  # the order changed since it asked: its newer request is the one to charge
     if status == "none":
         # A request older than the payment timeout belongs to an order already
         # cancelled; charging it would only mean refunding it.
@@ -224,7 +239,7 @@ def refund_event(state: Row, refund: PaymentRefund, now_ms: int) -> Event:
         "amountCents": refund["amountCents"], "amount": amount(refund["amountCents"]),
         "currency": state["currency"], "refundId": refund["refundId"], "reason": refund["reason"] or "operator_refund",
         "refundRequestId": refund["refundRequestId"], "partial": through < state["amountCents"],
-        "refundedCents": through})
+        "refundedCents": through, "version": state.get("version") or 0})
 
 
 def event_for(state: Row, now_ms: int) -> Event:
@@ -249,7 +264,10 @@ def event_for(state: Row, now_ms: int) -> Event:
             data.update(errorCode=state["errorCode"] or "failed", errorMessage=state["errorMessage"] or "")
         else:
             data["status"] = state["status"]
-    return envelope(kind, f"evt_pay_{state['orderId']}_{state['status']}", iso(now_ms), data)
+    version = state.get("version") or 0
+    data["version"] = version
+    attempt = f"v{version}_" if version else ""
+    return envelope(kind, f"evt_pay_{state['orderId']}_{attempt}{state['status']}", iso(now_ms), data)
 
 
 def _refund_with_id(state: Row, refund_id: str | None) -> PaymentRefund | None:

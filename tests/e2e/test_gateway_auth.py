@@ -54,6 +54,7 @@ def calls(world: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
         "placeOrder": ("POST", "/api/v1/orders", {"customerId": a, "paymentMethodId": "pm_1",
                                                   "items": [{"productId": "prod_auth", "quantity": 1}]}),
         "getOrder": ("GET", f"/api/v1/orders/{order}", None),
+        "changeOrder": ("PUT", f"/api/v1/orders/{order}", {"items": [{"productId": "prod_auth", "quantity": 1}]}),
         "cancelOrder": ("POST", f"/api/v1/orders/{order}/cancel", {}),
         "orderEvents": ("GET", f"/api/v1/orders/{order}/events", None),
         "getOrderPayment": ("GET", f"/api/v1/orders/{order}/payment", None),

@@ -221,9 +221,13 @@ def _lines(orders: dict[str, Record], report: Report) -> None:
     """A paid order sold every line; an undone one holds none (a lost SellLine or ReleaseLine shows here)."""
     for order_id, order in orders.items():
         for index, line in enumerate(order["items"]):
-            if order["status"] in PAID and line["status"] != "sold":
+            removed = line.get("removedBy") is not None  # taken out by a change: given back once paid
+            if order["status"] in PAID and not removed and line["status"] != "sold":
                 report.stock_mismatches += 1
                 report.problem(f"line {index} of {order['status']} order {order_id} is {line['status']}, not sold")
+            if order["status"] in PAID and removed and line["status"] in ("reserved", "sold"):
+                report.stock_mismatches += 1
+                report.problem(f"line {index} of {order_id}, removed by a change, is still {line['status']}")
             if order["status"] in UNDONE and line["status"] in ("reserved", "sold"):
                 report.stock_mismatches += 1
                 report.problem(f"line {index} of {order['status']} order {order_id} is still {line['status']}")
@@ -235,7 +239,7 @@ def _stock(run: Run, orders: dict[str, Record], report: Report) -> None:
     held: Counter = Counter()
     for order in orders.values():
         for line in order["items"]:
-            if order["status"] in PAID:
+            if order["status"] in PAID and line.get("removedBy") is None:
                 bought[line["productId"]] += line["quantity"]
             elif order["status"] in IN_PROGRESS and line["status"] == "reserved":
                 held[line["productId"]] += line["quantity"]

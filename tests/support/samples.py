@@ -18,7 +18,7 @@ def envelope(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 PAYMENT = {"paymentId": "pay_1", "orderId": "ord_1", "customerId": "cust_1", "amountCents": 3998,
-           "currency": "EUR", "amount": 39.98, "transactionId": "txn_1"}
+           "currency": "EUR", "amount": 39.98, "transactionId": "txn_1", "version": 0}
 SHIPMENT = {"orderId": "ord_1", "shipmentId": "shp_1", "carrier": "UPS", "trackingNumber": "1Z999"}
 SUMMARY = {"orderId": "ord_1", "customerId": "cust_1", "status": "confirmed", "totalCents": 3998,
            "currency": "EUR", "createdAt": T, "updatedAt": T + 5, "revision": 4}
@@ -43,7 +43,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.OrderState": {
         "orderId": "ord_1", "customerId": "cust_1", "status": "confirmed",
         "items": [{"productId": "sku-1", "quantity": 2, "requestedPriceCents": 1999,
-                   "unitPriceCents": 1999, "status": "reserved", "reason": None}],
+                   "unitPriceCents": 1999, "status": "reserved", "reason": None, "addedBy": None,
+                   "removedBy": None}],
         "totalCents": 3998, "customerCheck": "passed", "currency": "EUR", "paymentMethodId": "pm_visa",
         "shippingAddress": ADDRESS, "paymentStatus": "captured", "paymentId": "pay_1", "paymentError": None,
         "shippingStatus": "none", "cancelRequested": None, "contradictions": [],
@@ -52,8 +53,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
                      "cause": "payments.events/3/9"}],
         "createdAt": T, "updatedAt": T + 5, "revision": 4,
         "appliedOffsets": {"orders.commands": 17, "payments.events": 9},
+        "paymentVersion": 1,
+        "change": {"changeId": "chg_1", "status": "applied", "reason": None, "at": T + 3,
+                   "previousTotalCents": 1999, "requestedAt": T + 2},
     },
     f"{NS}.CancelOrder": {"orderId": "ord_1", "reason": "changed_mind", "requestedAt": T},
+    f"{NS}.ChangeOrder": {"orderId": "ord_1", "changeId": "chg_1", "requestedAt": T,
+                          "items": [{"productId": "sku-1", "quantity": 3, "priceCents": None}]},
     f"{NS}.ExpireOrder": {"orderId": "ord_1", "deadline": T + 300_000},
     f"{NS}.ReserveLine": {"orderId": "ord_1", "line": 0, "productId": "sku-1", "quantity": 2,
                           "requestedPriceCents": 1999, "lineCount": 2},
@@ -67,7 +73,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.PriceUpdated": {"productId": "sku-1", "priceCents": 2199, "currency": "EUR", "effectiveAt": T,
                            "price": 21.99},
     f"{NS}.RequestPayment": {"orderId": "ord_1", "customerId": "cust_1", "amountCents": 3998,
-                             "currency": "EUR", "paymentMethodId": "pm_visa", "requestedAt": T},
+                             "currency": "EUR", "paymentMethodId": "pm_visa", "requestedAt": T, "version": 0},
     f"{NS}.RefundPayment": {"orderId": "ord_1", "amountCents": 3998, "currency": "EUR",
                             "reason": "order_cancelled", "requestedAt": T},
     f"{NS}.PaymentAuthorized": envelope("PaymentAuthorized", {**PAYMENT, "status": "authorized"}),
@@ -77,7 +83,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     f"{NS}.PaymentRefunded": envelope("PaymentRefunded", {
         "refundId": "ref_1", "paymentId": "pay_1", "orderId": "ord_1", "amountCents": 3998, "currency": "EUR",
         "reason": "order_cancelled", "amount": 39.98, "transactionId": "txn_1", "refundRequestId": None,
-        "partial": False, "refundedCents": 3998}),
+        "partial": False, "refundedCents": 3998, "version": 0}),
     f"{NS}.Shipped": envelope("Shipped", {**SHIPMENT, "estimatedDelivery": "2026-12-08"}),
     f"{NS}.ShipmentCancelled": envelope("ShipmentCancelled", {
         "orderId": "ord_1", "shipmentId": "shp_ord_1", "carrier": "SimPost", "reason": "customer_request"}),
@@ -121,7 +127,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                            "errorMessage": None, "createdAt": T,
                            "history": [{"status": "authorized", "at": T, "reason": None},
                                        {"status": "captured", "at": T + 1, "reason": None}],
-                           "refundedCents": 0, "refunds": []},
+                           "refundedCents": 0, "refunds": [], "version": 0},
     f"{NS}.PendingPayment": {"orderId": "ord_1", "deadline": T + 300_000},
     f"{NS}.LowStock": envelope("LowStock", LEVEL),
     f"{NS}.InventoryReserved": envelope("InventoryReserved", {

@@ -39,9 +39,9 @@ def test_only_health_readiness_metrics_and_the_description_are_open() -> None:
 
 
 def test_a_customer_calls_its_own_routes_and_products_but_no_admin_or_stock_route() -> None:
-    assert allowed(CUSTOMER) == set(OPEN) | {"placeOrder", "getOrder", "cancelOrder", "orderEvents", "getOrderPayment",
-                                             "getPayment", "getShipment", "customerOrders", "getCustomer",
-                                             "updateCustomer", "getProduct"}
+    assert allowed(CUSTOMER) == set(OPEN) | {"placeOrder", "getOrder", "changeOrder", "cancelOrder", "orderEvents",
+                                             "getOrderPayment", "getPayment", "getShipment", "customerOrders",
+                                             "getCustomer", "updateCustomer", "getProduct"}
 
 
 def test_a_service_calls_everything_but_the_admin_routes() -> None:

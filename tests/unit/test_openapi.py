@@ -67,6 +67,7 @@ def test_request_bodies_are_the_pydantic_models() -> None:
         "cancelOrder": "#/components/schemas/CancelOrderRequest",
         "recordShipment": "#/components/schemas/ShipmentRequest",
         "refundPayment": "#/components/schemas/RefundRequest",
+        "changeOrder": "#/components/schemas/ChangeOrderRequest",
         "createCustomer": "#/components/schemas/CustomerRequest",
         "updateCustomer": "#/components/schemas/CustomerUpdateRequest",
         "adjustInventory": "#/components/schemas/InventoryAdjustmentRequest",

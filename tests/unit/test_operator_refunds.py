@@ -95,7 +95,8 @@ def test_each_refund_is_announced_under_its_own_event_id():
 
 def _confirmed_order() -> dict[str, Any]:
     from tests.support.samples import SAMPLES
-    return {**SAMPLES["orderflow.v1.OrderState"], "status": "confirmed", "paymentStatus": "captured"}
+    return {**SAMPLES["orderflow.v1.OrderState"], "status": "confirmed", "paymentStatus": "captured",
+            "paymentVersion": 0, "change": None}
 
 
 def test_the_order_shows_a_partial_refund_then_the_full_one():

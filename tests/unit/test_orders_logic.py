@@ -676,7 +676,7 @@ def test_each_effect_builds_its_command_keyed_for_its_consumer_and_valid_for_its
                                                           "amountCents": row["totalCents"], "at": NOW - 5}),
         saga.RequestPayment(): ("RequestPayment", "ord_1", {
             "orderId": "ord_1", "customerId": "cust_1", "amountCents": row["totalCents"], "currency": "EUR",
-            "paymentMethodId": "pm_visa", "requestedAt": row["history"][-1]["at"]}),
+            "paymentMethodId": "pm_visa", "requestedAt": row["history"][-1]["at"], "version": 0}),
         saga.Refund(): ("RefundPayment", "ord_1", {"orderId": "ord_1", "amountCents": row["totalCents"],
                                                    "currency": "EUR", "reason": "order_cancelled",
                                                    "requestedAt": NOW + 1}),

@@ -141,7 +141,7 @@ def test_new_payment_takes_the_request_amount_and_nothing_is_done_yet():
         "orderId": "ord_1", "status": "none", "paymentId": "pay_ord_1", "transactionId": None,
         "amountCents": 4498, "currency": "EUR",
         "customerId": "cust_1", "refundId": None, "errorCode": None, "errorMessage": None,
-        "createdAt": 0, "history": [], "refundedCents": 0, "refunds": []}
+        "createdAt": 0, "history": [], "refundedCents": 0, "refunds": [], "version": 0}
 
 
 def test_each_step_records_what_the_provider_confirmed():
@@ -183,7 +183,7 @@ def test_authorized_and_completed_events_carry_the_payment_and_its_status():
         _, event = payments.event_for(payment_in(status), NOW)
         assert event["data"] == {"paymentId": "pay_ord_1", "transactionId": "txn_1", "orderId": "ord_1",
                                  "amountCents": 4498, "amount": 44.98, "currency": "EUR", "customerId": "cust_1",
-                                 "status": status}
+                                 "status": status, "version": 0}
 
 
 def test_failed_event_carries_the_error():
@@ -203,7 +203,7 @@ def test_refunded_event_carries_the_refund():
     assert event["data"] == {"paymentId": "pay_ord_1", "transactionId": "txn_1", "orderId": "ord_1",
                              "amountCents": 4498, "amount": 44.98, "currency": "EUR", "refundId": "ref_1",
                              "reason": "order_cancelled", "refundRequestId": None, "partial": False,
-                             "refundedCents": 4498}
+                             "refundedCents": 4498, "version": 0}
 
 
 def test_event_ids_differ_between_statuses_and_orders():
