@@ -11,7 +11,7 @@ COPY agents agents
 COPY gateway gateway
 COPY schemas schemas
 COPY tables tables
-RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home orderflow
+RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home --uid 1000 orderflow
 USER orderflow
 WORKDIR /home/orderflow
 ENTRYPOINT ["orderflow"]
