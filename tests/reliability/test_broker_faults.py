@@ -20,10 +20,12 @@ def test_one_broker_of_three_killed_and_back_loses_and_doubles_nothing(tmp_path:
         assert stack.settings.replication_factor == 3 and stack.settings.min_insync_replicas == 2
 
         def kill_a_broker(stream: OrderStream) -> int:
-            eventually(lambda: stream.sent(150), timeout=60, what="orders flowing")
+            eventually(lambda: stream.sent(100), timeout=60, what="orders flowing")
             kafka.kill(2)
-            eventually(lambda: stream.acknowledged(350), timeout=60, what="orders acknowledged without broker 2")
+            eventually(lambda: stream.acknowledged(250), timeout=60, what="orders acknowledged without broker 2")
             kafka.start_node(2, timeout=BROKER_START_TIMEOUT_S)
             return 1
 
-        run_and_check(stack, kill_a_broker, count=600, rate=40)
+        # 400 orders (600 before 2026-12-03): three brokers on two cores made this the longest test of
+        # CI; the broker still dies under a flowing stream and comes back before it ends
+        run_and_check(stack, kill_a_broker, count=400, rate=40)
