@@ -23,13 +23,11 @@ from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.handling import not_found, produce, read_json, seen_customer_id
+from orderflow.gateway.handling import body_as, not_found, produce, seen_customer_id
 from orderflow.gateway.presenters import present_customer
 from orderflow.gateway.requests import (
     CustomerRequest,
     CustomerUpdateRequest,
-    ValidationError,
-    field_errors,
     to_create_customer,
     to_update_customer,
 )
@@ -50,10 +48,7 @@ async def fetch_customer(ctx: GatewayContext, customer_id: str, query: str = "",
 
 async def create_customer(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    try:
-        req = CustomerRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the customer has invalid fields", fields=field_errors(exc))
+    req = await body_as(request, CustomerRequest, "the customer")
     customer_id = f"cust_{uuid.uuid4().hex[:20]}"
     failed = await produce(ctx, catalog.CUSTOMER_COMMANDS, customer_id, "CreateCustomer",
                            to_create_customer(req, customer_id, now_ms()))
@@ -84,10 +79,7 @@ async def get_customer(request: web.Request) -> web.Response:
 async def update_customer(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     customer_id = seen_customer_id(request)
-    try:
-        req = CustomerUpdateRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the update has invalid fields", fields=field_errors(exc))
+    req = await body_as(request, CustomerUpdateRequest, "the update")
     status, row = await fetch_customer(ctx, customer_id)
     if status != 200 or row["status"] != "active":
         return not_found("customer", customer_id)

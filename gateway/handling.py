@@ -14,21 +14,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 from confluent_kafka import KafkaException
+from pydantic import BaseModel, ValidationError
 
 from orderflow import tracing
 from orderflow.gateway.auth import caller
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import RequestRejected, json_error
-from orderflow.gateway.requests import path_id_problem
+from orderflow.gateway.requests import field_errors, path_id_problem
 from orderflow.schemas import catalog
 from orderflow.tables import access
 
-__all__ = ["by_own_id", "idempotency_key", "not_found", "path_id", "produce", "read_json", "sees", "seen_customer_id"]
+__all__ = ["body_as", "by_own_id", "idempotency_key", "not_found", "path_id", "produce", "read_json", "sees",
+           "seen_customer_id"]
 
 
 def path_id(request: web.Request, name: str) -> str:
@@ -46,6 +48,17 @@ def path_id(request: web.Request, name: str) -> str:
 def sees(request: web.Request, customer_id: str) -> bool:
     """Whether the caller may see this customer's orders and record (tables/access.py)."""
     return access.may_see(caller(request), customer_id)
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def body_as(request: web.Request, model: type[Body], what: str) -> Body:
+    """The JSON body as a ``model``; else a 400 naming each bad field (``what``: "the order", ...)."""
+    try:
+        return model.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise RequestRejected(400, "invalid_request", f"{what} has invalid fields", fields=field_errors(exc)) from None
 
 
 def idempotency_key(request: web.Request) -> str | None:

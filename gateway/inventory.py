@@ -19,14 +19,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from orderflow.gateway.context import CONTEXT
-from orderflow.gateway.errors import json_error
-from orderflow.gateway.handling import path_id, produce, read_json
+from orderflow.gateway.handling import body_as, path_id, produce
 from orderflow.gateway.presenters import present_inventory
 from orderflow.gateway.requests import (
     InventoryAdjustmentRequest,
     PriceRequest,
-    ValidationError,
-    field_errors,
     to_adjustment,
     to_cents,
 )
@@ -63,10 +60,7 @@ async def get_product(request: web.Request) -> web.Response:
 async def adjust_inventory(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     product_id = _product_id(request)
-    try:
-        req = InventoryAdjustmentRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the adjustment has invalid fields", fields=field_errors(exc))
+    req = await body_as(request, InventoryAdjustmentRequest, "the adjustment")
     adjustment_id = req.adjustmentId or f"adj_{uuid.uuid4().hex}"
     kind, record = to_adjustment(req, product_id, adjustment_id, now_ms())
     failed = await produce(ctx, catalog.INVENTORY_ADJUSTMENTS, product_id, kind, record)
@@ -77,10 +71,7 @@ async def adjust_inventory(request: web.Request) -> web.Response:
 async def set_price(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     product_id = _product_id(request)
-    try:
-        req = PriceRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the price has invalid fields", fields=field_errors(exc))
+    req = await body_as(request, PriceRequest, "the price")
     record = {"productId": product_id, "priceCents": to_cents(req.price), "price": amount(to_cents(req.price)),
               "currency": req.currency,
               "effectiveAt": req.effectiveAt if req.effectiveAt is not None else now_ms()}

@@ -44,6 +44,7 @@ from aiohttp import web
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.handling import (
+    body_as,
     by_own_id,
     idempotency_key,
     not_found,
@@ -100,10 +101,7 @@ async def fetch_order(ctx: GatewayContext, order_id: str, wait_while: str | None
 
 async def place_order(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    try:
-        order = PlaceOrderRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the order has invalid fields", fields=field_errors(exc))
+    order = await body_as(request, PlaceOrderRequest, "the order")
     if not sees(request, order.customerId):
         return json_error(403, "forbidden", "a customer may place orders only for itself")
     key = idempotency_key(request)
@@ -148,10 +146,7 @@ async def change_order(request: web.Request) -> web.Response:
     """Change an unpaid order's items; the saga decides (tables/order_changes.py)."""
     ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
-    try:
-        req = ChangeOrderRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the change has invalid fields", fields=field_errors(exc))
+    req = await body_as(request, ChangeOrderRequest, "the change")
     key = idempotency_key(request)
     status, row = await fetch_order(ctx, order_id)
     if status != 200:
@@ -246,10 +241,7 @@ async def record_shipment(request: web.Request) -> web.Response:
     against the shipment's transitions and publishes what it applies."""
     ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
-    try:
-        req = ShipmentRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the shipment has invalid fields", fields=field_errors(exc))
+    req = await body_as(request, ShipmentRequest, "the shipment")
     failed = await produce(ctx, catalog.SHIPMENT_CORRECTIONS, order_id, "CorrectShipment",
                            to_shipment_correction(req, order_id, now_ms()))
     return failed or web.json_response({"orderId": order_id, "correction": req.status}, status=202)

@@ -29,9 +29,9 @@ from aiohttp import web
 from orderflow.gateway.auth import caller
 from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.handling import by_own_id, idempotency_key, not_found, path_id, produce, read_json, sees
+from orderflow.gateway.handling import body_as, by_own_id, idempotency_key, not_found, path_id, produce, sees
 from orderflow.gateway.presenters import present_payment, present_refund
-from orderflow.gateway.requests import RefundRequest, ValidationError, field_errors, to_issue_refund
+from orderflow.gateway.requests import RefundRequest, to_issue_refund
 from orderflow.schemas import catalog
 from orderflow.tables import payments
 from orderflow.tables.clock import now_ms
@@ -67,10 +67,7 @@ async def get_payment_by_id(request: web.Request) -> web.Response:
 async def refund_payment(request: web.Request) -> web.Response:
     """An operator's refund of a captured payment, in full or in part."""
     ctx = request.app[CONTEXT]
-    try:
-        req = RefundRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the refund has invalid fields", fields=field_errors(exc))
+    req = await body_as(request, RefundRequest, "the refund")
     key = idempotency_key(request)
     found = await by_own_id(request, "payment", payments.order_id_of, "payments", "paymentId")
     if isinstance(found, web.Response):
