@@ -375,10 +375,11 @@ class LocalKafka:
             "sasl.enabled.mechanisms": sec.mechanism,
             "sasl.mechanism.inter.broker.protocol": sec.mechanism,
             f"listener.name.client.{scram}.sasl.jaas.config": admin_login,
+            # absolute: a node runs in its own folder, and the run directory may be given relative
             "ssl.keystore.type": "PEM",
-            "ssl.keystore.location": sec.keystore,
+            "ssl.keystore.location": sec.keystore.resolve(),
             "ssl.truststore.type": "PEM",
-            "ssl.truststore.location": sec.ca_file,
+            "ssl.truststore.location": sec.ca_file.resolve(),
             # controllers know each other and the brokers by their certificates
             "listener.name.controller.ssl.client.auth": "required",
             "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",
