@@ -46,7 +46,7 @@ def test_duplicated_and_reordered_ingress_changes_nothing(tmp_path: Path) -> Non
         def no_fault(_stream: OrderStream) -> int:
             return 0
 
-        before = run_and_check(stack, no_fault, count=600, rate=60, duplicate_share=0.2)
+        before = run_and_check(stack, no_fault, count=450, rate=60, duplicate_share=0.2)
         order_ids = sorted(before.orders)
         chosen = set(order_ids[::3])
         by_order: dict[bytes, list] = {}

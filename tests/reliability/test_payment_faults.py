@@ -55,7 +55,7 @@ def test_provider_errors_latency_and_outage_open_and_close_the_breaker_and_charg
             assert put_json(behaviour, {"outage": False}).status == 200
             return 3
 
-        run_and_check(stack, misbehave, count=700, rate=40)
+        run_and_check(stack, misbehave, count=550, rate=40)
         # the breaker closed again: payments went through after the outage, and no worker's breaker is open
         assert captured() > captured_during_outage[0]
         assert [sample_value(w, "orderflow_payment_provider_breaker_state", state="closed") for w in workers] == [

@@ -90,7 +90,7 @@ def test_a_killed_worker_reads_only_the_changelog_tail_and_one_without_its_disk_
         seen["disk"] = kill_and_restart(large_state_stack, stream, 550, lose_disk=True)
         return 2
 
-    run_and_check(large_state_stack, kill_nine_then_lose_disk, count=900, rate=40)
+    run_and_check(large_state_stack, kill_nine_then_lose_disk, count=700, rate=40)
     (ready_s, tail), (full_s, full) = seen["kill"], seen["disk"]
     print(f"kill -9 with {STATE_RECORDS:,} changelog records: ready again after {ready_s:.1f} s, "
           f"{tail:.0f} records restored; without its disk: {full:,.0f} records restored, ready after "

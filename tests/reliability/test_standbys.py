@@ -49,7 +49,7 @@ def test_the_only_broker_restarting_loses_nothing_and_standbys_follow_again_and_
             kafka.start_node(1, timeout=BROKER_START_TIMEOUT_S)
             return 1
 
-        run_and_check(stack, restart_broker, count=600, rate=40)
+        run_and_check(stack, restart_broker, count=400, rate=40)
         for index in (0, 1):
             eventually_value(lambda i=index: standby_lag(stack, i), caught_up, timeout=60,
                              what=f"worker-{index}'s standby copies up to date")

@@ -59,7 +59,7 @@ def test_a_worker_killed_before_its_first_commit_loses_nothing(tmp_path: Path) -
             stack.restart_worker(0, wait=True)
             return 1
 
-        run_and_check(stack, kill_before_the_first_commit, count=600, rate=40)
+        run_and_check(stack, kill_before_the_first_commit, count=400, rate=40)
         # Before the fix, the restarted worker's position stood past messages it
         # never read, until the stall watch restarted it (twice in one run).
         assert stack.restarts == [], f"supervised restarts: {stack.restarts}"
@@ -102,4 +102,4 @@ def test_sigterm_stops_a_worker_cleanly_in_bounded_time_and_one_without_its_rock
         faulty_stack.restart_worker(1)
         return 2
 
-    run_and_check(faulty_stack, terminate_then_lose_disk, count=700, rate=40)
+    run_and_check(faulty_stack, terminate_then_lose_disk, count=500, rate=40)
