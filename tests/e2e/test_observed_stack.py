@@ -103,9 +103,18 @@ def test_every_dashboard_panel_answers_against_the_live_stack(secured_stack: Dev
     seed_stock(stack, product, 6, price=2.0)
     customer = new_customer(stack)
     placed = [place(stack, [{"productId": product, "quantity": 2}], customer=customer) for _ in range(3)]
-    placed.append(place(stack, [{"productId": product, "quantity": 5}], customer=customer))  # more than is left
     outcomes = [await_status(stack, order_id, "confirmed", "rejected")["status"] for order_id in placed]
-    assert sorted(outcomes) == ["confirmed"] * 3 + ["rejected"]
+    # only once those are decided: orders land on different partitions, so one placed later may reserve first
+    late = place(stack, [{"productId": product, "quantity": 5}], customer=customer)  # more than is left
+    outcomes.append(await_status(stack, late, "confirmed", "rejected")["status"])
+    assert outcomes == ["confirmed"] * 3 + ["rejected"]
+    # A labelled histogram's series exist from their first observation: had every payment call fallen
+    # between two scrapes, its rate would never rise. One more paid order once the series are scraped.
+    _until("the payment calls' series scraped", lambda: _prometheus(
+        stack, "query", query="count(orderflow_payment_provider_call_seconds_bucket) > 0"))
+    another = f"p-{uuid.uuid4().hex[:6]}"
+    seed_stock(stack, another, 2, price=2.0)
+    await_status(stack, place(stack, [{"productId": another, "quantity": 1}], customer=customer), "confirmed")
 
     # a rate needs two scrapes after the load, a gauge its worker's next timer round
     silent, answered = set(dashboard_queries()), {}
