@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -180,7 +181,9 @@ class LocalKafka:
             raise ValueError(f"heap must look like 512m or 1g, not {heap!r}")
         self.run_dir = Path(run_dir).resolve()
         self.heap = heap
-        self.security = security
+        # absolute, as run_dir: each node runs in its own folder (make dev gives the relative run/)
+        self.security = None if security is None else dataclasses.replace(
+            security, ca_file=Path(security.ca_file).resolve(), keystore=Path(security.keystore).resolve())
         self.startup_seconds: float | None = None
         self._lib_dir = Path(lib_dir).resolve() if lib_dir is not None else None
         ports = _free_ports(2 * nodes) if port == 0 else list(range(port, port + 2 * nodes))
@@ -375,11 +378,10 @@ class LocalKafka:
             "sasl.enabled.mechanisms": sec.mechanism,
             "sasl.mechanism.inter.broker.protocol": sec.mechanism,
             f"listener.name.client.{scram}.sasl.jaas.config": admin_login,
-            # absolute: a node runs in its own folder, and the run directory may be given relative
             "ssl.keystore.type": "PEM",
-            "ssl.keystore.location": sec.keystore.resolve(),
+            "ssl.keystore.location": sec.keystore,
             "ssl.truststore.type": "PEM",
-            "ssl.truststore.location": sec.ca_file.resolve(),
+            "ssl.truststore.location": sec.ca_file,
             # controllers know each other and the brokers by their certificates
             "listener.name.controller.ssl.client.auth": "required",
             "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",

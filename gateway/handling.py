@@ -11,8 +11,10 @@ answer an unknown id gets, so a customer cannot tell another's ids exist.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -29,7 +31,7 @@ from orderflow.gateway.requests import field_errors, path_id_problem
 from orderflow.schemas import catalog
 from orderflow.tables import access
 
-__all__ = ["body_as", "by_own_id", "idempotency_key", "not_found", "path_id", "produce", "read_json", "sees",
+__all__ = ["body_as", "by_own_id", "id_for", "idempotency_key", "not_found", "path_id", "produce", "read_json", "sees",
            "seen_customer_id"]
 
 
@@ -53,12 +55,22 @@ def sees(request: web.Request, customer_id: str) -> bool:
 Body = TypeVar("Body", bound=BaseModel)
 
 
-async def body_as(request: web.Request, model: type[Body], what: str) -> Body:
-    """The JSON body as a ``model``; else a 400 naming each bad field (``what``: "the order", ...)."""
+async def body_as(request: web.Request, model: type[Body], what: str, required: bool = True) -> Body:
+    """The JSON body as a ``model``; else a 400 naming each bad field (``what``: "the order", ...).
+    Without ``required``, a request without a body reads as ``{}``; one with a body must send an object."""
     try:
-        return model.model_validate(await read_json(request))
+        return model.model_validate(await read_json(request) if required or request.can_read_body else {})
     except ValidationError as exc:
         raise RequestRejected(400, "invalid_request", f"{what} has invalid fields", fields=field_errors(exc)) from None
+
+
+def id_for(prefix: str, scope: str, idempotency_key: str | None, length: int) -> str:
+    """A new id (``prefix`` + ``length`` hex digits): derived from ``scope`` and the client's
+    Idempotency-Key, so a retried request names the same thing; random without a key."""
+    if idempotency_key is None:
+        return f"{prefix}{uuid.uuid4().hex[:length]}"
+    digest = hashlib.sha256(f"{scope}\0{idempotency_key}".encode()).hexdigest()
+    return f"{prefix}{digest[:length]}"
 
 
 def idempotency_key(request: web.Request) -> str | None:

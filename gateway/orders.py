@@ -32,10 +32,8 @@ No business rules here: the agents decide, the gateway checks shapes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -46,11 +44,11 @@ from orderflow.gateway.errors import json_error
 from orderflow.gateway.handling import (
     body_as,
     by_own_id,
+    id_for,
     idempotency_key,
     not_found,
     path_id,
     produce,
-    read_json,
     seen_customer_id,
     sees,
 )
@@ -66,8 +64,6 @@ from orderflow.gateway.requests import (
     ChangeOrderRequest,
     PlaceOrderRequest,
     ShipmentRequest,
-    ValidationError,
-    field_errors,
     preferred_wait,
     to_change_order,
     to_place_order,
@@ -86,10 +82,7 @@ SSE_POLL_S = 15.0
 
 
 def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
-    if idempotency_key is None:
-        return f"ord_{uuid.uuid4().hex}"
-    digest = hashlib.sha256(f"{customer_id}\0{idempotency_key}".encode()).hexdigest()
-    return f"ord_{digest[:32]}"
+    return id_for("ord_", customer_id, idempotency_key, 32)
 
 
 async def fetch_order(ctx: GatewayContext, order_id: str, wait_while: str | None = None,
@@ -153,7 +146,7 @@ async def change_order(request: web.Request) -> web.Response:
         return web.json_response(row, status=status)
     if not sees(request, row["customerId"]):
         return not_found("order", order_id)
-    command = to_change_order(req, order_id, _change_id_for(order_id, key), now_ms())
+    command = to_change_order(req, order_id, id_for("chg_", order_id, key, 24), now_ms())
     earlier = row.get("change")
     if earlier is None or earlier["changeId"] != command["changeId"]:
         why = order_changes.change_refusal(row, command)  # type: ignore[arg-type]
@@ -164,13 +157,6 @@ async def change_order(request: web.Request) -> web.Response:
             return failed
         row = await _decided_change(ctx, order_id, command["changeId"], row)
     return _change_answer(row, order_id, command["changeId"])
-
-
-def _change_id_for(order_id: str, idempotency_key: str | None) -> str:
-    if idempotency_key is None:
-        return f"chg_{uuid.uuid4().hex[:24]}"
-    digest = hashlib.sha256(f"{order_id}\0{idempotency_key}".encode()).hexdigest()
-    return f"chg_{digest[:24]}"
 
 
 async def _decided_change(ctx: GatewayContext, order_id: str, change_id: str, row: Any) -> Any:
@@ -207,11 +193,7 @@ def _change_answer(row: Any, order_id: str, change_id: str) -> web.Response:
 async def cancel_order(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     order_id = path_id(request, "order_id")
-    body = await read_json(request) if request.can_read_body else {}
-    try:
-        cancel = CancelOrderRequest.model_validate(body)  # a JSON body must be an object
-    except ValidationError as exc:
-        return json_error(400, "invalid_request", "the cancellation has invalid fields", fields=field_errors(exc))
+    cancel = await body_as(request, CancelOrderRequest, "the cancellation", required=False)
     status, row = await fetch_order(ctx, order_id)
     if status != 200:
         return web.json_response(row, status=status)

@@ -20,8 +20,6 @@ refusal reasons are tables/payments.py's.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from urllib.parse import quote
 
 from aiohttp import web
@@ -29,7 +27,7 @@ from aiohttp import web
 from orderflow.gateway.auth import caller
 from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
-from orderflow.gateway.handling import body_as, by_own_id, idempotency_key, not_found, path_id, produce, sees
+from orderflow.gateway.handling import body_as, by_own_id, id_for, idempotency_key, not_found, path_id, produce, sees
 from orderflow.gateway.presenters import present_payment, present_refund
 from orderflow.gateway.requests import RefundRequest, to_issue_refund
 from orderflow.schemas import catalog
@@ -40,10 +38,7 @@ __all__ = ["refund_request_id_for", "routes"]
 
 
 def refund_request_id_for(payment_id: str, idempotency_key: str | None) -> str:
-    if idempotency_key is None:
-        return f"rfd_{uuid.uuid4().hex[:24]}"
-    digest = hashlib.sha256(f"{payment_id}\0{idempotency_key}".encode()).hexdigest()
-    return f"rfd_{digest[:24]}"
+    return id_for("rfd_", payment_id, idempotency_key, 24)
 
 
 async def get_payment(request: web.Request) -> web.Response:

@@ -166,8 +166,7 @@ def requested_refund(state: Row, cmd: IssueRefund) -> int:
 
 def earlier_refund(state: Row | None, refund_request_id: str) -> PaymentRefund | None:
     """The answer already given to this refund request, if any."""
-    made = state.get("refunds") if state is not None else None
-    return next((r for r in made or () if r["refundRequestId"] == refund_request_id), None)
+    return _refund_where(state, "refundRequestId", refund_request_id)
 
 
 def refund_refusal(state: Row | None, cmd: IssueRefund) -> str | None:
@@ -245,7 +244,7 @@ def refund_event(state: Row, refund: PaymentRefund, now_ms: int) -> Event:
 def event_for(state: Row, now_ms: int) -> Event:
     """The event announcing the payment's current status (deterministic eventId)."""
     kind = EVENT_OF_STATUS[state["status"]]
-    made_by = _refund_with_id(state, state.get("refundId"))
+    made_by = _refund_where(state, "refundId", state.get("refundId"))  # None: a cancellation's refund
     if kind == "PaymentRefunded" and made_by is not None:
         return refund_event(state, made_by, now_ms)
     data: dict[str, Any] = {"paymentId": state["paymentId"], "transactionId": transaction_id(state),
@@ -270,8 +269,8 @@ def event_for(state: Row, now_ms: int) -> Event:
     return envelope(kind, f"evt_pay_{state['orderId']}_{attempt}{state['status']}", iso(now_ms), data)
 
 
-def _refund_with_id(state: Row, refund_id: str | None) -> PaymentRefund | None:
-    """The operator's refund the provider gave ``refund_id`` (None: none, or a cancellation's)."""
-    if refund_id is None:
+def _refund_where(state: Row | None, field: str, value: str | None) -> PaymentRefund | None:
+    """The operator's refund whose ``field`` is ``value`` (None: no such one, or no value to look for)."""
+    if state is None or value is None:
         return None
-    return next((r for r in state.get("refunds") or () if r.get("refundId") == refund_id), None)
+    return next((r for r in state.get("refunds") or () if r.get(field) == value), None)
