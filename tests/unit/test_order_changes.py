@@ -8,9 +8,8 @@ from typing import Any
 
 from orderflow.tables import orders as saga
 from orderflow.tables import payments
-from tests.unit.test_orders_logic import NOW, TOPICS, apply, awaiting_payment, decide, line_result, payment_event
+from tests.unit.test_orders_logic import NOW, apply, awaiting_payment, decide, line_result, payment_event
 
-TOPICS.setdefault("ChangeOrder", "orders.commands")
 Row = dict[str, Any]
 
 

@@ -17,7 +17,8 @@ CODEC = Codec()
 NOW = 1_700_000_000_000
 TIMEOUT_MS = 15 * 60 * 1000
 PRICES = {"sku-1": 1999, "sku-2": 500, "sku-3": 250}
-TOPICS = {"PlaceOrder": "orders.commands", "CancelOrder": "orders.commands", "ExpireOrder": "orders.timeouts",
+TOPICS = {"PlaceOrder": "orders.commands", "CancelOrder": "orders.commands", "ChangeOrder": "orders.commands",
+          "ExpireOrder": "orders.timeouts",
           "LineResult": "stock.results", "CustomerCheckResult": "customers.check-results",
           "PaymentAuthorized": "payments.events",
           "PaymentCompleted": "payments.events", "PaymentFailed": "payments.events",
