@@ -4,9 +4,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' -o -name '*.yml' -o -name '*.json' \) 2>/dev/null)
+SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' -o -name '*.yml' -o -name '*.json' -o -name '*.html' -o -name '*.js' -o -name '*.css' \) 2>/dev/null)
 
-.PHONY: prometheus install install-python dev dev-observe test test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
+.PHONY: prometheus browser install install-python dev dev-observe test test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
 
 # The Python side (no JDK needed) and then Kafka's jars (JDK and Maven).
 install: $(VENV)/.installed
@@ -25,6 +25,7 @@ $(VENV)/.installed: $(VENV)/.python-installed
 	@command -v mvn >/dev/null || { echo "Maven is required (mvn not found)"; exit 1; }
 	$(BIN)/python -c "from pathlib import Path; from orderflow.broker import ensure_jars; ensure_jars(Path('run'))"
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || $(MAKE) prometheus
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) browser
 	touch $@
 
 # Prometheus and promtool (the alert rules' tests, `orderflow dev --observe`): Debian's packages.
@@ -33,6 +34,13 @@ prometheus:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    prometheus prometheus-alertmanager >/dev/null; \
 	else echo "Prometheus is required: as root, apt-get install prometheus prometheus-alertmanager"; exit 1; fi
+
+# Headless Chromium and its WebDriver (the pages' browser tests): Debian's packages.
+browser:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver fonts-dejavu-core >/dev/null; \
+	else echo "Chromium is required for the browser tests: as root, apt-get install chromium chromium-driver"; exit 1; fi
 
 dev: install
 	$(BIN)/orderflow dev

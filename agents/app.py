@@ -208,7 +208,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     emails.register(pipeline)
     notification_sender.register(pipeline)
     deliveries.register(pipeline)
-    web.register(pipeline)
+    web.register(pipeline, saga.census)
     pipeline.stall_watch.start()
     pipeline.skip_guard.start(app)
     return pipeline

@@ -1,5 +1,6 @@
 """Timer ``count_open_orders``: how many orders this worker's partitions hold
-in each non-final status, and how old the oldest of each is.
+in each non-final status, and how old the oldest of each is; and, for the
+operator console, the last few orders to reach each status (final ones too).
 
 The saga tells the census every status it writes (a dict store per change);
 after each rebalance, once the tables are recovered, the census rebuilds
@@ -15,8 +16,11 @@ orderflow_payment_timeout_seconds gauges.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from orderflow.metrics import OLDEST_OPEN_ORDER, ORDERS_OPEN, PAYMENT_TIMEOUT
@@ -27,10 +31,61 @@ if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
     from orderflow.agents.orders import OrderSaga
 
-__all__ = ["OPEN_STATUSES", "OpenOrders", "open_order_gauges", "register"]
+__all__ = ["OPEN_STATUSES", "RECENT_PER_STATUS", "NewestPerStatus", "OpenOrders", "RecentOrders", "open_order_gauges",
+           "register"]
 
 OPEN_STATUSES = tuple(sorted(set(st.ORDER_TRANSITIONS) - st.TERMINAL))
 GAUGES_EVERY_S = 5.0
+RECENT_PER_STATUS = 20
+
+
+class RecentOrders:
+    """Per status, the keys of the last ``keep`` orders to reach it, newest last
+    (each order under its current status only; bounded, whatever the history)."""
+
+    def __init__(self, keep: int = RECENT_PER_STATUS) -> None:
+        self.keep = keep
+        self.by_status: dict[str, OrderedDict[bytes, int]] = {}
+        self._status_of: dict[bytes, str] = {}
+
+    def note(self, key: bytes, status: str, at_ms: int) -> None:
+        previous = self._status_of.pop(key, None)
+        if previous is not None:
+            self.by_status[previous].pop(key, None)
+        recent = self.by_status.setdefault(status, OrderedDict())
+        recent[key] = at_ms
+        self._status_of[key] = status
+        while len(recent) > self.keep:
+            dropped, _ = recent.popitem(last=False)
+            del self._status_of[dropped]
+
+    def newest(self, status: str, limit: int) -> list[bytes]:
+        """Up to ``limit`` keys of ``status``, the most recent first."""
+        return list(reversed(self.by_status.get(status, {})))[:limit]
+
+
+class NewestPerStatus:
+    """Collects, over one scan of every order, the newest ``keep`` of each status
+    (a heap per status: memory bounded by the statuses, not by the orders)."""
+
+    def __init__(self, keep: int = RECENT_PER_STATUS) -> None:
+        self.keep = keep
+        self._heaps: dict[str, list[tuple[int, bytes]]] = {}
+
+    def add(self, key: bytes, status: str, at_ms: int) -> None:
+        heap = self._heaps.setdefault(status, [])
+        if len(heap) < self.keep:
+            heapq.heappush(heap, (at_ms, key))
+        else:
+            heapq.heappushpop(heap, (at_ms, key))
+
+    def build(self, leave_out: AbstractSet[bytes] = frozenset()) -> RecentOrders:
+        built = RecentOrders(self.keep)
+        for status, heap in self._heaps.items():
+            for at_ms, key in sorted(heap):
+                if key not in leave_out:
+                    built.note(key, status, at_ms)
+        return built
 
 
 class OpenOrders:
@@ -38,9 +93,11 @@ class OpenOrders:
 
     def __init__(self) -> None:
         self.orders: dict[bytes, tuple[str, int]] = {}
+        self.recent = RecentOrders()
         self._touched: set[bytes] | None = None  # keys the saga wrote while a rebuild scans
 
     def note(self, key: bytes, row: OrderState) -> None:
+        self.recent.note(key, row["status"], row["updatedAt"])
         if row["status"] in st.TERMINAL:
             self.orders.pop(key, None)
         else:
@@ -51,8 +108,10 @@ class OpenOrders:
     async def rebuild(self, rows: Iterable[tuple[bytes, OrderState]]) -> None:
         self._touched = set()
         scanned: dict[bytes, tuple[str, int]] = {}
+        newest = NewestPerStatus(self.recent.keep)
         try:
             for count, (key, row) in enumerate(rows):
+                newest.add(key, row["status"], row["updatedAt"])
                 if row["status"] not in st.TERMINAL:
                     scanned[key] = (row["status"], row["createdAt"])
                 if count % 500 == 499:
@@ -62,6 +121,12 @@ class OpenOrders:
                 if key in self.orders:
                     scanned[key] = self.orders[key]
             self.orders = scanned
+            recent = newest.build(leave_out=self._touched)
+            for status, keys in self.recent.by_status.items():  # what the saga wrote during the scan wins
+                for key, at_ms in keys.items():
+                    if key in self._touched:
+                        recent.note(key, status, at_ms)
+            self.recent = recent
         finally:
             self._touched = None
 

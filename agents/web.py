@@ -6,6 +6,10 @@
   or has passed revision N, or when T seconds are up)
 - GET /customers/{customerId} (the same long-poll parameters)
 - GET /inventory/{productId}
+- GET /inventory (every product of this worker's own partitions, not routed:
+  the gateway asks each worker and merges)
+- GET /recent-orders?limit=N (the last N orders to reach each status on this
+  worker's partitions, from the order census; not routed either)
 - GET /customers/{customerId}/orders?page=P&limit=L
 - GET /payments/{orderId} (the order's payment row, with its payment method)
 - GET /shipments/{orderId} (the order's shipment row, with its customer)
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from faust.web import Request, Response, View
 
 from orderflow.agents import web_params
+from orderflow.agents.order_census import RECENT_PER_STATUS, OpenOrders
 from orderflow.agents.runtime import Rows
 from orderflow.metrics import BROKER_REACHABLE, CONTENT_TYPE_LATEST, READY, exposition
 from orderflow.schemas import catalog
@@ -39,12 +44,12 @@ from orderflow.schemas.messages import (
 )
 from orderflow.tables import customer_orders, shipments
 from orderflow.tables import prices as price_logic
-from orderflow.tables.stock import available, new_stock
+from orderflow.tables.stock import available, band, new_stock, threshold_of
 
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
 
-__all__ = ["register", "worker_ready"]
+__all__ = ["order_summary", "product_view", "register", "worker_ready"]
 
 
 def worker_ready(pipeline: Pipeline) -> tuple[bool, str]:
@@ -74,10 +79,11 @@ class Reads:
     customer_orders: Rows[CustomerOrders]
     payments: Rows[PaymentState]
     shipments: Rows[ShipmentState]
+    census: OpenOrders
 
     @classmethod
-    def of(cls, pipeline: Pipeline) -> Reads:
-        return cls(pipeline=pipeline, orders=pipeline.rows(catalog.ORDERS_TABLE, OrderState),
+    def of(cls, pipeline: Pipeline, census: OpenOrders) -> Reads:
+        return cls(pipeline=pipeline, census=census, orders=pipeline.rows(catalog.ORDERS_TABLE, OrderState),
                    customers=pipeline.rows(catalog.CUSTOMERS_TABLE, CustomerState),
                    stock=pipeline.rows(catalog.STOCK_TABLE, StockLevel),
                    prices=pipeline.rows(catalog.PRICES_TABLE, ProductPrice),
@@ -170,11 +176,49 @@ class InventoryView(WorkerView):
         row, price = self.reads.stock.get(key), self.reads.prices.get(key)
         if row is None and price is None:
             return self.json_error(404, "not_found", f"no product {product_id!r}")
-        row = row or new_stock(product_id)
-        return self.json({"productId": product_id, "onHand": row["onHand"], "reserved": row["reserved"],
-                          "available": available(row),
-                          "priceCents": price["priceCents"] if price else None,
-                          "currency": price_logic.currency_of(price)})
+        return self.json(product_view(product_id, row, price, self.reads.pipeline.settings.low_stock_threshold))
+
+
+class ProductsView(WorkerView):
+    """Every product of this worker's active partitions, by productId."""
+
+    async def get(self, request: Request, **params: Any) -> Response:
+        stock = dict(self.reads.stock.items())
+        prices = dict(self.reads.prices.items())
+        default = self.reads.pipeline.settings.low_stock_threshold
+        return self.json({"products": [product_view(key.decode(), stock.get(key), prices.get(key), default)
+                                       for key in sorted(stock.keys() | prices.keys())]})
+
+
+def product_view(product_id: str, row: StockLevel | None, price: ProductPrice | None,
+                 default_threshold: int) -> dict[str, Any]:
+    """One product's stock and price as the worker answers for it."""
+    row = row or new_stock(product_id)
+    return {"productId": product_id, "onHand": row["onHand"], "reserved": row["reserved"],
+            "available": available(row), "lowStockThreshold": threshold_of(row, default_threshold),
+            "level": band(row, default_threshold),
+            "priceCents": price["priceCents"] if price else None, "currency": price_logic.currency_of(price)}
+
+
+class RecentOrdersView(WorkerView):
+    """The last orders to reach each status on this worker's partitions, newest first."""
+
+    async def get(self, request: Request, **params: Any) -> Response:
+        try:
+            limit = web_params.int_param(request.query, "limit", 10, 1, RECENT_PER_STATUS)
+        except web_params.BadQuery as exc:
+            return self.json_error(400, "invalid_request", str(exc))
+        found: dict[str, list[dict[str, Any]]] = {}
+        for status in sorted(self.reads.census.recent.by_status):
+            rows = ((key, self.reads.orders.get(key)) for key in self.reads.census.recent.newest(status, limit))
+            found[status] = [order_summary(row) for key, row in rows if row is not None and row["status"] == status]
+        return self.json({"orders": found})
+
+
+def order_summary(row: OrderState) -> dict[str, Any]:
+    return {"orderId": row["orderId"], "customerId": row["customerId"], "status": row["status"],
+            "totalCents": row.get("totalCents"), "currency": row.get("currency", "USD"),
+            "lines": len(row["items"]), "createdAt": row["createdAt"], "updatedAt": row["updatedAt"]}
 
 
 class CustomerOrdersView(WorkerView):
@@ -225,14 +269,16 @@ VIEWS: tuple[tuple[str, type[WorkerView], str], ...] = (
     ("/orders/{order_id}", OrderView, "get_order"),
     ("/customers/{customer_id}", CustomerView, "get_customer"),
     ("/inventory/{product_id}", InventoryView, "get_inventory"),
+    ("/inventory", ProductsView, "list_products"),
+    ("/recent-orders", RecentOrdersView, "recent_orders"),
     ("/customers/{customer_id}/orders", CustomerOrdersView, "list_orders"),
     ("/payments/{order_id}", PaymentView, "get_payment"),
     ("/shipments/{order_id}", ShipmentView, "get_shipment"),
 )
 
 
-def register(pipeline: Pipeline) -> None:
-    reads = Reads.of(pipeline)
+def register(pipeline: Pipeline, census: OpenOrders) -> None:
+    reads = Reads.of(pipeline, census)
     for path, view, name in VIEWS:
         bound = type(view.__name__, (view,), {"reads": reads, "__module__": __name__, "__doc__": view.__doc__})
         pipeline.app.page(path, name=name)(bound)

@@ -28,14 +28,22 @@ from orderflow.gateway.producer import producer_config
 from orderflow.kafka_client import KafkaClient, as_client
 from orderflow.schemas import catalog
 
-__all__ = ["DeadLetter", "DeadLetterError", "Replayed", "describe", "fetch", "parse_position",
-           "preview", "read", "replay"]
+__all__ = ["DeadLetter", "DeadLetterError", "NoSuchDeadLetter", "NotReplayable", "Replayed", "describe", "fetch",
+           "parse_position", "preview", "read", "replay"]
 
 TOPIC = catalog.DEAD_LETTERS.name
 
 
 class DeadLetterError(RuntimeError):
     """A dead letter cannot be found, read or replayed."""
+
+
+class NoSuchDeadLetter(DeadLetterError):
+    """No dead letter at the position asked for."""
+
+
+class NotReplayable(DeadLetterError):
+    """A dead letter that names no source topic orderflow knows."""
 
 
 @dataclass(frozen=True)
@@ -208,11 +216,11 @@ def fetch(kafka: KafkaClient | str, positions: Iterable[str], timeout: float = 1
         for partition, offset in wanted:
             low, high = ranges.get(partition, (0, 0))
             if not low <= offset < high:
-                raise DeadLetterError(f"no dead letter at {partition}:{offset} "
+                raise NoSuchDeadLetter(f"no dead letter at {partition}:{offset} "
                                       f"(partition {partition} holds offsets from {low} up to {high})")
             got = _consume(consumer, {partition: offset}, {partition: offset + 1}, timeout)
             if not got or got[0].offset != offset:
-                raise DeadLetterError(f"no dead letter at {partition}:{offset}")
+                raise NoSuchDeadLetter(f"no dead letter at {partition}:{offset}")
             letters.append(got[0])
         return letters
     finally:
@@ -222,11 +230,11 @@ def fetch(kafka: KafkaClient | str, positions: Iterable[str], timeout: float = 1
 def _target(letter: DeadLetter) -> str:
     topic = letter.source_topic
     if topic is None:
-        raise DeadLetterError(f"{letter.position} names no source topic; it was not dead-lettered by orderflow")
+        raise NotReplayable(f"{letter.position} names no source topic; it was not dead-lettered by orderflow")
     try:
         return catalog.topic(topic).name
     except KeyError:
-        raise DeadLetterError(f"{letter.position}: source topic {topic!r} is not in the catalog") from None
+        raise NotReplayable(f"{letter.position}: source topic {topic!r} is not in the catalog") from None
 
 
 def replay(kafka: KafkaClient | str, letters: Sequence[DeadLetter], timeout: float = 30.0) -> list[Replayed]:

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     kafka_password: SecretStr = SecretStr("")
     kafka_password_file: Path | None = None
     kafka_ca_file: Path | None = None
+    # The gateway's operator console (status, dead letters, replays) reads and
+    # writes Kafka as the operator, not as the gateway: on a secured cluster
+    # only a gateway given these credentials serves it (others answer 503).
+    operator_kafka_username: str = ""
+    operator_kafka_password: SecretStr = SecretStr("")
+    operator_kafka_password_file: Path | None = None
     # Partitions per topic. Every fetch lists every partition a consumer holds,
     # so on one shared machine fewer partitions cost the worker and the broker
     # less per order; a cluster sets more (docker-compose: 12), and a topic's
@@ -229,6 +235,18 @@ class Settings(BaseSettings):
             password = SecretStr(self.kafka_password_file.read_text().strip())
         return KafkaClient(self.kafka_servers, self.kafka_security_protocol, self.kafka_sasl_mechanism,
                            self.kafka_username, password, self.kafka_ca_file)
+
+    def as_operator(self) -> Settings | None:
+        """These settings connecting to Kafka as the operator's tools do: on a plain
+        broker the same connection; on a secured one the operator's credentials,
+        None when none are configured."""
+        if not self.kafka_security_protocol.startswith("SASL_"):
+            return self
+        if not self.operator_kafka_username:
+            return None
+        return self.model_copy(update={"kafka_username": self.operator_kafka_username,
+                                       "kafka_password": self.operator_kafka_password,
+                                       "kafka_password_file": self.operator_kafka_password_file})
 
     @model_validator(mode="after")
     def _sasl_needs_a_user(self) -> Settings:

@@ -381,7 +381,9 @@ class DevStack:
 
     def launch_gateway(self, name: str, **fields: object) -> Child:
         """Another gateway process on this stack (``fields``: its own settings, e.g. a port), stopped with it."""
-        child = Child(name, orderflow_command("gateway"), self.environment(**(self.kafka_user(GATEWAY) | fields)),
+        operator = {f"operator_{k}": v for k, v in self.kafka_user(OPERATOR).items()}  # its operator console's
+        child = Child(name, orderflow_command("gateway"),
+                      self.environment(**(self.kafka_user(GATEWAY) | operator | fields)),
                       self.log_dir / f"{name}.log")
         self.children.append(child)
         return child
@@ -402,10 +404,13 @@ class DevStack:
                  if self.kafka_secured else "plain")
         lines = ["orderflow is up:",
                  f"  Kafka      {self.settings.kafka_servers}   ({kafka})",
-                 f"  gateway    {self.gateway_url}   (POST /api/v1/orders, GET /api/v1/orders/{{id}})"]
+                 f"  gateway    {self.gateway_url}   (POST /api/v1/orders, GET /api/v1/orders/{{id}})",
+                 f"  shop       {self.gateway_url}/shop/   (the customers' page: sign in with a customer's token)",
+                 f"  console    {self.gateway_url}/console/   (the operators' page: sign in with the operator token)"]
         if self.ca_file is not None:
             lines.append(f"  https      certificate by the CA {self.ca_file}: curl --cacert {self.ca_file} ..., "
-                         f"or export CURL_CA_BUNDLE={self.ca_file}")
+                         f"or export CURL_CA_BUNDLE={self.ca_file}; a browser trusts the pages once that CA "
+                         "is imported as an authority")
         lines += [f"  worker-{i}   {self.worker_url(i)}" for i in range(self.workers)]
         if self.payment_simulator:
             lines.append(f"  payments   {self.payment_simulator_url}   (simulator; PUT /_sim/behaviour scripts it)")

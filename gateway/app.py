@@ -18,7 +18,7 @@ from aiohttp import web
 from orderflow import tracing
 from orderflow.apikeys import KeyFollower
 from orderflow.certs import client_context
-from orderflow.gateway import customers, inventory, openapi, orders, payments
+from orderflow.gateway import console, customers, inventory, openapi, orders, pages, payments
 from orderflow.gateway.auth import AUTHENTICATOR, Authenticator, auth_middleware, normalised, operation_ids
 from orderflow.gateway.context import CONTEXT, GatewayContext
 from orderflow.gateway.errors import Handler, error_middleware
@@ -132,7 +132,7 @@ def create_gateway(settings: Settings, codec: Codec | None = None) -> web.Applic
     app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz),
                     web.get("/metrics", metrics), web.get("/openapi.json", openapi.serve),
                     *orders.routes(), *payments.routes(), *inventory.routes(),
-                    *customers.routes()])
+                    *customers.routes(), *console.routes(), *pages.routes()])
     _check_rules(app, operations)
     return app
 

@@ -3,6 +3,10 @@ client (the writes need the operator scope, tables/access.py):
 
 - GET  /api/v1/inventory/{productId}: on hand, reserved, available, price.
 - GET  /api/v1/products/{productId}: price and availability together.
+- GET  /api/v1/products?page=P&limit=L: every product's price and
+  availability, by productId (each worker answers for its own partitions).
+- GET  /api/v1/inventory?page=P&limit=L: every product's stock level, its
+  low-stock threshold and band (ok, low, out) and price.
 - POST /api/v1/inventory/{productId}/adjustments {type, quantity, reason?,
   adjustmentId?}: produce Restocked, Adjusted, StockSet or
   LowStockThresholdSet to
@@ -14,11 +18,14 @@ client (the writes need the operator scope, tables/access.py):
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from orderflow.agents import web_params
 from orderflow.gateway.context import CONTEXT
+from orderflow.gateway.errors import json_error
 from orderflow.gateway.handling import body_as, path_id, produce
 from orderflow.gateway.presenters import present_inventory
 from orderflow.gateway.requests import (
@@ -51,10 +58,53 @@ async def get_product(request: web.Request) -> web.Response:
     status, body = await ctx.tracking.get_json(f"/inventory/{quote(_product_id(request), safe='')}")
     if status != 200:
         return web.json_response(body, status=status)
-    price_cents = prices.unit_price_cents(body["priceCents"], ctx.settings.default_price_cents)
-    return web.json_response({"productId": body["productId"], "price": amount(price_cents),
-                              "currency": body["currency"],
-                              "available": body["available"], "inStock": body["available"] > 0})
+    return web.json_response(present_product(body, ctx.settings.default_price_cents))
+
+
+def present_product(body: dict[str, Any], default_price_cents: int) -> dict[str, Any]:
+    price_cents = prices.unit_price_cents(body["priceCents"], default_price_cents)
+    return {"productId": body["productId"], "price": amount(price_cents), "currency": body["currency"],
+            "available": body["available"], "inStock": body["available"] > 0}
+
+
+Listed = tuple[list[dict[str, Any]], web_params.Page, int]
+
+
+async def _every_product(request: web.Request) -> Listed | web.Response:
+    """A page of every worker's products merged by productId, the page asked for and
+    how many there are in all; or the 400 for a bad page."""
+    try:
+        wanted = web_params.page(request.query)
+    except web_params.BadQuery as exc:
+        return json_error(400, "invalid_request", str(exc))
+    bodies, _ = await request.app[CONTEXT].tracking.get_each_json("/inventory")
+    merged = {p["productId"]: p for body in bodies for p in body["products"]}  # one owner each, but a
+    found = [merged[k] for k in sorted(merged)]  # rebalance may briefly show a product on two workers
+    start = (wanted.page - 1) * wanted.limit
+    return found[start:start + wanted.limit], wanted, len(found)
+
+
+def _paged(key: str, found: list[dict[str, Any]], wanted: web_params.Page, total: int) -> web.Response:
+    return web.json_response({key: found, "pagination": {"page": wanted.page, "limit": wanted.limit,
+                                                         "total": total}})
+
+
+async def list_products(request: web.Request) -> web.Response:
+    listed = await _every_product(request)
+    if isinstance(listed, web.Response):
+        return listed
+    page, wanted, total = listed
+    default = request.app[CONTEXT].settings.default_price_cents
+    return _paged("products", [present_product(p, default) for p in page], wanted, total)
+
+
+async def list_inventory(request: web.Request) -> web.Response:
+    listed = await _every_product(request)
+    if isinstance(listed, web.Response):
+        return listed
+    page, wanted, total = listed
+    return _paged("inventory", [{**present_inventory(p), "lowStockThreshold": p["lowStockThreshold"],
+                                 "level": p["level"]} for p in page], wanted, total)
 
 
 async def adjust_inventory(request: web.Request) -> web.Response:
@@ -85,5 +135,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/inventory/{product_id}", get_inventory),
         web.post("/api/v1/inventory/{product_id}/adjustments", adjust_inventory),
         web.get("/api/v1/products/{product_id}", get_product),
+        web.get("/api/v1/products", list_products),
+        web.get("/api/v1/inventory", list_inventory),
         web.post("/api/v1/products/{product_id}/price", set_price),
     ]

@@ -2,11 +2,14 @@
 state tables and route each read to the worker that owns the key.
 
 Consumes nothing from Kafka; owns only an aiohttp client session. Tries each
-configured worker in turn, so one worker down does not fail reads.
+configured worker in turn, so one worker down does not fail reads; a read of
+every worker's own partitions (the product list, the recent orders) asks
+them all at once, so ``ORDERFLOW_WORKER_URLS`` must name each worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 from dataclasses import dataclass
@@ -79,6 +82,33 @@ class TrackingClient:
                 GATEWAY_WORKER_READ_ERRORS.labels(resource).inc()
                 errors.append(f"{base}: {type(exc).__name__}")
         raise WorkersUnavailable("; ".join(errors))
+
+
+    async def get_each_json(self, path_qs: str) -> tuple[list[Any], list[str]]:
+        """``path_qs`` from every configured worker at once (a read of each one's own
+        partitions): the JSON bodies of the 200 answers, and what each other one said;
+        WorkersUnavailable when none answered."""
+        if self._session is None:
+            raise RuntimeError("start() first")
+        answers = await asyncio.gather(*(self._get_one(self._session, base, path_qs) for base in self._urls))
+        bodies = [body for body, _ in answers if body is not None]
+        problems = [problem for _, problem in answers if problem is not None]
+        if not bodies:
+            raise WorkersUnavailable("; ".join(problems))
+        return bodies, problems
+
+    @staticmethod
+    async def _get_one(session: aiohttp.ClientSession, base: str, path_qs: str) -> tuple[Any, str | None]:
+        try:
+            async with session.get(base + path_qs) as resp:
+                if resp.status == 200:
+                    return json.loads(await resp.read()), None
+                if resp.status >= 500:
+                    GATEWAY_WORKER_READ_ERRORS.labels(read_resource(path_qs)).inc()
+                return None, f"{base}: {resp.status}"
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            GATEWAY_WORKER_READ_ERRORS.labels(read_resource(path_qs)).inc()
+            return None, f"{base}: {type(exc).__name__}"
 
 
 def read_resource(path_qs: str) -> str:

@@ -12,7 +12,7 @@ claim, space separated as in OAuth 2.0):
 - ``service``: a machine client (a shop front, a sign-up service): every
   route but the admin ones, for any customer.
 - ``operator``: every route, the admin ones included (stock adjustments,
-  prices, shipments, dead letters).
+  prices, shipments, dead letters, the console's status).
 
 Each operation (by its OpenAPI operationId) has one ``Rule`` in ``RULES``;
 a route without one is refused (the gateway will not start with such a
@@ -58,6 +58,17 @@ RULES: Mapping[str, Rule] = {
     "readyz": Rule.PUBLIC,
     "metrics": Rule.PUBLIC,
     "openapi": Rule.PUBLIC,
+    "home": Rule.PUBLIC,  # the pages and their scripts hold no data: they call the routes below with a token
+    "shopPage": Rule.PUBLIC,
+    "consolePage": Rule.PUBLIC,
+    "pageAsset": Rule.PUBLIC,
+    "whoAmI": Rule.ANY,
+    "listProducts": Rule.ANY,
+    "listInventory": Rule.SERVICE,
+    "recentOrders": Rule.OPERATOR,
+    "clusterStatus": Rule.OPERATOR,
+    "deadLetters": Rule.OPERATOR,
+    "replayDeadLetter": Rule.OPERATOR,
     "placeOrder": Rule.OWNER,
     "getOrder": Rule.OWNER,
     "cancelOrder": Rule.OWNER,

@@ -24,6 +24,7 @@ __all__ = [
     "apply_change",
     "as_changed_by",
     "available",
+    "band",
     "change_at",
     "record_applied",
     "stamped",
@@ -34,6 +35,7 @@ __all__ = [
     "release",
     "reserve",
     "sell",
+    "threshold_of",
 ]
 
 Row = m.StockLevel
@@ -157,9 +159,15 @@ def adjust(stock: Row | None, kind: str, msg: Any) -> Row | None:
     return new
 
 
-def _band(stock: Row, default_threshold: int) -> str:
+def threshold_of(stock: Row, default_threshold: int) -> int:
+    """The product's own low-stock threshold, else the deployment's."""
     threshold = stock.get("lowStockThreshold")
-    threshold = default_threshold if threshold is None else threshold
+    return default_threshold if threshold is None else threshold
+
+
+def band(stock: Row, default_threshold: int) -> str:
+    """``out`` (nothing available), ``low`` (under the threshold) or ``ok``."""
+    threshold = threshold_of(stock, default_threshold)
     level = available(stock)
     return "out" if level <= 0 else "low" if level < threshold else "ok"
 
@@ -179,14 +187,13 @@ def level_events(old: Row | None, new: Row, default_threshold: int, cause: str, 
     if old is None:
         return []
     kinds = []
-    crossing = CROSSINGS.get((_band(old, default_threshold), _band(new, default_threshold)))
+    crossing = CROSSINGS.get((band(old, default_threshold), band(new, default_threshold)))
     if crossing is not None:
         kinds.append(crossing)
     if new["onHand"] < new["reserved"] and not old["onHand"] < old["reserved"]:
         kinds.append("StockShortage")
-    threshold = new.get("lowStockThreshold")
     data = {"productId": new["productId"], "onHand": new["onHand"], "reserved": new["reserved"],
-            "available": available(new), "threshold": default_threshold if threshold is None else threshold}
+            "available": available(new), "threshold": threshold_of(new, default_threshold)}
     return [envelope(kind, f"evt_{new['productId']}_{kind}_{cause}", at_iso, data) for kind in kinds]
 
 

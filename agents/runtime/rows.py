@@ -60,6 +60,10 @@ class Rows(Generic[RowT]):
             del self.table[key]
 
     def items(self) -> Iterator[tuple[bytes, RowT]]:
-        """This worker's active partitions only (Faust iterates those)."""
+        """This worker's active partitions only (Faust iterates those), and only this
+        table's rows: a store shared with other tables (the stock rows and the
+        reservations, ``TableSpec.stored_in``) holds rows of their schemas too."""
         for key, raw in self.table.items():
-            yield key, cast(RowT, self._codec.decode(raw).record)
+            decoded = self._codec.decode(raw)
+            if decoded.schema == self._schema:
+                yield key, cast(RowT, decoded.record)

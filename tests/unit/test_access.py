@@ -14,8 +14,10 @@ from orderflow.tables.access import RULES, Caller, Decision, Rule, Scope, caller
 CUSTOMER = Caller("cust_a", frozenset({Scope.CUSTOMER}))
 SERVICE = Caller("shop", frozenset({Scope.SERVICE}))
 OPERATOR = Caller("ops", frozenset({Scope.OPERATOR}))
-ADMIN = ("adjustInventory", "setPrice", "recordShipment", "refundPayment")
+ADMIN = ("adjustInventory", "setPrice", "recordShipment", "refundPayment", "recentOrders", "clusterStatus",
+         "deadLetters", "replayDeadLetter")
 OPEN = ("healthz", "readyz", "metrics", "openapi")
+PAGES = ("home", "shopPage", "consolePage", "pageAsset")  # static files: the data behind them needs a token
 
 
 def allowed(caller: Caller) -> set[str]:
@@ -34,14 +36,16 @@ def test_every_served_route_maps_to_an_operation_with_a_rule() -> None:
             assert operations[(route.method, normalised(route.resource.canonical))] in RULES
 
 
-def test_only_health_readiness_metrics_and_the_description_are_open() -> None:
-    assert {op for op, rule in RULES.items() if rule is Rule.PUBLIC} == set(OPEN)
+def test_only_health_readiness_metrics_the_description_and_the_pages_files_are_open() -> None:
+    assert {op for op, rule in RULES.items() if rule is Rule.PUBLIC} == set(OPEN) | set(PAGES)
 
 
 def test_a_customer_calls_its_own_routes_and_products_but_no_admin_or_stock_route() -> None:
-    assert allowed(CUSTOMER) == set(OPEN) | {"placeOrder", "getOrder", "changeOrder", "cancelOrder", "orderEvents",
-                                             "getOrderPayment", "getPayment", "getShipment", "customerOrders",
-                                             "getCustomer", "updateCustomer", "getProduct"}
+    assert allowed(CUSTOMER) == set(OPEN) | set(PAGES) | {"whoAmI", "listProducts", "placeOrder", "getOrder",
+                                                          "changeOrder", "cancelOrder", "orderEvents",
+                                                          "getOrderPayment", "getPayment", "getShipment",
+                                                          "customerOrders", "getCustomer", "updateCustomer",
+                                                          "getProduct"}
 
 
 def test_a_service_calls_everything_but_the_admin_routes() -> None:

@@ -15,7 +15,8 @@ from orderflow.agents.runtime.handling import Outbox, WrongWriter
 from orderflow.agents.runtime.rows import ReadOnly, Rows
 from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
-from orderflow.schemas.messages import OrderState
+from orderflow.schemas.messages import OrderState, Reservation, StockLevel
+from orderflow.tables.stock import new_stock
 
 ROOT = Path(__file__).resolve().parents[2]
 SEND_CALLS = {"send", "send_raw", "produce"}  # the agents' Outbox, the gateway's produce()
@@ -56,6 +57,18 @@ def test_rows_are_written_by_their_table_s_writer_only():
     read_only = Rows(table, Codec(), catalog.ORDERS_TABLE, OrderState)  # type: ignore[arg-type]
     with pytest.raises(ReadOnly, match="only process_orders writes it"):
         read_only.delete(b"ord_1")
+
+
+def test_the_rows_of_a_shared_store_are_each_listed_by_their_own_table_only():
+    store: dict[bytes, bytes] = {}
+    stock = Rows(store, Codec(), catalog.STOCK_TABLE, StockLevel, writer=catalog.MANAGE_STOCK)  # type: ignore[arg-type]
+    reservations = Rows(store, Codec(), catalog.RESERVATIONS_TABLE, Reservation,  # type: ignore[arg-type]
+                        writer=catalog.MANAGE_STOCK)
+    stock.put(b"p1", new_stock("p1"))
+    reservations.put(b"p1/o1/0", {"state": "reserved", "quantity": 2, "unitPriceCents": 100, "reason": None,
+                                  "previousState": None, "history": []})
+    assert [key for key, _ in stock.items()] == [b"p1"]
+    assert [(key, row["quantity"]) for key, row in reservations.items()] == [(b"p1/o1/0", 2)]
 
 
 def test_the_saga_s_commands_go_to_topics_it_owns():
