@@ -20,6 +20,7 @@ from importlib import resources
 from aiohttp import web
 
 from orderflow.gateway.errors import json_error
+from orderflow.gateway.handling import path_id
 
 __all__ = ["ASSETS", "routes"]
 
@@ -58,7 +59,7 @@ async def console(request: web.Request) -> web.Response:
 
 
 async def asset(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
+    name = path_id(request, "name")  # a dot segment is a 400, as for every other id
     if name not in ASSETS:
         return json_error(404, "not_found", f"no asset {name!r}")
     return web.Response(body=_file(name), content_type=ASSETS[name], charset="utf-8", headers=SECURITY_HEADERS)

@@ -120,8 +120,13 @@ def test_invalid_requests_get_json_4xx_and_write_nothing(api: Any, stack: DevSta
     assert after == before, f"invalid requests wrote to Kafka; accepted: {accepted}"
 
 
-@pytest.mark.parametrize("op", PROTECTED, ids=lambda op: op.operation_id)
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+# an operation that takes no input has no invalid request to make
+UNAUTHORIZED_CASES = [pytest.param(op, mode, id=f"{mode.value}-{op.operation_id}") for op in PROTECTED
+                      for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+                      if mode is GenerationMode.POSITIVE or op in TAKES_INPUT]
+
+
+@pytest.mark.parametrize(("op", "mode"), UNAUTHORIZED_CASES)
 def test_without_a_token_every_request_is_a_401_and_writes_nothing(api: Any, stack: DevStack, op: Operation,
                                                                  mode: GenerationMode) -> None:
     servers = stack.settings.kafka_servers
