@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := $(shell find core agents bench gateway schemas tables broker simulator -type f \( -name '*.py' -o -name '*.avsc' -o -name '*.xml' -o -name '*.properties' -o -name '*.yml' -o -name '*.json' -o -name '*.html' -o -name '*.js' -o -name '*.css' \) 2>/dev/null)
 
-.PHONY: prometheus browser install install-python dev dev-observe test test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
+.PHONY: prometheus browser install install-python dev dev-observe test test-cluster test-fast test-unit test-chaos lint typecheck check messages docs constraints clean
 
 # The Python side (no JDK needed) and then Kafka's jars (JDK and Maven).
 install: $(VENV)/.installed
@@ -51,6 +51,11 @@ dev-observe: install
 
 test: install check
 	$(BIN)/python -m pytest
+
+# The multi-host test (tests/cluster: 3 brokers, 4 workers and the gateway in network
+# namespaces of their own, as root; loopback addresses 127.0.0.x elsewhere); longer than CI allows.
+test-cluster: install
+	ORDERFLOW_CLUSTER_TEST=1 $(BIN)/python -m pytest tests/cluster -s
 
 # Pure tests only: no broker, so no JDK or Maven either (seconds).
 test-unit: install-python

@@ -17,6 +17,11 @@ listener answers an AdminClient metadata request that lists every expected broke
 (and, for ``start()``, a live leader for every partition it knows).
 Each JVM runs in its own process group; ``stop()`` (also registered with ``atexit``)
 terminates them, with SIGKILL as the fallback.
+
+By default every node listens on 127.0.0.1. With ``hosts``, node *i* runs on
+host *i*: it listens and advertises that host's address (the same ports on
+every host) and is started through the host's command prefix, e.g.
+``ip netns exec <namespace>`` for a network namespace of its own.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from orderflow.broker.runtime import (
     log4j_config,
 )
 from orderflow.certs import write_private
+from orderflow.processes import ProcessHost
 
 __all__ = ["BrokerSecurity", "KafkaStartError", "LocalKafka"]
 
@@ -114,7 +120,12 @@ class _Node:
     port: int
     controller_port: int
     home: Path
+    host: ProcessHost = ProcessHost(HOST)
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return self.host.address
 
     @property
     def config_path(self) -> Path:
@@ -172,7 +183,10 @@ class LocalKafka:
         *,
         lib_dir: Path | None = None,
         security: BrokerSecurity | None = None,
+        hosts: tuple[ProcessHost, ...] | None = None,
     ) -> None:
+        if hosts is not None and len(hosts) != nodes:
+            raise ValueError(f"{nodes} nodes need {nodes} hosts, not {len(hosts)}")
         if nodes < 1:
             raise ValueError(f"nodes must be >= 1, not {nodes}")
         if not 0 <= port <= 65535 - 2 * nodes:
@@ -186,9 +200,13 @@ class LocalKafka:
             security, ca_file=Path(security.ca_file).resolve(), keystore=Path(security.keystore).resolve())
         self.startup_seconds: float | None = None
         self._lib_dir = Path(lib_dir).resolve() if lib_dir is not None else None
-        ports = _free_ports(2 * nodes) if port == 0 else list(range(port, port + 2 * nodes))
+        if hosts is not None:  # one node a host: the same two ports on each
+            ports = [port or 9092, (port or 9092) + 1] * nodes
+        else:
+            ports = _free_ports(2 * nodes) if port == 0 else list(range(port, port + 2 * nodes))
+        placed = hosts or (ProcessHost(HOST),) * nodes
         self._nodes = {
-            i: _Node(i, ports[2 * i - 2], ports[2 * i - 1], self.run_dir / f"node-{i}")
+            i: _Node(i, ports[2 * i - 2], ports[2 * i - 1], self.run_dir / f"node-{i}", placed[i - 1])
             for i in range(1, nodes + 1)
         }
         self._atexit_registered = False
@@ -198,7 +216,7 @@ class LocalKafka:
 
     @property
     def bootstrap_servers(self) -> str:
-        return ",".join(f"{HOST}:{n.port}" for n in self._nodes.values())
+        return ",".join(f"{n.address}:{n.port}" for n in self._nodes.values())
 
     @property
     def version(self) -> str:
@@ -360,8 +378,9 @@ class LocalKafka:
     def _listener_properties(self, node: _Node) -> dict[str, object]:
         if self.security is None:
             return {
-                "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
-                "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+                "listeners": f"PLAINTEXT://{node.address}:{node.port},CONTROLLER://{node.address}:"
+                             f"{node.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{node.address}:{node.port}",
                 "inter.broker.listener.name": "PLAINTEXT",
                 "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             }
@@ -370,8 +389,8 @@ class LocalKafka:
         admin_login = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
                        f'username="{sec.admin}" password="{sec.users[sec.admin]}";')
         return {
-            "listeners": f"CLIENT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
-            "advertised.listeners": f"CLIENT://{HOST}:{node.port}",
+            "listeners": f"CLIENT://{node.address}:{node.port},CONTROLLER://{node.address}:{node.controller_port}",
+            "advertised.listeners": f"CLIENT://{node.address}:{node.port}",
             # the brokers replicate over the clients' listener, as the admin user
             "inter.broker.listener.name": "CLIENT",
             "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SSL",
@@ -412,7 +431,7 @@ class LocalKafka:
 
     def _server_properties(self, node: _Node) -> str:
         rf, min_isr = self.replication_factor, self.min_insync_replicas
-        voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self._nodes.values())
+        voters = ",".join(f"{n.node_id}@{n.address}:{n.controller_port}" for n in self._nodes.values())
         props = {
             "process.roles": "broker,controller",
             "node.id": node.node_id,
@@ -449,7 +468,8 @@ class LocalKafka:
         ]
 
     def _launch(self, node: _Node, lib: Path) -> None:
-        cmd = [*self._java_cmd(lib), f"-Dkafka.logs.dir={node.home}", "kafka.Kafka", str(node.config_path)]
+        cmd = [*node.host.prefix, *self._java_cmd(lib), f"-Dkafka.logs.dir={node.home}", "kafka.Kafka",
+               str(node.config_path)]
         self._register_atexit()
         with node.log_path.open("ab") as out:
             out.write(f"---- orderflow: starting node {node.node_id} at {time.ctime()} ----\n".encode())
@@ -591,14 +611,14 @@ def _format_storage(java_cmd: list[str], nodes: list[_Node], cluster_id: str, de
 
 def _probe(node: _Node, timeout: float, security: BrokerSecurity | None) -> ClusterMetadata | str:
     """A metadata response from ``node``'s own listener, or why there is none."""
-    config: dict[str, Any] = {"bootstrap.servers": f"{HOST}:{node.port}", "logger": _rdkafka_log}
+    config: dict[str, Any] = {"bootstrap.servers": f"{node.address}:{node.port}", "logger": _rdkafka_log}
     if security is not None:
         config |= security.admin_config()
     admin = AdminClient(config)
     try:
         return admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        return f"no metadata from {HOST}:{node.port}: {exc.args[0].str() if exc.args else exc}"
+        return f"no metadata from {node.address}:{node.port}: {exc.args[0].str() if exc.args else exc}"
 
 
 def _leaderless(metadata: ClusterMetadata) -> list[str]:

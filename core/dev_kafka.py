@@ -45,11 +45,13 @@ def password_file(settings: Settings, user: str) -> Path:
     return ensure_secret(settings.dev_key_dir / "kafka" / user)
 
 
-def broker_security(settings: Settings) -> BrokerSecurity:
-    """The local broker's users, certificate and CA (made on first use)."""
+def broker_security(settings: Settings, addresses: tuple[str, ...] = ()) -> BrokerSecurity:
+    """The local broker's users, certificate and CA (made on first use); the certificate is also
+    for ``addresses`` (nodes on hosts of their own)."""
     from orderflow.broker import BrokerSecurity
 
-    node = ensure_server_cert(tls_dir(settings), NODE_NAME, NODE_HOSTS, common_name=NODE_NAME, client_auth=True)
+    node = ensure_server_cert(tls_dir(settings), NODE_NAME, [*NODE_HOSTS, *addresses], common_name=NODE_NAME,
+                              client_auth=True)
     keystore = tls_dir(settings) / f"{NODE_NAME}-keystore.pem"
     write_private(keystore, node.key_file.read_text() + node.cert_file.read_text())
     users = {user: password_file(settings, user).read_text().strip() for user in USERS}

@@ -17,11 +17,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from orderflow.certs import client_context
 
-__all__ = ["Child", "orderflow_command", "wait_http_ok"]
+__all__ = ["Child", "ProcessHost", "orderflow_command", "wait_http_ok"]
 
 PR_SET_PDEATHSIG = 1
 
@@ -36,6 +37,15 @@ def orderflow_command(*args: str) -> list[str]:
     # -P: never put the working directory on sys.path (the repo root holds
     # folders named like well-known packages).
     return [sys.executable, "-P", "-m", "orderflow.cli", *args]
+
+
+@dataclass(frozen=True)
+class ProcessHost:
+    """A host a process runs on: its address, and how a process is started there
+    (e.g. ``ip netns exec <namespace>`` for a network namespace; nothing for this machine)."""
+
+    address: str
+    prefix: tuple[str, ...] = ()
 
 
 class Child:

@@ -18,6 +18,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from orderflow.dev_kafka import broker_security, password_file, settings_as
 from orderflow.kafka_acls import ADMIN, GATEWAY, OPERATOR, WORKER, apply_acls
 from orderflow.kafka_client import KafkaClient
 from orderflow.observability import ALERTMANAGER_FILE, ScrapeTargets, write_config
-from orderflow.processes import Child, orderflow_command, wait_http_ok
+from orderflow.processes import Child, ProcessHost, orderflow_command, wait_http_ok
 from orderflow.settings import Settings
 from orderflow.signing import PUBLIC_NAME, DevKey, ensure_dev_key, ensure_secret, mint
 from orderflow.topics import ensure_topics
@@ -37,12 +38,21 @@ from orderflow.topics import ensure_topics
 if TYPE_CHECKING:
     from orderflow.broker import LocalKafka
 
-__all__ = ["DevStack"]
+__all__ = ["DevStack", "Placement"]
 
 READY_TIMEOUT_S = 90.0
 SIMULATOR = "payment-sim"  # the payment simulator child's name
 PAYMENT_KEY_NAME = "payment-api-key"  # in the run directory's auth/: the simulator's key, when none is set
 SUPERVISE_EVERY_S = 0.5
+
+
+@dataclass
+class Placement:
+    """Which host each worker and the gateway run on (workers may be added later: append to ``workers``).
+    Without one, every process runs on this machine at its own port."""
+
+    workers: list[ProcessHost]
+    gateway: ProcessHost
 
 
 def _hosts(host: str) -> list[str]:
@@ -54,7 +64,10 @@ class DevStack:
     def __init__(self, settings: Settings, *, workers: int = 1, fresh: bool = False,
                  payment_simulator: bool = True, mail_sink: bool = True, carrier: bool = True, tls: bool | None = None,
                  echo: Callable[[str], None] = print, broker: LocalKafka | None = None,
-                 observe: bool = False, alert_scale: float = 1.0) -> None:
+                 observe: bool = False, alert_scale: float = 1.0, placement: Placement | None = None) -> None:
+        self.placement = placement
+        if placement is not None:
+            settings = settings.model_copy(update={"gateway_host": placement.gateway.address})
         self.settings = settings
         self.workers = workers
         self.payment_simulator = payment_simulator
@@ -122,7 +135,20 @@ class DevStack:
 
     def worker_url(self, index: int) -> str:
         scheme = "https" if self.settings.worker_tls else "http"
-        return f"{scheme}://{self.settings.worker_host}:{self.settings.worker_port + index}"
+        host, port = self._worker_address(index)
+        return f"{scheme}://{host}:{port}"
+
+    def _worker_address(self, index: int) -> tuple[str, int]:
+        if self.placement is not None:  # a host each, the same port on every one
+            return self.placement.workers[index].address, self.settings.worker_port
+        return self.settings.worker_host, self.settings.worker_port + index
+
+    def _prefix(self, worker: int | None) -> list[str]:
+        """How a worker (or, for None, the gateway) is started on its host."""
+        if self.placement is None:
+            return []
+        host = self.placement.gateway if worker is None else self.placement.workers[worker]
+        return list(host.prefix)
 
     @property
     def gateway_url(self) -> str:
@@ -247,8 +273,9 @@ class DevStack:
         if self.fresh and data_dir.exists():
             shutil.rmtree(data_dir)
         instance = f"{self.settings.app_id}-worker-{index}"
-        child = Child(f"worker-{index}", orderflow_command("worker"),
-                      self.environment(worker_port=self.settings.worker_port + index, data_dir=data_dir,
+        host, port = self._worker_address(index)
+        child = Child(f"worker-{index}", [*self._prefix(index), *orderflow_command("worker")],
+                      self.environment(worker_host=host, worker_port=port, data_dir=data_dir,
                                        worker_instance_id=instance, **self.kafka_user(WORKER)),
                       self.log_dir / f"worker-{index}.log")
         self.children.append(child)
@@ -272,6 +299,15 @@ class DevStack:
             self.children.remove(child)
         child.stop()
         return code
+
+    def add_worker(self) -> int:
+        """One more worker (on the next host of the placement, if there is one); its index.
+        The gateway keeps the worker URLs it started with: any worker routes a read to the owner."""
+        with self._lock:
+            index = self.workers
+            self.workers += 1
+            self._start_worker(index, wait=False)
+        return index
 
     def restart_worker(self, index: int, wait: bool = False) -> None:
         """Start a worker again on its port and data directory."""
@@ -315,7 +351,7 @@ class DevStack:
 
     @property
     def carrier_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.carrier_sim_port}"
+        return f"http://{self.settings.carrier_sim_host}:{self.settings.carrier_sim_port}"
 
     def _launch_carrier(self) -> tuple[Child, str]:
         """The carrier simulator the workers launched next book shipments with."""
@@ -382,7 +418,7 @@ class DevStack:
     def launch_gateway(self, name: str, **fields: object) -> Child:
         """Another gateway process on this stack (``fields``: its own settings, e.g. a port), stopped with it."""
         operator = {f"operator_{k}": v for k, v in self.kafka_user(OPERATOR).items()}  # its operator console's
-        child = Child(name, orderflow_command("gateway"),
+        child = Child(name, [*self._prefix(None), *orderflow_command("gateway")],
                       self.environment(**(self.kafka_user(GATEWAY) | operator | fields)),
                       self.log_dir / f"{name}.log")
         self.children.append(child)

@@ -18,6 +18,7 @@ client (the writes need the operator scope, tables/access.py):
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -67,44 +68,49 @@ def present_product(body: dict[str, Any], default_price_cents: int) -> dict[str,
             "available": body["available"], "inStock": body["available"] > 0}
 
 
-Listed = tuple[list[dict[str, Any]], web_params.Page, int]
+@dataclass(frozen=True)
+class Listed:
+    """A page of every worker's products, how many there are in all, and the workers that did not answer
+    (their products are missing from the list until they do)."""
+
+    page: list[dict[str, Any]]
+    wanted: web_params.Page
+    total: int
+    unanswered: list[str]
+
+    def response(self, key: str, shown: list[dict[str, Any]]) -> web.Response:
+        return web.json_response({key: shown, "pagination": {"page": self.wanted.page, "limit": self.wanted.limit,
+                                                             "total": self.total}, "unanswered": self.unanswered})
 
 
 async def _every_product(request: web.Request) -> Listed | web.Response:
-    """A page of every worker's products merged by productId, the page asked for and
-    how many there are in all; or the 400 for a bad page."""
+    """Every worker's products merged by productId, or the 400 for a bad page."""
     try:
         wanted = web_params.page(request.query)
     except web_params.BadQuery as exc:
         return json_error(400, "invalid_request", str(exc))
-    bodies, _ = await request.app[CONTEXT].tracking.get_each_json("/inventory")
-    merged = {p["productId"]: p for body in bodies for p in body["products"]}  # one owner each, but a
-    found = [merged[k] for k in sorted(merged)]  # rebalance may briefly show a product on two workers
+    bodies, unanswered = await request.app[CONTEXT].tracking.get_each_json("/inventory")
+    # one owner each, but during a rebalance a product may briefly be on two workers
+    merged = {p["productId"]: p for body in bodies for p in body["products"]}
+    found = [merged[k] for k in sorted(merged)]
     start = (wanted.page - 1) * wanted.limit
-    return found[start:start + wanted.limit], wanted, len(found)
-
-
-def _paged(key: str, found: list[dict[str, Any]], wanted: web_params.Page, total: int) -> web.Response:
-    return web.json_response({key: found, "pagination": {"page": wanted.page, "limit": wanted.limit,
-                                                         "total": total}})
+    return Listed(found[start:start + wanted.limit], wanted, len(found), unanswered)
 
 
 async def list_products(request: web.Request) -> web.Response:
     listed = await _every_product(request)
     if isinstance(listed, web.Response):
         return listed
-    page, wanted, total = listed
     default = request.app[CONTEXT].settings.default_price_cents
-    return _paged("products", [present_product(p, default) for p in page], wanted, total)
+    return listed.response("products", [present_product(p, default) for p in listed.page])
 
 
 async def list_inventory(request: web.Request) -> web.Response:
     listed = await _every_product(request)
     if isinstance(listed, web.Response):
         return listed
-    page, wanted, total = listed
-    return _paged("inventory", [{**present_inventory(p), "lowStockThreshold": p["lowStockThreshold"],
-                                 "level": p["level"]} for p in page], wanted, total)
+    return listed.response("inventory", [{**present_inventory(p), "lowStockThreshold": p["lowStockThreshold"],
+                                          "level": p["level"]} for p in listed.page])
 
 
 async def adjust_inventory(request: web.Request) -> web.Response:

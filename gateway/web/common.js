@@ -129,6 +129,21 @@ export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
 
+/** Fills the ``name``-page, -prev and -next controls of a paged list. */
+export function pager(name, pagination, perPage) {
+  const pages = Math.max(1, Math.ceil(pagination.total / perPage));
+  document.getElementById(`${name}-page`).textContent = `Page ${pagination.page} of ${pages}`;
+  document.getElementById(`${name}-prev`).disabled = pagination.page <= 1;
+  document.getElementById(`${name}-next`).disabled = pagination.page >= pages;
+}
+
+/** Says, under a list merged from every worker, when some did not answer. */
+export function partial(note, unanswered) {
+  showNotice(note, unanswered && unanswered.length
+    ? "Some entries may be missing: a worker did not answer (it may be restarting). They come back on their own."
+    : "");
+}
+
 /** A status as a badge whose class the style sheet colours (the text says it too). */
 export function badge(status) {
   return el("span", { class: `badge status-${status}` }, String(status).replaceAll("_", " "));

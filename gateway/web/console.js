@@ -3,7 +3,7 @@
 // low-stock marks, restocks and price changes, the last orders by status, and
 // dead letters with a replay button. Refreshed every few seconds.
 import {
-  api, badge, el, money, session, showError, showNotice, signIn, when,
+  api, badge, el, money, pager, partial, session, showError, showNotice, signIn, when,
 } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -75,41 +75,36 @@ async function loadStock() {
       ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8 }, "No products yet."))]));
     for (const [id, value] of typed) if ($(id)) $(id).value = value;  // a refresh keeps what is being typed
     if (focused && $(focused)) $(focused).focus();
-    const pages = Math.max(1, Math.ceil(data.pagination.total / STOCK_PER_PAGE));
-    $("stock-page").textContent = `Page ${data.pagination.page} of ${pages}`;
-    $("stock-prev").disabled = data.pagination.page <= 1;
-    $("stock-next").disabled = data.pagination.page >= pages;
+    pager("stock", data.pagination, STOCK_PER_PAGE);
+    partial($("stock-note"), data.unanswered);
   } catch (error) {
     fail(error);
   }
 }
 
-async function restockProduct(event, productId) {
+// A row's small form: send what was typed in its one field, say so, clear the field.
+async function submitField(event, fieldName, path, bodyOf, saying) {
   event.preventDefault();
   quiet();
-  const input = event.target.elements.quantity;
+  const input = event.target.elements[fieldName];
   try {
-    await api(state.token, "POST", `/api/v1/inventory/${encodeURIComponent(productId)}/adjustments`,
-      { type: "restock", quantity: Number(input.value), reason: "restocked from the console" });
-    say(`Restock of ${input.value} × ${productId} sent.`);
+    await api(state.token, "POST", path, bodyOf(input.value));
+    say(saying(input.value));
     input.value = "";
   } catch (error) {
     fail(error);
   }
 }
 
-async function priceProduct(event, productId) {
-  event.preventDefault();
-  quiet();
-  const input = event.target.elements.price;
-  try {
-    await api(state.token, "POST", `/api/v1/products/${encodeURIComponent(productId)}/price`,
-      { price: Number(input.value) });
-    say(`New price of ${productId} sent: ${input.value}.`);
-    input.value = "";
-  } catch (error) {
-    fail(error);
-  }
+function restockProduct(event, productId) {
+  return submitField(event, "quantity", `/api/v1/inventory/${encodeURIComponent(productId)}/adjustments`,
+    (value) => ({ type: "restock", quantity: Number(value), reason: "restocked from the console" }),
+    (value) => `Restock of ${value} × ${productId} sent.`);
+}
+
+function priceProduct(event, productId) {
+  return submitField(event, "price", `/api/v1/products/${encodeURIComponent(productId)}/price`,
+    (value) => ({ price: Number(value) }), (value) => `New price of ${productId} sent: ${value}.`);
 }
 
 async function loadRecentOrders() {

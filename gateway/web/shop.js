@@ -3,7 +3,7 @@
 // see its history, payment and shipment, cancel while allowed, page through
 // one's own orders. Everything comes from the /api/v1 routes.
 import {
-  api, badge, el, money, serverEvents, session, showError, showNotice, signIn, when,
+  api, badge, el, money, pager, partial, serverEvents, session, showError, showNotice, signIn, when,
 } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -13,7 +13,8 @@ const ORDERS_PER_PAGE = 5;
 const PRODUCTS_EVERY_MS = 5000;
 const UNDONE = new Set(["rejected", "payment_failed", "cancelled"]);
 const SETTLE_TRIES = 30;
-const SETTLE_EVERY_MS = 2000;  // availability changes as others order and operators restock
+const SETTLE_EVERY_MS = 2000;
+const BETWEEN_EVENTS_MS = 3000;  // availability changes as others order and operators restock
 // Where a cancel may still be asked for (the gateway refuses it once the parcel is picked up).
 const CANCELLABLE = new Set(["pending", "pending_payment", "confirmed"]);
 const state = { token: null, customerId: null, productPage: 1, orderPage: 1, watched: null, orderId: null };
@@ -28,13 +29,6 @@ function quiet() {
 
 function newKey() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
-}
-
-function pager(name, pagination, perPage) {
-  const pages = Math.max(1, Math.ceil(pagination.total / perPage));
-  $(`${name}-page`).textContent = `Page ${pagination.page} of ${pages}`;
-  $(`${name}-prev`).disabled = pagination.page <= 1;
-  $(`${name}-next`).disabled = pagination.page >= pages;
 }
 
 function productRow(product) {
@@ -71,6 +65,7 @@ async function loadProducts() {
       body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4 }, "No products yet."))]));
     }
     pager("products", data.pagination, PRODUCTS_PER_PAGE);
+    partial($("products-note"), data.unanswered);
   } catch (error) {
     fail(error);
   }
@@ -183,31 +178,24 @@ async function settle(orderId, signal) {
   }
 }
 
-async function watch(orderId) {
-  if (state.watched) state.watched.abort();
-  const watched = new AbortController();
-  Object.assign(state, { watched, orderId });
-  quiet();
-  $("order").hidden = false;
-  $("order-id").textContent = orderId;
-  $("order-status").textContent = "looking it up…";
+async function follow(orderId, signal) {
   let retries = 0;
-  while (!watched.signal.aborted) {
+  while (!signal.aborted) {
     try {
       await refresh(orderId).catch((error) => { if (error.status !== 404) throw error; });
       const path = `/api/v1/orders/${encodeURIComponent(orderId)}/events`;
-      for await (const change of serverEvents(state.token, path, watched.signal)) {
+      for await (const change of serverEvents(state.token, path, signal)) {
         retries = 0;
         if (change.event === "status") {
           await refresh(orderId);
           loadOrders();
         }
       }
-      await settle(orderId, watched.signal);  // the stream ends with the order
+      await settle(orderId, signal);  // the stream ends with the order
       loadProducts();
       return;
     } catch (error) {
-      if (watched.signal.aborted) return;
+      if (signal.aborted) return;
       retries += 1;
       // 404: placed a moment ago, not written yet; otherwise a dropped stream
       if (retries > 5) {
@@ -216,6 +204,23 @@ async function watch(orderId) {
       }
       await pause(1000);
     }
+  }
+}
+
+async function watch(orderId) {
+  if (state.watched) state.watched.abort();
+  const watched = new AbortController();
+  Object.assign(state, { watched, orderId });
+  quiet();
+  $("order").hidden = false;
+  $("order-id").textContent = orderId;
+  $("order-status").textContent = "looking it up…";
+  // the shipment moves (booked, in transit) without a status of the order's own: look again now and then
+  const between = setInterval(() => { if (!document.hidden) refresh(orderId).catch(() => {}); }, BETWEEN_EVENTS_MS);
+  try {
+    await follow(orderId, watched.signal);
+  } finally {
+    clearInterval(between);
   }
 }
 

@@ -16,7 +16,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from support.browser import PHONE, chromium, screenshot, wait_for
 from support.http import post_json
 from support.progress import produce_one
-from support.saga import inventory, new_customer, new_id, seed_stock
+from support.saga import advance, booked, inventory, new_customer, new_id, seed_stock
 from support.waiting import eventually_value
 
 from orderflow.deadletters import read
@@ -92,7 +92,7 @@ def test_a_bad_token_is_refused_with_a_sentence_not_raw_json(stack: DevStack, br
     assert not browser.find_element(By.ID, "signed-in").is_displayed()
 
 
-def test_a_customer_orders_two_products_and_watches_the_order_reach_confirmed_without_a_reload(
+def test_a_customer_orders_two_products_and_watches_the_order_confirmed_then_delivered_without_a_reload(
         stack: DevStack, browser: WebDriver) -> None:
     first, second = new_id(PRODUCT_PREFIX), new_id(PRODUCT_PREFIX)
     seed_stock(stack, first, 10, price=12.5)
@@ -115,6 +115,14 @@ def test_a_customer_orders_two_products_and_watches_the_order_reach_confirmed_wi
              what="the order listed")
     wait_for(browser, lambda b: product_row(b, "products", first).find_element(
         By.CSS_SELECTOR, "td[data-available]").get_attribute("data-available") == "8", what="8 left")
+    # then the parcel: booked with the carrier, picked up, delivered, each shown as it happens
+    parcel = booked(stack, order_id)
+    wait_for(browser, lambda b: parcel["trackingNumber"] in b.find_element(By.ID, "order-shipment").text,
+             what="the tracking number")
+    for step in ("picked_up", "in_transit", "delivered"):
+        assert advance(stack, parcel, step) == 200
+    shown_status(browser, "delivered")
+    assert "SimPost" in browser.find_element(By.ID, "order-shipment").text
     unlabelled = browser.execute_script(
         "return [...document.querySelectorAll('input')].filter(i => !i.labels.length && !i.ariaLabel).length")
     assert unlabelled == 0

@@ -13,8 +13,11 @@ from confluent_kafka import Producer
 from support.http import get, post_json
 from support.metrics import counter_total
 from support.saga import (
+    advance,
+    at_carrier_of,
     await_inventory,
     await_status,
+    booked,
     new_id,
     order_events,
     payments_of,
@@ -27,24 +30,6 @@ from support.waiting import eventually, eventually_value
 from orderflow.stack import DevStack
 
 pytestmark = pytest.mark.e2e
-
-
-def at_carrier_of(stack: DevStack, order_id: str) -> list[dict[str, Any]]:
-    """The carrier's shipments for an order (the simulator's own read, not the API a shipper uses)."""
-    return list(get(f"{stack.carrier_url}/_sim/references/{order_id}").json()["shipments"])
-
-
-def booked(stack: DevStack, order_id: str) -> dict[str, Any]:
-    """The order's shipment at the carrier, once it is booked there (exactly one)."""
-    found = eventually_value(lambda: at_carrier_of(stack, order_id), lambda shipments: len(shipments) > 0,
-                             timeout=30, what=f"the shipment of {order_id} booked")
-    assert len(found) == 1, found
-    return found[0]
-
-
-def advance(stack: DevStack, shipment: dict[str, Any], status: str) -> int:
-    """Move the parcel at the carrier; the simulator's answer (409 once it was cancelled)."""
-    return post_json(f"{stack.carrier_url}/_sim/shipments/{shipment['shipmentId']}/advance", {"status": status}).status
 
 
 def order(stack: DevStack, order_id: str) -> dict[str, Any]:

@@ -32,8 +32,10 @@ from orderflow.stack import DevStack
 
 pytestmark = pytest.mark.e2e
 
-ADMIN = ("adjustInventory", "setPrice", "recordShipment", "refundPayment")
-NOT_FOR_CUSTOMERS = (*ADMIN, "createCustomer", "getInventory")
+ADMIN = ("adjustInventory", "setPrice", "recordShipment", "refundPayment", "recentOrders", "clusterStatus",
+         "deadLetters", "replayDeadLetter")
+NOT_FOR_CUSTOMERS = (*ADMIN, "createCustomer", "getInventory", "listInventory")
+FOR_ANY_CALLER = ("whoAmI", "listProducts")  # nobody's own: every valid token gets the same answer
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,13 @@ def calls(world: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
         "adjustInventory": ("POST", "/api/v1/inventory/prod_auth/adjustments", {"type": "restock", "quantity": 5}),
         "getProduct": ("GET", "/api/v1/products/prod_auth", None),
         "setPrice": ("POST", "/api/v1/products/prod_auth/price", {"price": 1.0}),
+        "whoAmI": ("GET", "/api/v1/me", None),
+        "listProducts": ("GET", "/api/v1/products", None),
+        "listInventory": ("GET", "/api/v1/inventory", None),
+        "recentOrders": ("GET", "/api/v1/admin/recent-orders", None),
+        "clusterStatus": ("GET", "/api/v1/admin/status", None),
+        "deadLetters": ("GET", "/api/v1/admin/dead-letters", None),
+        "replayDeadLetter": ("POST", "/api/v1/admin/dead-letters/0:0/replay", None),
     }
 
 
@@ -132,6 +141,8 @@ def test_a_customer_sees_nothing_of_another_customer_and_calls_no_admin_route(st
             assert 'error="insufficient_scope"' in reply.headers["WWW-Authenticate"], what
         elif operation == "getProduct":
             assert reply.status == 404, what  # any caller may read products; this one has no stock row
+        elif operation in FOR_ANY_CALLER:
+            assert reply.status == 200, what
         else:
             assert (reply.status, reply.json()["error"]) == (404, "not_found"), what
     assert end_offsets(stack.settings.kafka_servers) == before
@@ -154,6 +165,8 @@ def test_a_customer_reads_its_own_order_with_the_payment_method_masked(stack: De
     assert listed.status == 200 and world["order"] in {o["orderId"] for o in listed.json()["orders"]}
     record = call(stack, "GET", f"/api/v1/customers/{world['a']}", None, world["token_a"])
     assert record.status == 200 and record.json()["customerId"] == world["a"]
+    me = call(stack, "GET", "/api/v1/me", None, world["token_a"])
+    assert me.json() == {"subject": world["a"], "scopes": ["customer"], "customerId": world["a"]}
 
 
 def test_a_customer_places_an_order_for_itself(stack: DevStack, world: dict[str, Any]) -> None:

@@ -159,3 +159,21 @@ def publish_shipment_event(producer: Any, order_id: str, kind: str) -> None:
     producer.produce(catalog.SHIPMENT_EVENTS.name, key=order_id.encode(),
                      value=CODEC.encode(f"orderflow.v1.{kind}", record))
     assert producer.flush(10) == 0
+
+
+def at_carrier_of(stack: DevStack, order_id: str) -> list[dict[str, Any]]:
+    """The carrier's shipments for an order (the simulator's own read, not the API a shipper uses)."""
+    return list(get(f"{stack.carrier_url}/_sim/references/{order_id}").json()["shipments"])
+
+
+def booked(stack: DevStack, order_id: str) -> dict[str, Any]:
+    """The order's shipment at the carrier, once it is booked there (exactly one)."""
+    found = eventually_value(lambda: at_carrier_of(stack, order_id), lambda shipments: len(shipments) > 0,
+                             timeout=30, what=f"the shipment of {order_id} booked")
+    assert len(found) == 1, found
+    return found[0]
+
+
+def advance(stack: DevStack, shipment: dict[str, Any], status: str) -> int:
+    """Move the parcel at the carrier; the simulator's answer (409 once it was cancelled)."""
+    return post_json(f"{stack.carrier_url}/_sim/shipments/{shipment['shipmentId']}/advance", {"status": status}).status
