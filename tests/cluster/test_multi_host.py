@@ -85,7 +85,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[DevStack, LocalKafka, HostNetwork]
 
 
 def rebalance_seconds(stack: DevStack, index: int) -> tuple[float, float]:
-    """(sum, count) of a worker's rebalance histogram; (0, 0) when it does not answer."""
+    """(sum, count) of a worker's rebalance histogram."""
     reply = get(f"{stack.worker_url(index)}/metrics", timeout=5)
     found = {"sum": 0.0, "count": 0.0}
     for family in text_string_to_metric_families(reply.body.decode()):
@@ -100,15 +100,30 @@ def live(stack: DevStack) -> list[int]:
     return [i for i in range(stack.workers) if any(c.name == f"worker-{i}" and c.alive() for c in stack.children)]
 
 
+def add_a_worker(stack: DevStack) -> None:
+    index = stack.add_worker()
+    eventually(lambda: ready(stack, index), timeout=180, what=f"worker-{index} ready")
+
+
+def ready(stack: DevStack, index: int) -> bool:
+    try:
+        return get(f"{stack.worker_url(index)}/readyz", timeout=5).status == 200
+    except OSError:  # not listening yet
+        return False
+
+
 def step(stack: DevStack, stream: OrderStream, name: str, action: Callable[[], Any]) -> dict[str, Any]:
     """Take one step under the stream; then every order sent so far settles, a sample reads back."""
-    eventually(lambda: stream.sent(len(stream.order_ids) + 150), timeout=120, what="orders flowing first")
+    flowing = len(stream.order_ids) + 150
+    eventually(lambda: stream.sent(flowing), timeout=120, what="orders flowing first")
     before = {i: rebalance_seconds(stack, i) for i in live(stack)}
     started = time.monotonic()
     action()
     sent = list(stream.order_ids)
     settle(stack, sent, timeout=300)
     settled_s = time.monotonic() - started
+    eventually(lambda: all(ready(stack, i) for i in live(stack)), timeout=180, what="every worker left ready")
+    ready_s = time.monotonic() - started
     after = {i: rebalance_seconds(stack, i) for i in live(stack)}
     rebalances = {f"worker-{i}": round(after[i][0] - before.get(i, (0.0, 0.0))[0], 2) for i in after}
     worst_read = 0.0
@@ -117,7 +132,8 @@ def step(stack: DevStack, stream: OrderStream, name: str, action: Callable[[], A
         reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}", timeout=stack.settings.request_timeout_s)
         assert reply.status == 200, (order_id, reply.status, reply.body[:200])
         worst_read = max(worst_read, time.monotonic() - asked)
-    figures = {"step": name, "settled_after_s": round(settled_s, 1), "rebalance_s": rebalances,
+    figures = {"step": name, "settled_after_s": round(settled_s, 1), "all_ready_after_s": round(ready_s, 1),
+               "rebalance_s": rebalances,
                "worst_read_ms": round(worst_read * 1000, 1), "orders_settled": len(sent)}
     print(f"\n{figures}")
     return figures
@@ -131,12 +147,13 @@ def test_workers_join_leave_and_die_and_a_broker_host_drops_off_under_a_stream(t
 
         def broker_host_off_and_back() -> None:
             hosts.offline("b2")
-            eventually(lambda: stream.acknowledged(stream.delivered + 100), timeout=120,
+            without = stream.delivered + 100
+            eventually(lambda: stream.acknowledged(without), timeout=120,
                        what="orders acknowledged with broker 2's host away")
             hosts.online("b2")
 
         figures = [
-            step(stack, stream, "a fourth worker joins", stack.add_worker),
+            step(stack, stream, "a fourth worker joins", lambda: add_a_worker(stack)),
             step(stack, stream, "worker-1 leaves cleanly", lambda: stack.kill_worker(1, signal.SIGTERM)),
             step(stack, stream, "worker-2 is killed -9", lambda: stack.kill_worker(2, signal.SIGKILL)),
             step(stack, stream, "broker 2's host off the network and back", broker_host_off_and_back),
