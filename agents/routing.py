@@ -46,6 +46,12 @@ class TableRouter:
                 return str(url).rstrip("/")
         return None
 
+    def owners(self) -> set[str]:
+        """The canonical URLs of the workers that own a partition of this table now."""
+        changelog = self._table.changelog_topic.get_topic_name()
+        return {str(url).rstrip("/") for url, topics in self._app.router.table_metadata(self._table.name).items()
+                if topics.get(changelog)}
+
     async def route(self, view: View, request: Request, key: bytes,
                     local: LocalHandler) -> Response:
         owner = self.owner_url(key)

@@ -10,6 +10,8 @@
   the gateway asks each worker and merges)
 - GET /recent-orders?limit=N (the last N orders to reach each status on this
   worker's partitions, from the order census; not routed either)
+- GET /members (the URLs of every worker that owns partitions now, from the
+  assignment Faust shares in the group: where those two are to be asked)
 - GET /customers/{customerId}/orders?page=P&limit=L
 - GET /payments/{orderId} (the order's payment row, with its payment method)
 - GET /shipments/{orderId} (the order's shipment row, with its customer)
@@ -190,6 +192,14 @@ class ProductsView(WorkerView):
                                        for key in sorted(stock.keys() | prices.keys())]})
 
 
+class MembersView(WorkerView):
+    """Every worker that owns partitions of the tables now, by the URL the others reach it at."""
+
+    async def get(self, request: Request, **params: Any) -> Response:
+        urls = set().union(*(router.owners() for router in self.reads.pipeline.routers.values()))
+        return self.json({"workers": sorted(urls)})
+
+
 def product_view(product_id: str, row: StockLevel | None, price: ProductPrice | None,
                  default_threshold: int) -> dict[str, Any]:
     """One product's stock and price as the worker answers for it."""
@@ -271,6 +281,7 @@ VIEWS: tuple[tuple[str, type[WorkerView], str], ...] = (
     ("/inventory/{product_id}", InventoryView, "get_inventory"),
     ("/inventory", ProductsView, "list_products"),
     ("/recent-orders", RecentOrdersView, "recent_orders"),
+    ("/members", MembersView, "members"),
     ("/customers/{customer_id}/orders", CustomerOrdersView, "list_orders"),
     ("/payments/{order_id}", PaymentView, "get_payment"),
     ("/shipments/{order_id}", ShipmentView, "get_shipment"),

@@ -415,11 +415,14 @@ class DevStack:
     def _launch_gateway(self) -> Child:
         return self.launch_gateway("gateway")
 
-    def launch_gateway(self, name: str, **fields: object) -> Child:
-        """Another gateway process on this stack (``fields``: its own settings, e.g. a port), stopped with it."""
+    def launch_gateway(self, name: str, host: ProcessHost | None = None, **fields: object) -> Child:
+        """Another gateway process on this stack (``fields``: its own settings, e.g. a port; ``host``:
+        a host of its own, at whose address it listens), stopped with it."""
         operator = {f"operator_{k}": v for k, v in self.kafka_user(OPERATOR).items()}  # its operator console's
-        child = Child(name, [*self._prefix(None), *orderflow_command("gateway")],
-                      self.environment(**(self.kafka_user(GATEWAY) | operator | fields)),
+        prefix = self._prefix(None) if host is None else list(host.prefix)
+        placed = {} if host is None else {"gateway_host": host.address}
+        child = Child(name, [*prefix, *orderflow_command("gateway")],
+                      self.environment(**(self.kafka_user(GATEWAY) | operator | placed | fields)),
                       self.log_dir / f"{name}.log")
         self.children.append(child)
         return child

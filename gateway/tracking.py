@@ -3,8 +3,9 @@ state tables and route each read to the worker that owns the key.
 
 Consumes nothing from Kafka; owns only an aiohttp client session. Tries each
 configured worker in turn, so one worker down does not fail reads; a read of
-every worker's own partitions (the product list, the recent orders) asks
-them all at once, so ``ORDERFLOW_WORKER_URLS`` must name each worker.
+every worker's own partitions (the product list, the recent orders) asks a
+worker for the group's members (``/members``) and then all of them at once,
+so ``ORDERFLOW_WORKER_URLS`` need only reach one worker for it.
 """
 
 from __future__ import annotations
@@ -84,13 +85,24 @@ class TrackingClient:
         raise WorkersUnavailable("; ".join(errors))
 
 
+    async def members(self) -> list[str]:
+        """The workers that own partitions now, as any worker knows them from the group's
+        assignment; the configured URLs when none can say (e.g. all are starting)."""
+        try:
+            status, body = await self.get_json("/members")
+        except WorkersUnavailable:
+            return self._urls
+        found = body.get("workers") if status == 200 and isinstance(body, dict) else None
+        return [str(url) for url in found] if found else self._urls
+
     async def get_each_json(self, path_qs: str) -> tuple[list[Any], list[str]]:
-        """``path_qs`` from every configured worker at once (a read of each one's own
+        """``path_qs`` from every worker of the group at once (a read of each one's own
         partitions): the JSON bodies of the 200 answers, and what each other one said;
         WorkersUnavailable when none answered."""
         if self._session is None:
             raise RuntimeError("start() first")
-        answers = await asyncio.gather(*(self._get_one(self._session, base, path_qs) for base in self._urls))
+        urls = await self.members()
+        answers = await asyncio.gather(*(self._get_one(self._session, base, path_qs) for base in urls))
         bodies = [body for body, _ in answers if body is not None]
         problems = [problem for _, problem in answers if problem is not None]
         if not bodies:

@@ -1,11 +1,12 @@
 """The cluster path as between machines: 3 brokers (RF 3, min ISR 2) and 3
-workers on hosts of their own, the gateway on a fourth (network namespaces
-on one machine, tests/support/hosts.py), under a steady stream of orders.
+workers on hosts of their own, a gateway on a fourth and another on a fifth
+(network namespaces on one machine, tests/support/hosts.py), under a steady
+stream of orders.
 
 Step by step: a fourth worker joins, one leaves cleanly, one is killed -9,
 and one broker's host is taken off the network and put back. After each
 step every order sent so far settles and a sample of them reads back
-through the gateway within the read timeout; the time the step took to
+through both gateways within the read timeout; the time the step took to
 settle, each worker's rebalance time (``orderflow_rebalance_seconds``: from
 a rebalance's start until its tables are recovered) and the reads' worst
 time are printed. At the end the invariant checker finds nothing lost,
@@ -40,6 +41,7 @@ from support.waiting import eventually
 from orderflow.broker import LocalKafka, ensure_jars
 from orderflow.dev_kafka import broker_security
 from orderflow.ports import free_port
+from orderflow.processes import wait_http_ok
 from orderflow.settings import Settings
 from orderflow.stack import DevStack, Placement
 
@@ -52,12 +54,13 @@ SAMPLE_READS = 40
 
 
 @contextmanager
-def cluster(tmp_path: Path) -> Iterator[tuple[DevStack, LocalKafka, HostNetwork]]:
+def cluster(tmp_path: Path) -> Iterator[tuple[DevStack, list[str], HostNetwork]]:
+    """The stack on its hosts, the URLs of its two gateways (each on a host of its own), the hosts."""
     hosts = HostNetwork()
     try:
         brokers = tuple(hosts.add(f"b{i}") for i in (1, 2, 3))
         workers = [hosts.add(f"w{i}") for i in (1, 2, 3)]
-        gateway = hosts.add("gw")
+        gateway, second_gateway = hosts.add("gw"), hosts.add("gw2")
         spare = hosts.add("w4")  # the worker that joins
         settings = Settings(
             app_id=f"orderflow-hosts-{uuid.uuid4().hex[:6]}", run_dir=tmp_path / "stack",
@@ -75,8 +78,12 @@ def cluster(tmp_path: Path) -> Iterator[tuple[DevStack, LocalKafka, HostNetwork]
         try:
             stack.start()
             placement.workers.append(spare)  # where add_worker starts the fourth
-            authorize(stack.gateway_url, stack.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S))
-            yield stack, kafka, hosts
+            second = stack.launch_gateway("gateway-2", host=second_gateway)
+            gateways = [stack.gateway_url, f"http://{second_gateway.address}:{settings.gateway_port}"]
+            wait_http_ok(f"{gateways[1]}/readyz", second, 90, None)
+            for url in gateways:
+                authorize(url, stack.token(*TEST_SCOPES, subject="tests", ttl_s=TOKEN_TTL_S))
+            yield stack, gateways, hosts
         finally:
             stack.stop(kill=True)
             kafka.stop()
@@ -112,14 +119,22 @@ def ready(stack: DevStack, index: int) -> bool:
         return False
 
 
-def step(stack: DevStack, stream: OrderStream, name: str, action: Callable[[], Any]) -> dict[str, Any]:
-    """Take one step under the stream; then every order sent so far settles, a sample reads back."""
+def lists_every_product(gateway: str, products: list[str]) -> bool:
+    listed = get(f"{gateway}/api/v1/products?limit=100", timeout=10).json()
+    return sorted(p["productId"] for p in listed["products"]) == sorted(products) and not listed["unanswered"]
+
+
+def step(stack: DevStack, gateways: list[str], stream: OrderStream, name: str,
+         action: Callable[[], Any]) -> dict[str, Any]:
+    """Take one step under the stream; then every order sent so far settles, and a sample reads back
+    from each gateway."""
     flowing = len(stream.order_ids) + 150
     eventually(lambda: stream.sent(flowing), timeout=120, what="orders flowing first")
     before = {i: rebalance_seconds(stack, i) for i in live(stack)}
     started = time.monotonic()
     action()
     sent = list(stream.order_ids)
+    products = stream.products
     settle(stack, sent, timeout=300)
     settled_s = time.monotonic() - started
     eventually(lambda: all(ready(stack, i) for i in live(stack)), timeout=180, what="every worker left ready")
@@ -127,11 +142,16 @@ def step(stack: DevStack, stream: OrderStream, name: str, action: Callable[[], A
     after = {i: rebalance_seconds(stack, i) for i in live(stack)}
     rebalances = {f"worker-{i}": round(after[i][0] - before.get(i, (0.0, 0.0))[0], 2) for i in after}
     worst_read = 0.0
-    for order_id in random.Random(len(sent)).sample(sent, SAMPLE_READS):
+    for n, order_id in enumerate(random.Random(len(sent)).sample(sent, SAMPLE_READS)):
         asked = time.monotonic()
-        reply = get(f"{stack.gateway_url}/api/v1/orders/{order_id}", timeout=stack.settings.request_timeout_s)
+        reply = get(f"{gateways[n % len(gateways)]}/api/v1/orders/{order_id}",
+                    timeout=stack.settings.request_timeout_s)
         assert reply.status == 200, (order_id, reply.status, reply.body[:200])
         worst_read = max(worst_read, time.monotonic() - asked)
+    # a list over every worker's partitions, from both gateways: the fourth worker is in no gateway's
+    # ORDERFLOW_WORKER_URLS, so it is found through the group's members (GET /members on a worker)
+    for url in gateways:
+        eventually(lambda u=url: lists_every_product(u, products), timeout=30, what=f"every product listed by {url}")
     figures = {"step": name, "settled_after_s": round(settled_s, 1), "all_ready_after_s": round(ready_s, 1),
                "rebalance_s": rebalances,
                "worst_read_ms": round(worst_read * 1000, 1), "orders_settled": len(sent)}
@@ -140,7 +160,7 @@ def step(stack: DevStack, stream: OrderStream, name: str, action: Callable[[], A
 
 
 def test_workers_join_leave_and_die_and_a_broker_host_drops_off_under_a_stream(tmp_path: Path) -> None:
-    with cluster(tmp_path) as (stack, kafka, hosts):
+    with cluster(tmp_path) as (stack, gateways, hosts):
         products, customers, initial = seed(stack)
         stream = OrderStream(stack, products, customers, ORDERS, RATE)
         stream.start()
@@ -153,10 +173,10 @@ def test_workers_join_leave_and_die_and_a_broker_host_drops_off_under_a_stream(t
             hosts.online("b2")
 
         figures = [
-            step(stack, stream, "a fourth worker joins", lambda: add_a_worker(stack)),
-            step(stack, stream, "worker-1 leaves cleanly", lambda: stack.kill_worker(1, signal.SIGTERM)),
-            step(stack, stream, "worker-2 is killed -9", lambda: stack.kill_worker(2, signal.SIGKILL)),
-            step(stack, stream, "broker 2's host off the network and back", broker_host_off_and_back),
+            step(stack, gateways, stream, "a fourth worker joins", lambda: add_a_worker(stack)),
+            step(stack, gateways, stream, "worker-1 leaves cleanly", lambda: stack.kill_worker(1, signal.SIGTERM)),
+            step(stack, gateways, stream, "worker-2 is killed -9", lambda: stack.kill_worker(2, signal.SIGKILL)),
+            step(stack, gateways, stream, "broker 2's host off the network and back", broker_host_off_and_back),
         ]
         stream.join()
         settle(stack, stream.order_ids, timeout=300)
