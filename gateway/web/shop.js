@@ -193,6 +193,7 @@ async function follow(orderId, signal) {
       }
       await settle(orderId, signal);  // the stream ends with the order
       loadProducts();
+      loadOrders();
       return;
     } catch (error) {
       if (signal.aborted) return;
@@ -216,7 +217,10 @@ async function watch(orderId) {
   $("order-id").textContent = orderId;
   $("order-status").textContent = "looking it up…";
   // the shipment moves (booked, in transit) without a status of the order's own: look again now and then
-  const between = setInterval(() => { if (!document.hidden) refresh(orderId).catch(() => {}); }, BETWEEN_EVENTS_MS);
+  // (the list of one's orders is kept by another stage, a moment behind: it is looked at again too)
+  const between = setInterval(() => {
+    if (!document.hidden) refresh(orderId).then(loadOrders).catch(() => {});
+  }, BETWEEN_EVENTS_MS);
   try {
     await follow(orderId, watched.signal);
   } finally {

@@ -123,6 +123,8 @@ def test_a_customer_orders_two_products_and_watches_the_order_confirmed_then_del
         assert advance(stack, parcel, step) == 200
     shown_status(browser, "delivered")
     assert "SimPost" in browser.find_element(By.ID, "order-shipment").text
+    wait_for(browser, lambda b: "delivered" in b.find_element(
+        By.CSS_SELECTOR, f"#my-orders tr[data-order='{order_id}']").text, what="the list showing it delivered")
     unlabelled = browser.execute_script(
         "return [...document.querySelectorAll('input')].filter(i => !i.labels.length && !i.ariaLabel).length")
     assert unlabelled == 0
