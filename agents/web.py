@@ -45,6 +45,7 @@ from orderflow.schemas.messages import (
     StockLevel,
 )
 from orderflow.tables import customer_orders, shipments
+from orderflow.tables import orders as order_logic
 from orderflow.tables import prices as price_logic
 from orderflow.tables.stock import available, band, new_stock, threshold_of
 
@@ -226,9 +227,8 @@ class RecentOrdersView(WorkerView):
 
 
 def order_summary(row: OrderState) -> dict[str, Any]:
-    return {"orderId": row["orderId"], "customerId": row["customerId"], "status": row["status"],
-            "totalCents": row.get("totalCents"), "currency": row.get("currency", "USD"),
-            "lines": len(row["items"]), "createdAt": row["createdAt"], "updatedAt": row["updatedAt"]}
+    """The customer list's summary of an order (``tables.orders.summary``), with its line count."""
+    return {**order_logic.summary(row), "lines": len(row["items"])}
 
 
 class CustomerOrdersView(WorkerView):

@@ -27,14 +27,15 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from orderflow import deadletters, status
+from orderflow.agents import web_params
 from orderflow.gateway.auth import caller
 from orderflow.gateway.context import CONTEXT
 from orderflow.gateway.errors import json_error
 from orderflow.gateway.handling import path_id
+from orderflow.gateway.presenters import present_summary
 from orderflow.settings import Settings
 from orderflow.tables import access
 from orderflow.tables.clock import iso
-from orderflow.tables.money import amount
 
 __all__ = ["merge_recent", "present_dead_letter", "routes"]
 
@@ -52,12 +53,10 @@ async def who_am_i(request: web.Request) -> web.Response:
 
 def _limit(request: web.Request, default: int, high: int) -> int | web.Response:
     """The ``limit`` query parameter, or the 400 that names what is wrong with it."""
-    raw = request.query.get("limit")
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
-        return json_error(400, "invalid_request", f"limit must be a whole number from 1 to {high}")
-    return int(raw)
+    try:
+        return web_params.int_param(request.query, "limit", default, 1, high)
+    except web_params.BadQuery as exc:
+        return json_error(400, "invalid_request", str(exc))
 
 
 async def recent_orders(request: web.Request) -> web.Response:
@@ -83,10 +82,7 @@ def merge_recent(per_worker: list[dict[str, list[dict[str, Any]]]], limit: int) 
 
 
 def _summary(order: dict[str, Any]) -> dict[str, Any]:
-    total = order["totalCents"]
-    return {"orderId": order["orderId"], "customerId": order["customerId"], "status": order["status"],
-            "totalAmount": None if total is None else amount(total), "currency": order["currency"],
-            "lines": order["lines"], "createdAt": iso(order["createdAt"]), "updatedAt": iso(order["updatedAt"])}
+    return {**present_summary(order), "customerId": order["customerId"], "lines": order["lines"]}  # type: ignore[arg-type]
 
 
 async def _in_thread(settings: Settings, work: Callable[[Settings], ResultT]) -> ResultT | web.Response:

@@ -138,16 +138,26 @@ class Codec:
             raise EncodeError(f"{name}: {exc}") from exc
         return out.getvalue()
 
-    def decode(self, data: bytes | None) -> Decoded:
-        """Read a framed Avro value, whatever schema it names."""
-        if data is None:
-            raise DecodeError("empty value (tombstone)")
+    def _framing(self, data: bytes) -> tuple[str, Schema, Schema | None]:
+        """Name, writer and reader schema a framed Avro value names in its header."""
         if len(data) < HEADER.size:
             raise DecodeError(f"value too short for the Avro framing ({len(data)} bytes)")
         magic, schema_id = HEADER.unpack_from(data)
         if magic != MAGIC:
             raise DecodeError(f"bad magic byte {magic} (not Confluent Avro framing)")
-        name, writer, reader = self._by_id.get(schema_id) or self._writer_of(schema_id)
+        return self._by_id.get(schema_id) or self._writer_of(schema_id)
+
+    def schema_of(self, data: bytes | None) -> str:
+        """The full name of the schema a framed value was written with, from its header alone."""
+        if data is None:
+            raise DecodeError("empty value (tombstone)")
+        return self._framing(data)[0]
+
+    def decode(self, data: bytes | None) -> Decoded:
+        """Read a framed Avro value, whatever schema it names."""
+        if data is None:
+            raise DecodeError("empty value (tombstone)")
+        name, writer, reader = self._framing(data)
         body = io.BytesIO(data)
         body.seek(HEADER.size)
         try:

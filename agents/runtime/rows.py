@@ -64,6 +64,5 @@ class Rows(Generic[RowT]):
         table's rows: a store shared with other tables (the stock rows and the
         reservations, ``TableSpec.stored_in``) holds rows of their schemas too."""
         for key, raw in self.table.items():
-            decoded = self._codec.decode(raw)
-            if decoded.schema == self._schema:
-                yield key, cast(RowT, decoded.record)
+            if self._codec.schema_of(raw) == self._schema:  # the header alone: others' rows are not decoded
+                yield key, cast(RowT, self._codec.decode(raw).record)

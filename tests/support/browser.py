@@ -24,7 +24,6 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 __all__ = ["DESKTOP", "PHONE", "SCREENSHOTS", "chromium", "screenshot", "wait_for"]
@@ -63,10 +62,6 @@ def wait_for(browser: WebDriver, probe: Callable[[WebDriver], T], timeout: float
     """``probe``'s first truthy answer (an element gone stale mid-render is asked again)."""
     return WebDriverWait(browser, timeout, poll_frequency=0.1,
                          ignored_exceptions=(StaleElementReferenceException,)).until(probe, what)
-
-
-def text_of(element: WebElement) -> str:
-    return str(element.text)
 
 
 def screenshot(browser: WebDriver, name: str) -> Path:

@@ -4,6 +4,7 @@ pages' files shipped with the package."""
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 
 from orderflow.deadletter_headers import REASON, REPLAYED_FROM, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
@@ -70,3 +71,14 @@ def test_every_page_and_asset_is_in_the_package() -> None:
         html = pages._file(page).decode()
         assert 'name="viewport"' in html and '<html lang="en">' in html
         assert all(f"/assets/{asset}" in html for asset in ("pages.css", page.replace(".html", ".js")))
+
+
+def test_a_framed_values_schema_is_read_from_its_header_alone() -> None:
+    from orderflow.schemas.codec import Codec, DecodeError
+
+    codec = Codec()
+    framed = codec.encode("orderflow.v1.ProductPrice", {"productId": "p1", "priceCents": 100, "effectiveAt": 1})
+    assert codec.schema_of(framed) == codec.decode(framed).schema == "orderflow.v1.ProductPrice"
+    assert codec.schema_of(framed[:5] + b"\xff") == "orderflow.v1.ProductPrice"  # the body is not read
+    with pytest.raises(DecodeError, match="tombstone"):
+        codec.schema_of(None)
