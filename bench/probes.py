@@ -6,7 +6,9 @@ pids of the stack's processes; produces a lag series (per second: the sum over
 every partition the group has committed of end offset minus committed offset,
 and the topic with the most) and CPU seconds per process between two marks.
 Lag is the *committed* lag, so it has a floor of about one commit interval of
-traffic even when the workers keep up.
+traffic even when the workers keep up. ``RecordCount`` reads every topic's end
+offsets and the group's committed offsets at two marks: the records produced
+per topic (changelogs included) and consumed by the group between them.
 """
 
 from __future__ import annotations
@@ -22,22 +24,64 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from orderflow.kafka_client import KafkaClient, as_client
 
-__all__ = ["CpuProbe", "LagProbe", "group_lag"]
+__all__ = ["CpuProbe", "LagProbe", "RecordCount", "group_lag"]
+
+
+def _committed(admin: AdminClient, group: str, timeout: float) -> dict[tuple[str, int], int]:
+    request = ConsumerGroupTopicPartitions(group)
+    committed = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group].result()
+    return {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions if tp.offset >= 0}
+
+
+def _end_offsets(admin: AdminClient, topics: list[str], timeout: float) -> dict[tuple[str, int], int]:
+    metadata = admin.list_topics(timeout=timeout).topics
+    tps = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
+    if not tps:
+        return {}
+    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=timeout)
+    return {(tp.topic, tp.partition): future.result().offset for tp, future in ends.items()}
+
+
+def _per_topic(before: dict[tuple[str, int], int], after: dict[tuple[str, int], int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for (topic, partition), offset in after.items():
+        totals[topic] = totals.get(topic, 0) + offset - before.get((topic, partition), 0)
+    return {topic: n for topic, n in sorted(totals.items()) if n}
+
+
+class RecordCount:
+    """Records produced to each of ``topics`` and consumed from each by ``group`` between two marks.
+
+    Consumed is the group's committed offsets moving (the agents' inputs); a
+    changelog is produced by the workers and read only on recovery (or by a
+    standby), so it shows under produced only."""
+
+    def __init__(self, kafka: KafkaClient | str, group: str, topics: list[str], timeout: float = 10.0) -> None:
+        self.admin = AdminClient(as_client(kafka).config())
+        self._group, self._topics, self._timeout = group, topics, timeout
+        self._ends: dict[tuple[str, int], int] = {}
+        self._committed: dict[tuple[str, int], int] = {}
+
+    def mark(self) -> None:
+        self._ends = _end_offsets(self.admin, self._topics, self._timeout)
+        self._committed = _committed(self.admin, self._group, self._timeout)
+
+    def since_mark(self) -> dict[str, dict[str, int]]:
+        return {"produced": _per_topic(self._ends, _end_offsets(self.admin, self._topics, self._timeout)),
+                "consumed": _per_topic(self._committed, _committed(self.admin, self._group, self._timeout))}
 
 
 def group_lag(admin: AdminClient, group: str, timeout: float = 5.0) -> dict[str, int]:
     """Per topic: the group's lag summed over that topic's partitions."""
-    request = ConsumerGroupTopicPartitions(group)
-    committed = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group].result()
-    tps = [tp for tp in committed.topic_partitions if tp.offset >= 0]
-    if not tps:
+    committed = _committed(admin, group, timeout)
+    if not committed:
         return {}
-    ends = admin.list_offsets({TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in tps},
+    ends = admin.list_offsets({TopicPartition(*tp): OffsetSpec.latest() for tp in committed},
                               request_timeout=timeout)
     latest = {(tp.topic, tp.partition): future.result().offset for tp, future in ends.items()}
     lag: dict[str, int] = {}
-    for tp in tps:
-        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, latest[(tp.topic, tp.partition)] - tp.offset)
+    for (topic, partition), offset in committed.items():
+        lag[topic] = lag.get(topic, 0) + max(0, latest[(topic, partition)] - offset)
     return lag
 
 

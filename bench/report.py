@@ -34,6 +34,16 @@ def _step_rows(steps: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+def _record_rows(records: dict[str, Any]) -> list[str]:
+    per_order = records["per_order"]
+    rows = [f"Records per completed order: consumed {per_order.get('consumed', '-')}, produced "
+            f"{per_order.get('produced', '-')} plus {per_order.get('changelog', '-')} changelog records.", "",
+            "| topic | produced | consumed by the stack |", "|---|---:|---:|"]
+    for topic in sorted(set(records["produced"]) | set(records["consumed"])):
+        rows.append(f"| {topic} | {records['produced'].get(topic, 0):,} | {records['consumed'].get(topic, 0):,} |")
+    return [*rows, ""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     config, last = result["config"], result["result"]
     lines = [
@@ -56,6 +66,11 @@ def markdown(result: dict[str, Any]) -> str:
     cpu = last["cpu"]
     lines += ["CPU seconds per process in that step (wall "
               f"{cpu['wall_s']} s): " + ", ".join(f"{k} {v}" for k, v in sorted(cpu["cpu_s"].items())), ""]
+    if last.get("cpu_ms_per_order"):
+        lines += ["CPU milliseconds per completed order: "
+                  + ", ".join(f"{k} {v}" for k, v in last["cpu_ms_per_order"].items()), ""]
+    if last.get("records"):
+        lines += _record_rows(last["records"])
     if result.get("ceilings"):
         lines += ["## Ceilings on the same broker", "", "| measurement | events/s | ÷ pipeline's completed orders/s |",
                   "|---|---:|---:|"]

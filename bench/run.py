@@ -22,13 +22,14 @@ from typing import Any
 import psutil
 
 from orderflow.bench.config import BenchConfig
-from orderflow.bench.probes import CpuProbe, LagProbe
+from orderflow.bench.probes import CpuProbe, LagProbe, RecordCount, group_lag
 from orderflow.bench.recorder import Recorder
 from orderflow.bench.seeding import seed
 from orderflow.bench.senders import HttpIngress, KafkaIngress, open_loop
 from orderflow.bench.target import Target
 from orderflow.bench.tracker import OutcomeTracker
 from orderflow.bench.workload import Workload
+from orderflow.schemas import catalog
 from orderflow.schemas.codec import Codec
 from orderflow.tables.clock import now_ms
 
@@ -50,6 +51,27 @@ def backlog_steady(series: list[dict[str, Any]], duration: float, rate: float) -
         return sum(part) / len(part) if part else 0.0
 
     return mean(3 * d / 4, d) <= GROWTH_FACTOR * mean(d / 4, d / 2) + GROWTH_SLACK_S * rate, backlog
+
+
+SETTLE_TIMEOUT_S = 15.0  # a commit interval and the stages after an outcome, with room
+
+
+def per_order_ms(cpu: dict[str, Any], completed: int) -> dict[str, float]:
+    """Each process's CPU milliseconds per completed order in the step."""
+    if not completed:
+        return {}
+    return {name: round(seconds * 1000 / completed, 2) for name, seconds in sorted(cpu["cpu_s"].items())}
+
+
+def records_per_order(records: dict[str, dict[str, int]], completed: int) -> dict[str, float]:
+    """Records consumed and produced (changelogs apart) per completed order."""
+    if not completed:
+        return {}
+    produced = records["produced"]
+    changelog = sum(n for topic, n in produced.items() if topic.endswith("-changelog"))
+    return {"consumed": round(sum(records["consumed"].values()) / completed, 1),
+            "produced": round((sum(produced.values()) - changelog) / completed, 1),
+            "changelog": round(changelog / completed, 1)}
 
 
 def _planned_orders(config: BenchConfig) -> int:
@@ -89,6 +111,7 @@ class _Run:
         ingress.recorder = self.kafka.recorder = recorder
         lag = LagProbe(self.target.kafka, self.target.app_id)
         lag.start(t0)
+        self.records.mark()
         self.cpu.mark()
         first = self.index
 
@@ -123,10 +146,22 @@ class _Run:
             tick()
             await asyncio.sleep(0.05)  # waiting for the last outcomes, bounded by drain_timeout
         drain_s = time.monotonic() - t0 - load_s
-        return self._step_result(rate, recorder, lag.stop(), load_s, drain_s, backlog)
+        cpu = self.cpu.since_mark()
+        await self._settle(time.monotonic() + SETTLE_TIMEOUT_S)
+        return self._step_result(rate, recorder, lag.stop(), load_s, drain_s, backlog, cpu, self.records.since_mark())
+
+    async def _settle(self, deadline: float) -> None:
+        """Until the group has committed everything (the stages after an outcome, the last commit
+        interval), so the records consumed per order are all counted; at most until ``deadline``."""
+        admin = self.records.admin
+        while time.monotonic() < deadline:
+            if not sum(group_lag(admin, self.target.app_id).values()):
+                return
+            await asyncio.sleep(0.2)
 
     def _step_result(self, rate: float, rec: Recorder, lag: list[dict[str, Any]], load_s: float,
-                     drain_s: float, backlog: int) -> dict[str, Any]:
+                     drain_s: float, backlog: int, cpu: dict[str, Any],
+                     records: dict[str, dict[str, int]]) -> dict[str, Any]:
         series = rec.series()
         completed = rec.completed
         drained = self.tracker.in_flight == 0
@@ -147,7 +182,9 @@ class _Run:
             "stable": drained and steady,
             "lag": {"max": max((s["lag"] for s in lag), default=None),
                     "end": lag[-1]["lag"] if lag else None, "samples": lag},
-            "cpu": self.cpu.since_mark(),
+            "cpu": cpu,
+            "cpu_ms_per_order": per_order_ms(cpu, completed),
+            "records": records | {"per_order": records_per_order(records, completed)},
             "series": series,
         }
 
@@ -166,6 +203,8 @@ class _Run:
         else:
             self.ingress = self.kafka
         self.cpu = CpuProbe(self.target.processes)
+        self.records = RecordCount(self.target.kafka, self.target.app_id,
+                                   [spec.name for spec in catalog.all_topics(self.target.app_id)])
         steps: list[dict[str, Any]] = []
         rate = config.rate
         try:
@@ -177,6 +216,9 @@ class _Run:
                 self.echo(f"  sent {step['sent']}, completed {step['completed']} "
                           f"({step['completed_per_s']}/s), p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms, "
                           f"{'sustained' if step['stable'] else 'NOT sustained'}")
+                self.echo("  CPU ms per order: " + ", ".join(f"{k} {v}" for k, v in step["cpu_ms_per_order"].items())
+                          + "; records per order: " + ", ".join(f"{k} {v}" for k, v in
+                                                               step["records"]["per_order"].items()))
                 if not config.ramp or not step["stable"]:
                     break
                 rate *= config.ramp_factor

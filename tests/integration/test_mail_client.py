@@ -47,6 +47,20 @@ def test_an_email_arrives_with_its_message_id(sink: tuple[MailSink, int]) -> Non
         (["bob@example.com"], "Your order ord_2 is cancelled", "<n2@x>", "Bob, sorry.")]
 
 
+def test_an_email_in_another_alphabet_arrives_as_written(sink: tuple[MailSink, int]) -> None:
+    handler, port = sink
+    subject, text = "Votre commande ord_3 est confirmée", "Merci, Zoë : 12,00 € payés. Ἀθῆναι, 東京."
+
+    async def send_one() -> None:
+        async with client(port) as mail:
+            await mail.send(Email("zoe@example.com", subject, text), "<n3@x>")
+
+    asyncio.run(send_one())
+    [message] = handler.messages
+    assert (message["from"], message["to"]) == ("orders@orderflow.example", ["zoe@example.com"])
+    assert (message["subject"], message["text"].strip()) == (subject, text)
+
+
 def test_a_mailbox_that_does_not_exist_is_refused_for_good(sink: tuple[MailSink, int]) -> None:
     handler, port = sink
 
