@@ -150,7 +150,11 @@ def serving_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSLCon
 
 def client_context(ca_file: Path | None) -> ssl.SSLContext:
     """Verifying contexts: the system's roots, plus ``ca_file`` when given (the local CA)."""
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
+    # create_default_context(cafile=...) would load that file *instead of* the
+    # system's roots, and a public endpoint (a payment provider) would fail.
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 

@@ -55,9 +55,9 @@ class KafkaClient:
         """The verifying TLS context of aiokafka clients (None on a plain listener)."""
         if not self.uses_tls:
             return None
-        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file is not None else None)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
+        from orderflow.certs import client_context
+
+        return client_context(self.ca_file)
 
     def faust_credentials(self) -> Any:
         """Faust's ``broker_credentials`` (None on a plain listener)."""

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     # Who this process is on a secured cluster (SASL_SSL with SCRAM-SHA-512
     # on the local one): its principal and password (or a file holding it,
     # e.g. a mounted secret) and the CA the brokers' certificates are checked
-    # against (besides the system's). PLAINTEXT: no credentials.
+    # against (the worker's aiokafka clients trust it beside the system's
+    # roots; librdkafka's, the gateway's and the tools', trust only it, as
+    # ssl.ca.location does). PLAINTEXT: no credentials.
     kafka_security_protocol: Protocol = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_username: str = ""

@@ -42,6 +42,13 @@ def test_a_client_trusting_the_local_ca_reaches_the_server_for_its_hosts(tmp_pat
     assert oct(served.key_file.stat().st_mode & 0o777) == "0o600"
 
 
+def test_a_client_trusting_the_local_ca_still_trusts_the_system_s_roots(tmp_path: Path) -> None:
+    ensure_server_cert(tmp_path, "gateway", ["127.0.0.1"])
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    assert client_context(tmp_path / CA_NAME).cert_store_stats()["x509_ca"] == system + 1
+    assert client_context(None).cert_store_stats()["x509_ca"] == system
+
+
 def test_a_client_not_trusting_the_ca_or_asking_for_another_host_is_refused(tmp_path: Path) -> None:
     served = ensure_server_cert(tmp_path / "one", "gateway", ["127.0.0.1"])
     ensure_server_cert(tmp_path / "other", "gateway", ["127.0.0.1"])
