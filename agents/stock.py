@@ -8,7 +8,8 @@ productId/orderId/line, each line's reservation (catalog ``reservations``,
 stored in the stock table so one changelog partition orders their writes).
 Reads ``prices`` (the price agent's, same partition) to stamp each reserved
 line with its unit price.
-Produces stock.results (keyed by orderId) and inventory.events (LowStock,
+Produces stock.results (keyed by orderId; a reserve's or a release's
+answer, a sell has none) and inventory.events (LowStock,
 OutOfStock, BackInStock once per crossing; StockShortage alerts; and
 InventoryReserved, InventoryReleased per order line, re-sent with the same
 eventId whenever its answer is).
@@ -138,7 +139,10 @@ class StockKeeper:
     async def _answer(self, kind: str, cmd: logic.LineCommand, left: Reservation | None,
                       result: LineResult | None = None) -> None:
         """Tell the saga what became of the line (``left``: the reservation as the command left it),
-        and the world what it did to the product's stock."""
+        and the world what it did to the product's stock. A sell is not answered: the saga marked
+        the line sold when it sent it (``tables.orders._mark_sold``), and a sell changes no level."""
+        if kind == "SellLine":
+            return
         if result is None:
             if left is None:
                 raise ValueError("an answer needs the reservation or the result")

@@ -369,9 +369,24 @@ def _payment(target: str, status_target: m.OrderStatus | None, reason_of: Callab
                 _append_status(new, st.CANCELLED, "payment_timeout", ctx)
             else:
                 _append_status(new, status_target, reason_of(data), ctx)
+                if new["status"] in st.PAID:
+                    _mark_sold(new)
         return Decision(new)
 
     return decide_payment
+
+
+def _mark_sold(row: Row) -> None:
+    """A paid order's reserved lines are sold as the saga sends their SellLine.
+
+    A sell of a reserved line cannot fail (its units are held), so the stock
+    agent answers none: the answer was three records per order of three lines
+    (the result, its delivery to the saga, the order row's write) that told
+    the saga nothing. A crash cannot lose the sell: ``effects`` keeps the
+    Sell of every sold line while the order is paid, so a replay sends it again."""
+    for line in row["items"]:
+        if line["status"] == "reserved" and not line.get("removedBy"):
+            line["status"] = "sold"
 
 
 def compensation_for(row: Row) -> list[str]:
@@ -495,7 +510,8 @@ def effects(row: Row) -> frozenset[Effect]:
         if row.get("cancelRequested"):
             out.add(StopShipment())
     if status in st.PAID:
-        out |= {Sell(i) for i, line in enumerate(items) if line["status"] == "reserved" and not line.get("removedBy")}
+        out |= {Sell(i) for i, line in enumerate(items)
+                if line["status"] in ("reserved", "sold") and not line.get("removedBy")}
         # what a change took out goes back once the order is paid
         out |= {Release(i) for i, line in enumerate(items) if line["status"] == "reserved" and line.get("removedBy")}
     if status in st.UNDONE:

@@ -218,7 +218,8 @@ def _orders(run: Run, report: Report) -> dict[str, Record]:
 
 
 def _lines(orders: dict[str, Record], report: Report) -> None:
-    """A paid order sold every line; an undone one holds none (a lost SellLine or ReleaseLine shows here)."""
+    """A paid order sold every line; an undone one holds none (a lost ReleaseLine shows here; the saga
+    marks a paid order's lines sold as it sends their SellLine, so a lost sell shows in ``_stock``)."""
     for order_id, order in orders.items():
         for index, line in enumerate(order["items"]):
             removed = line.get("removedBy") is not None  # taken out by a change: given back once paid

@@ -95,6 +95,12 @@ def test_a_dropped_sell_line_fails_though_order_and_stock_agree() -> None:
     assert failures(run) == {"stock_mismatches": 2}
 
 
+def test_a_sell_lost_at_the_stock_agent_fails_though_the_order_says_sold() -> None:
+    run = clean_run()  # the saga marks a paid order's lines sold as it sends their SellLine
+    run.inventory["prod_a"].update(onHand=9, reserved=2, available=7)  # the stock agent never applied one
+    assert failures(run) == {"stock_mismatches": 1}
+
+
 def test_a_dropped_release_line_fails_though_order_and_stock_agree() -> None:
     run = clean_run()
     run.orders["ord_2"]["items"][1]["status"] = "reserved"
