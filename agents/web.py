@@ -34,11 +34,13 @@ from orderflow.agents import web_params
 from orderflow.agents.order_census import RECENT_PER_STATUS, OpenOrders
 from orderflow.agents.runtime import Rows
 from orderflow.metrics import BROKER_REACHABLE, CONTENT_TYPE_LATEST, READY, exposition
+from orderflow.partitioning import partition_for_key
 from orderflow.schemas import catalog
 from orderflow.schemas.messages import (
     CustomerOrders,
     CustomerState,
     OrderState,
+    OrderSummary,
     PaymentState,
     ProductPrice,
     ShipmentState,
@@ -79,7 +81,8 @@ class Reads:
     customers: Rows[CustomerState]
     stock: Rows[StockLevel]
     prices: Rows[ProductPrice]
-    customer_orders: Rows[CustomerOrders]
+    customer_orders: Rows[CustomerOrders]  # whole lists from before the entries
+    order_entries: Rows[OrderSummary]
     payments: Rows[PaymentState]
     shipments: Rows[ShipmentState]
     census: OpenOrders
@@ -91,6 +94,7 @@ class Reads:
                    stock=pipeline.rows(catalog.STOCK_TABLE, StockLevel),
                    prices=pipeline.rows(catalog.PRICES_TABLE, ProductPrice),
                    customer_orders=pipeline.rows(catalog.CUSTOMER_ORDERS_TABLE, CustomerOrders),
+                   order_entries=pipeline.rows(catalog.CUSTOMER_ORDER_ENTRIES_TABLE, OrderSummary),
                    payments=pipeline.rows(catalog.PAYMENTS_TABLE, PaymentState),
                    shipments=pipeline.rows(catalog.SHIPMENTS_TABLE, ShipmentState))
 
@@ -241,7 +245,11 @@ class CustomerOrdersView(WorkerView):
             wanted = web_params.page(request.query)
         except web_params.BadQuery as exc:
             return self.json_error(400, "invalid_request", str(exc))
-        found, total = customer_orders.page(self.reads.customer_orders.get(key), wanted.page, wanted.limit)
+        entries = self.reads.order_entries
+        partition = partition_for_key(key, self.reads.pipeline.settings.partitions)  # routed here: its owner
+        raw = dict(entries.scan(customer_orders.entry_prefix(key.decode()), partition))
+        listed = customer_orders.listings(raw, lambda k: entries.decode(raw[k]), self.reads.customer_orders.get(key))
+        found, total = customer_orders.page(listed, wanted.page, wanted.limit)
         return self.json({"orders": found,
                           "pagination": {"page": wanted.page, "limit": wanted.limit, "total": total}})
 

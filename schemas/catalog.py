@@ -23,6 +23,7 @@ __all__ = [
     "CUSTOMER_COMMANDS",
     "CUSTOMER_EVENTS",
     "CUSTOMER_ORDERS_TABLE",
+    "CUSTOMER_ORDER_ENTRIES_TABLE",
     "EMAIL_CLAIMS",
     "EMAIL_CLAIM_RESULTS",
     "EMAIL_OWNERS_TABLE",
@@ -472,7 +473,18 @@ CUSTOMER_ORDERS_TABLE = TableSpec(
     value_schema=f"{NAMESPACE}.CustomerOrders",
     writer=MANAGE_CUSTOMERS,
     source_topic=ORDERS_BY_CUSTOMER.name,
-    doc="Each customer's orders, for the paginated order list.",
+    doc="Each customer's orders as one list, as written before the entries below (read, no longer written).",
+)
+CUSTOMER_ORDER_ENTRIES_TABLE = TableSpec(
+    name="customer-order-entries",
+    key="customerId/createdAt/orderId",
+    value_schema=f"{NAMESPACE}.OrderSummary",
+    writer=MANAGE_CUSTOMERS,
+    source_topic=ORDERS_BY_CUSTOMER.name,
+    # One small row per order, in the customer's partition of the list's store:
+    # a summary rewrites its own entry, not a list that grows with the history.
+    stored_in="customer-orders",
+    doc="Each customer's orders, one entry each, for the paginated order list.",
 )
 
 CUSTOMERS_TABLE = TableSpec(
@@ -535,8 +547,8 @@ SHIPMENTS_TABLE = TableSpec(
 
 TABLES: tuple[TableSpec, ...] = (
     ORDERS_TABLE, PENDING_PAYMENTS_TABLE, STOCK_TABLE, RESERVATIONS_TABLE, PRICES_TABLE, PAYMENTS_TABLE,
-    CUSTOMER_ORDERS_TABLE, CUSTOMERS_TABLE, EMAIL_OWNERS_TABLE, CUSTOMER_CHECKS_TABLE, VELOCITY_TABLE,
-    NOTIFICATIONS_SENT_TABLE, NOTIFICATIONS_DELIVERED_TABLE, SHIPMENTS_TABLE,
+    CUSTOMER_ORDERS_TABLE, CUSTOMER_ORDER_ENTRIES_TABLE, CUSTOMERS_TABLE, EMAIL_OWNERS_TABLE, CUSTOMER_CHECKS_TABLE,
+    VELOCITY_TABLE, NOTIFICATIONS_SENT_TABLE, NOTIFICATIONS_DELIVERED_TABLE, SHIPMENTS_TABLE,
 )
 
 

@@ -59,6 +59,14 @@ class Rows(Generic[RowT]):
         if key in self.table:
             del self.table[key]
 
+    def scan(self, prefix: bytes, partition: int) -> list[tuple[bytes, bytes]]:
+        """The encoded rows of partition ``partition`` whose keys start with ``prefix``, in key
+        order (read each with ``decode``); the store must be a ``CheckpointedStore``."""
+        return cast(Any, self.table.data).scan(partition, prefix)
+
+    def decode(self, raw: bytes) -> RowT:
+        return cast(RowT, self._codec.decode(raw).record)
+
     def items(self) -> Iterator[tuple[bytes, RowT]]:
         """This worker's active partitions only (Faust iterates those), and only this
         table's rows: a store shared with other tables (the stock rows and the

@@ -138,9 +138,11 @@ def test_retried_post_with_the_same_idempotency_key_creates_one_order(stack: Dev
 
 
 def line_sold(stack: DevStack, order_id: str) -> dict:
-    """The order once it is confirmed and its one line sold."""
+    """The order once it is confirmed, its one line sold and its parcel booked (this stack's
+    carrier never moves a parcel on by itself): nothing changes it any more by itself."""
     return eventually_value(lambda: await_status(stack, order_id, "confirmed"),
-                            until=lambda o: o["items"][0]["status"] == "sold", timeout=30, what="line sold")
+                            until=lambda o: o["items"][0]["status"] == "sold" and o["shippingStatus"] == "processing",
+                            timeout=30, what="line sold and parcel booked")
 
 
 def test_duplicate_payment_events_change_nothing(stack: DevStack, kafka_producer: Producer) -> None:

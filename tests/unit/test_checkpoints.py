@@ -141,6 +141,20 @@ def test_a_delete_hides_the_row_at_once_and_removes_it_at_the_checkpoint(app: Du
     assert on_disk(store, 0, b"k") is None
 
 
+def test_a_prefix_scan_sees_rocksdb_and_the_writes_not_yet_checkpointed_of_one_partition(app: DurableApp) -> None:
+    store = store_of(app)
+    producer = flushing(app)
+    for key in (b"a/1", b"a/3", b"b/1", b"a"):
+        write(store, 0, key, key.upper())
+    write(store, 1, b"a/9", b"other partition")
+    asyncio.run(producer.flush())
+    write(store, 0, b"a/2", b"A/2")  # pending
+    write(store, 0, b"a/3", None)  # a pending delete of a checkpointed row
+    assert store.scan(0, b"a/") == [(b"a/1", b"A/1"), (b"a/2", b"A/2")]
+    assert store.scan(1, b"a/") == [(b"a/9", b"other partition")]
+    assert store.scan(0, b"c/") == [] and store.scan(5, b"a/") == []
+
+
 def test_an_older_checkpoint_is_never_written_over_a_newer_one(app: DurableApp) -> None:
     store = store_of(app)
     checkpoints = app.checkpoints
