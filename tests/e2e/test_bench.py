@@ -45,10 +45,13 @@ def test_a_short_kafka_run_sees_the_outcome_of_every_order(stack: DevStack, tmp_
     assert step["outcomes"].get("payment_failed", 0) > 0
     assert step["prices_sent"] == 15
     assert step["series"] and step["cpu"]["cpu_s"]["bench"] >= 0
-    # every record the bench put on the ingress topics is counted, and consumed by the stack
+    # every record the bench put on the ingress topics is counted (the session's stack is shared,
+    # so another test's stragglers may add some), and the stack consumed all of them
     records = step["records"]
-    assert records["produced"]["orders.commands"] == 60 + step["cancels_sent"] == records["consumed"]["orders.commands"]
-    assert records["produced"]["prices"] == 15 == records["consumed"]["prices"]
+    assert records["produced"]["orders.commands"] >= 60 + step["cancels_sent"]
+    assert records["produced"]["prices"] >= 15
+    for topic in ("orders.commands", "prices"):
+        assert records["consumed"][topic] == records["produced"][topic]
     assert records["per_order"]["consumed"] > 1 and "bench" in step["cpu_ms_per_order"]
 
 
