@@ -139,9 +139,9 @@ class StockKeeper:
     async def _answer(self, kind: str, cmd: logic.LineCommand, left: Reservation | None,
                       result: LineResult | None = None) -> None:
         """Tell the saga what became of the line (``left``: the reservation as the command left it),
-        and the world what it did to the product's stock. A sell is not answered: the saga marked
-        the line sold when it sent it (``tables.orders._mark_sold``), and a sell changes no level."""
-        if kind == "SellLine":
+        and the world what it did to the product's stock (a sell is not answered, and announces
+        nothing: ``tables.stock.answered``)."""
+        if not logic.answered(kind):
             return
         if result is None:
             if left is None:

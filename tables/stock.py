@@ -21,6 +21,7 @@ __all__ = [
     "LineDecision",
     "RECENT_ADJUSTMENTS",
     "adjust",
+    "answered",
     "apply_change",
     "as_changed_by",
     "available",
@@ -66,6 +67,13 @@ def new_stock(product_id: str) -> Row:
 
 def available(stock: Row) -> int:
     return stock["onHand"] - stock["reserved"]
+
+
+def answered(kind: str) -> bool:
+    """Whether the saga is told what a line command of ``kind`` did. A sell is not: the saga
+    marks the line sold as it sends it (a held reservation cannot refuse a sell), so its
+    answer would tell nobody anything."""
+    return kind != "SellLine"
 
 
 def result_of(cmd: LineCommand, reservation: Reservation) -> m.LineResult:

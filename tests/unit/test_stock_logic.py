@@ -321,3 +321,7 @@ def test_a_line_keeps_every_change_it_went_through_and_what_each_left():
     # a replay of the reserve (41) answers what it said then, not what the line is now
     assert stock.as_changed_by(sold, stock.change_at(sold, 41))["state"] == "reserved"
     assert stock.change_at(sold, 50) is None and stock.change_at(None, 41) is None
+
+
+def test_reserves_and_releases_are_answered_and_sells_are_not():
+    assert [stock.answered(kind) for kind in ("ReserveLine", "ReleaseLine", "SellLine")] == [True, True, False]
